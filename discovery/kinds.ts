@@ -1,0 +1,7 @@
+import { registerDiscovery } from './registry.js';
+import { staticDiscovery } from './static/index.js';
+
+/** The built-in discovery kinds. Importing this module registers them. */
+registerDiscovery(staticDiscovery);
+
+export const DEFAULT_DISCOVERY_KIND = staticDiscovery.kind;

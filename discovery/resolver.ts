@@ -1,0 +1,55 @@
+/**
+ * The discovery seam. Upstreams depend on these types only, never on Consul or a file format.
+ *
+ * A `DiscoveryProvider` is the configured source (a static file, a Consul agent); it hands out one
+ * `Resolver` per service name. A resolver reports the service's endpoints through its listener as
+ * reset/add/remove updates (Linkerd's `Update`), or an error while keeping the last good state.
+ */
+
+/**
+ * Envoy's vocabulary. `healthy` endpoints take traffic; `unhealthy` ones do not; `draining` ones take no
+ * new requests while the ones in flight finish.
+ */
+export type EndpointHealth = 'healthy' | 'unhealthy' | 'draining';
+
+export interface EndpointSpec {
+  readonly address: string;
+  readonly port: number;
+  /** Relative share of traffic, at least 1. */
+  readonly weight: number;
+  readonly health: EndpointHealth;
+  /** Free-form labels (zone, version, Consul tags and meta) for routing decisions. */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** `address:port`, the identity of an endpoint across updates. */
+export function endpointId(endpoint: { readonly address: string; readonly port: number }): string {
+  return endpoint.address.includes(':') ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`;
+}
+
+export type EndpointUpdate =
+  /** The complete endpoint list; anything not in it is gone. */
+  | { readonly kind: 'reset'; readonly endpoints: readonly EndpointSpec[] }
+  /** New endpoints, or new state (weight, health, metadata) for known ones. */
+  | { readonly kind: 'add'; readonly endpoints: readonly EndpointSpec[] }
+  /** Endpoints that left. */
+  | { readonly kind: 'remove'; readonly endpoints: readonly EndpointSpec[] };
+
+export interface ResolverListener {
+  onUpdate(update: EndpointUpdate): void;
+  /** Discovery failed; the listener keeps the endpoints it has. */
+  onError(error: Error): void;
+}
+
+export interface Resolver {
+  /** Starts reporting to `listener`; the first report (update or error) follows as soon as known. */
+  start(listener: ResolverListener): void;
+  stop(): void;
+}
+
+export interface DiscoveryProvider {
+  /** The provider's name in configuration (`static`, `consul`). */
+  readonly kind: string;
+  resolver(service: string): Resolver;
+  close(): Promise<void>;
+}

@@ -1,0 +1,3 @@
+export function runDemo(_options: { durationMs?: number }): Promise<number> {
+  return Promise.resolve(0);
+}

@@ -1,0 +1,89 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '../core/log.js';
+
+const log = createLogger('admin');
+
+/** What the admin endpoints read from the running sidecar. */
+export interface AdminSource {
+  /** Not-ready reasons; empty when ready. */
+  readiness(): readonly string[];
+  clusters(): unknown;
+  listeners(): unknown;
+  configDump(): unknown;
+}
+
+type Handler = (source: AdminSource, res: ServerResponse) => void;
+
+/** GET endpoints; everything mutating will be POST only (Envoy's rule). */
+const ROUTES: Readonly<Record<string, Handler>> = {
+  '/ready': (source, res) => {
+    const reasons = source.readiness();
+    text(res, reasons.length === 0 ? 200 : 503, reasons.length === 0 ? 'ready\n' : `not ready:\n${reasons.map((r) => `- ${r}\n`).join('')}`);
+  },
+  '/live': (_source, res) => text(res, 200, 'live\n'),
+  '/clusters': (source, res) => json(res, { clusters: source.clusters() }),
+  '/listeners': (source, res) => json(res, { listeners: source.listeners() }),
+  '/config_dump': (source, res) => json(res, source.configDump()),
+};
+
+/** The admin HTTP server (127.0.0.1:9901 by default). */
+export class AdminServer {
+  private readonly server: Server;
+
+  constructor(
+    private readonly source: AdminSource,
+    private readonly address: string,
+    private readonly port: number,
+  ) {
+    this.server = createServer((req, res) => this.handle(req, res));
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, this.address, () => {
+        this.server.off('error', reject);
+        const address = this.server.address() as AddressInfo;
+        log.info('listener bound', { listener: 'admin', address: `${address.address}:${address.port}` });
+        resolve(address);
+      });
+    });
+  }
+
+  get boundPort(): number {
+    return (this.server.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0] as string;
+    if (path === '/') {
+      text(res, 200, `Tandem admin\n${Object.keys(ROUTES).map((route) => `  GET ${route}\n`).join('')}`);
+      return;
+    }
+    const handler = ROUTES[path];
+    if (handler === undefined) return text(res, 404, `no admin endpoint ${path}\n`);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET');
+      return text(res, 405, `${path} takes GET\n`);
+    }
+    handler(this.source, res);
+  }
+}
+
+function text(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+function json(res: ServerResponse, value: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(`${JSON.stringify(value, null, 2)}\n`);
+}

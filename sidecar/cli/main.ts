@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parseDurationMs } from '../core/duration.js';
+import { sidecarCommand, validateCommand } from './commands.js';
+import { ExitCode } from './exitCodes.js';
+
+const USAGE = `Usage: tandem <command> [options]
+
+Commands:
+  sidecar -c FILE        run a sidecar with the configuration in FILE (YAML or JSON)
+  validate -c FILE       check FILE (and files it refers to) and exit
+  demo [--duration D]    run a demo mesh on this machine (what \`npm start\` runs); D like 30s
+
+Options:
+  -c, --config FILE      configuration file
+  -h, --help             show this help
+  -v, --version          show the version
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        duration: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
+    return ExitCode.Usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.version === true) {
+    process.stdout.write(`${version()}\n`);
+    return ExitCode.Ok;
+  }
+  const command = positionals[0];
+  if (values.help === true || command === 'help') {
+    process.stdout.write(USAGE);
+    return ExitCode.Ok;
+  }
+  switch (command) {
+    case 'sidecar':
+    case 'validate': {
+      if (values.config === undefined) {
+        process.stderr.write(`tandem ${command}: -c FILE is required\n\n${USAGE}`);
+        return ExitCode.Usage;
+      }
+      return command === 'sidecar' ? sidecarCommand(values.config) : validateCommand(values.config);
+    }
+    case 'demo': {
+      const durationMs = values.duration === undefined ? undefined : parseDurationMs(values.duration);
+      if (values.duration !== undefined && durationMs === undefined) {
+        process.stderr.write(`tandem demo: --duration: expected a duration such as "30s", got "${values.duration}"\n`);
+        return ExitCode.Usage;
+      }
+      // The demo lives with the examples; only this command loads it.
+      const { runDemo } = await import('../../examples/demo/demo.js');
+      return runDemo(durationMs === undefined ? {} : { durationMs });
+    }
+    default:
+      process.stderr.write(command === undefined ? USAGE : `tandem: unknown command "${command}"\n\n${USAGE}`);
+      return ExitCode.Usage;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`tandem: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(ExitCode.Failure);
+  },
+);

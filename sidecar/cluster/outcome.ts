@@ -1,0 +1,27 @@
+import type { Outcome } from '../balancer/balancer.js';
+import { ErrorCode, type TandemError } from '../core/errors.js';
+import { grpcStatusOf, httpStatusForGrpc } from '../http/grpc.js';
+import type { Headers } from '../http/message.js';
+
+/**
+ * Whether an attempt counts against its endpoint. The one place this is decided, so stats, outlier
+ * detection and load-aware balancers agree: local failures count, except the client going away (not
+ * the endpoint's fault); a gRPC status counts as its HTTP equivalent (Envoy's mapping); 5xx counts.
+ */
+export function isSuccess(status: number | undefined, grpcStatus: number | undefined, error: TandemError | undefined): boolean {
+  if (error !== undefined) return error.code === ErrorCode.DownstreamCancelled;
+  if (grpcStatus !== undefined) return httpStatusForGrpc(grpcStatus) < 500;
+  return status === undefined || status < 500;
+}
+
+/** Builds the outcome of an attempt from what came back. */
+export function outcomeOf(
+  latencyMs: number,
+  response: { readonly status: number; readonly headers: Headers; readonly endStream: boolean } | undefined,
+  trailers: Headers | undefined,
+  error: TandemError | undefined,
+): Outcome {
+  const status = response?.status;
+  const grpcStatus = grpcStatusOf(trailers) ?? (response?.endStream === true ? grpcStatusOf(response.headers) : undefined);
+  return { status, grpcStatus, error, success: isSuccess(status, grpcStatus, error), latencyMs };
+}

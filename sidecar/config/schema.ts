@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { DEFAULT_DISCOVERY_KIND } from '../../discovery/kinds.js';
+import { discoveryKind, registeredDiscoveryKinds } from '../../discovery/registry.js';
+import { DEFAULT_POLICY } from '../balancer/policies.js';
+import { balancerFactory, registeredBalancers } from '../balancer/registry.js';
+import { formatFieldPath } from './issues.js';
+import { Address, DurationField, pluginChoice, Port, Protocol, ServiceName } from './fields.js';
+
+/**
+ * The configuration file's schema. Snake_case keys and Envoy/Consul vocabulary; unknown keys are
+ * errors everywhere; every default is visible here and in `/config_dump`.
+ */
+
+const LogLevel = z.enum(['debug', 'info', 'warn', 'error']);
+
+/** `lb: { policy: <name>, ... }`: the named policy's schema validates the block. */
+const LoadBalancing = pluginChoice((value) => {
+  const policy = value['policy'] ?? DEFAULT_POLICY;
+  const factory = typeof policy === 'string' ? balancerFactory(policy) : undefined;
+  if (factory === undefined) {
+    const names = registeredBalancers().map((f) => f.name).join(', ');
+    return { error: `unknown policy ${JSON.stringify(policy)}; expected one of: ${names}`, path: ['policy'] };
+  }
+  return { schema: factory.configSchema, input: { ...value, policy }, path: [] };
+});
+
+/** `discovery: { <kind>: {...} }` with exactly one registered kind. */
+const Discovery = pluginChoice((value) => {
+  const keys = Object.keys(value);
+  const kinds = registeredDiscoveryKinds().map((k) => k.kind).join(', ');
+  if (keys.length !== 1) return { error: `expected exactly one discovery kind (${kinds}), got ${keys.length}`, path: [] };
+  const name = keys[0] as string;
+  const kind = discoveryKind(name);
+  if (kind === undefined) return { error: `unknown discovery kind; expected one of: ${kinds}`, path: [name] };
+  return {
+    schema: kind.configSchema.transform((config) => ({ kind: name, config })),
+    input: value[name],
+    path: [name],
+  };
+});
+
+const Pool = z.strictObject({
+  /** Connections per endpoint: HTTP/1.1 sockets, or HTTP/2 sessions. Requests beyond queue. */
+  max_connections_per_endpoint: z.number().int().min(1).default(256),
+  /** Streams Tandem opens on one HTTP/2 connection at most; the peer's SETTINGS may lower it. */
+  max_concurrent_streams: z.number().int().min(1).max(2 ** 31 - 1).default(1024),
+  /** An unused connection is closed after this long. */
+  idle_timeout: DurationField.prefault('30s'),
+});
+
+export const UpstreamSchema = z
+  .strictObject({
+    /** How the app addresses this upstream: the Host/:authority on the proxy port, and the stats name. */
+    name: ServiceName,
+    /** The service to look up in discovery; defaults to `name`. */
+    service: ServiceName.optional(),
+    /** A port on the outbound address that sends everything to this upstream. */
+    local_port: Port.optional(),
+    protocol: Protocol.default('http1'),
+    lb: LoadBalancing.prefault({ policy: DEFAULT_POLICY }),
+    connect_timeout: DurationField.prefault('5s'),
+    pool: Pool.prefault({}),
+  })
+  .transform(({ service, ...upstream }) => ({ ...upstream, service: service ?? upstream.name }));
+
+export const ConfigSchema = z
+  .strictObject({
+    /** The local application this sidecar fronts; the inbound listener forwards to it. */
+    service: z
+      .strictObject({
+        name: ServiceName,
+        address: Address.default('127.0.0.1'),
+        port: Port.min(1),
+        protocol: Protocol.default('http1'),
+      })
+      .optional(),
+    admin: z.strictObject({ address: Address.default('127.0.0.1'), port: Port.default(9901) }).prefault({}),
+    /**
+     * Where peers reach the local service. Plaintext for now, so it binds loopback unless told
+     * otherwise; mutual TLS will plug in here.
+     */
+    inbound: z.strictObject({ address: Address.default('127.0.0.1'), port: Port }).optional(),
+    outbound: z
+      .strictObject({
+        address: Address.default('127.0.0.1'),
+        /** One port for every upstream, routed by Host/:authority (also the transparent-proxy target). */
+        http_proxy_port: Port.optional(),
+      })
+      .prefault({}),
+    discovery: Discovery.optional(),
+    upstreams: z.array(UpstreamSchema).default([]),
+    log: z.strictObject({ level: LogLevel.default('info') }).prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    if (config.inbound !== undefined && config.service === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['service'], message: 'required when inbound is configured (the app to forward to)' });
+    }
+    if (config.upstreams.length > 0 && config.discovery === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['discovery'],
+        message: `required when upstreams are declared (e.g. { ${DEFAULT_DISCOVERY_KIND}: { file: ./endpoints.yaml } })`,
+      });
+    }
+    const names = new Map<string, number>();
+    config.upstreams.forEach((upstream, index) => {
+      const key = upstream.name.toLowerCase();
+      const first = names.get(key);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['upstreams', index, 'name'], message: `"${upstream.name}" is already the name of upstreams[${first}]` });
+      } else names.set(key, index);
+    });
+    const ports = new Map<number, string>();
+    const claim = (port: number | undefined, path: PropertyKey[]): void => {
+      if (port === undefined || port === 0) return;
+      const owner = ports.get(port);
+      if (owner !== undefined) ctx.addIssue({ code: 'custom', path, message: `port ${port} is already used by ${owner}` });
+      else ports.set(port, formatFieldPath(path));
+    };
+    claim(config.admin.port, ['admin', 'port']);
+    claim(config.inbound?.port, ['inbound', 'port']);
+    claim(config.outbound.http_proxy_port, ['outbound', 'http_proxy_port']);
+    config.upstreams.forEach((upstream, index) => claim(upstream.local_port, ['upstreams', index, 'local_port']));
+  });
+
+export type TandemConfig = z.output<typeof ConfigSchema>;
+export type UpstreamConfig = TandemConfig['upstreams'][number];
+export type ServiceConfig = NonNullable<TandemConfig['service']>;
+export type PoolConfig = UpstreamConfig['pool'];

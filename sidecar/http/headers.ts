@@ -1,0 +1,110 @@
+import type { Headers } from './message.js';
+
+/**
+ * Connection-specific headers (RFC 9110 §7.6.1, RFC 9113 §8.2.2): they describe one hop and must not be
+ * forwarded. HTTP/2 forbids them outright. `te` is handled apart: only `trailers` may cross.
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  'te',
+  'host',
+]);
+
+function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name) || name.startsWith('proxy-');
+}
+
+/** Header names listed in `Connection:` are hop-by-hop for this message too. */
+function connectionNominated(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  let names: Set<string> | undefined;
+  for (const token of text.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name.length === 0 || name === 'close' || name === 'keep-alive') continue;
+    (names ??= new Set()).add(name);
+  }
+  return names;
+}
+
+function teTrailers(value: string | string[] | undefined): boolean {
+  if (value === undefined) return false;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  return text.split(',').some((token) => token.split(';')[0]?.trim().toLowerCase() === 'trailers');
+}
+
+/** Where the request came from, for the forwarding headers. */
+export interface ForwardingInfo {
+  /** The downstream peer's IP address. */
+  readonly remoteAddress: string | undefined;
+  /** The scheme the downstream connection used (`http`, `https`). */
+  readonly scheme: string;
+}
+
+/**
+ * End-to-end request headers for the upstream. Pseudo-headers, hop-by-hop headers, headers the
+ * `Connection` header names and `Expect` (Tandem answers 100-continue itself, like Envoy's default)
+ * are dropped; `te: trailers` survives; `x-forwarded-for` gets the peer appended and
+ * `x-forwarded-proto` is set when absent, so the first hop's scheme is kept across the mesh.
+ */
+export function upstreamRequestHeaders(incoming: Headers, forwarding: ForwardingInfo): Headers {
+  const nominated = connectionNominated(incoming['connection']);
+  const out: Headers = {};
+  for (const name in incoming) {
+    if (name.charCodeAt(0) === 58 /* ':' */ || isHopByHop(name) || name === 'expect') continue;
+    if (nominated?.has(name) === true) continue;
+    out[name] = incoming[name];
+  }
+  if (teTrailers(incoming['te']) && nominated?.has('te') !== true) out['te'] = 'trailers';
+  if (forwarding.remoteAddress !== undefined) {
+    const previous = out['x-forwarded-for'];
+    out['x-forwarded-for'] =
+      previous === undefined
+        ? forwarding.remoteAddress
+        : `${Array.isArray(previous) ? previous.join(', ') : previous}, ${forwarding.remoteAddress}`;
+  }
+  if (out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = forwarding.scheme;
+  return out;
+}
+
+/** End-to-end response headers for the downstream: pseudo-headers and hop-by-hop headers dropped. */
+export function downstreamResponseHeaders(incoming: Headers): Headers {
+  const nominated = connectionNominated(incoming['connection']);
+  const out: Headers = {};
+  for (const name in incoming) {
+    if (name.charCodeAt(0) === 58 /* ':' */ || isHopByHop(name)) continue;
+    if (nominated?.has(name) === true) continue;
+    out[name] = incoming[name];
+  }
+  return out;
+}
+
+/** Trailers pass through as they are, minus anything that is not a plain field. */
+export function forwardableTrailers(incoming: Headers | undefined): Headers | undefined {
+  if (incoming === undefined) return undefined;
+  let out: Headers | undefined;
+  for (const name in incoming) {
+    if (name.charCodeAt(0) === 58 || isHopByHop(name)) continue;
+    (out ??= {})[name] = incoming[name];
+  }
+  return out;
+}
+
+/**
+ * The service name an authority refers to on the outbound HTTP proxy port: `orders`, `orders:80`,
+ * `orders.service.consul` and `orders.service.dc1.consul` all name `orders`.
+ */
+export function serviceNameFromAuthority(authority: string): string {
+  let host = authority.toLowerCase();
+  if (host.startsWith('[')) return host; // IPv6 literal: never a service name
+  const colon = host.lastIndexOf(':');
+  if (colon >= 0) host = host.slice(0, colon);
+  if (host.endsWith('.')) host = host.slice(0, -1);
+  const consul = /^([^.]+)\.service(?:\.[^.]+)?\.consul$/.exec(host);
+  return consul?.[1] ?? host;
+}

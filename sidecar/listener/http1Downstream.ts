@@ -1,0 +1,116 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Cancellation } from '../core/cancellation.js';
+import { ErrorCode, TandemError } from '../core/errors.js';
+import { isGrpcContentType } from '../http/grpc.js';
+import { upstreamRequestHeaders } from '../http/headers.js';
+import type { Headers, ProxyRequest, ProxyResponse, ResponseBody } from '../http/message.js';
+import { RequestBody } from '../http/requestBody.js';
+import { localReply } from './respond.js';
+import { cancelled, serve, type Downstream, type Route } from './serve.js';
+
+export interface DownstreamContext {
+  readonly route: Route;
+  /** Scheme of the downstream connection, for `x-forwarded-proto`. */
+  readonly scheme: string;
+}
+
+/** Handles one HTTP/1.1 request from `http.Server`. */
+export function onHttp1Request(req: IncomingMessage, res: ServerResponse, context: DownstreamContext): void {
+  const downstream = new Http1Downstream(req, res);
+  const target = parseTarget(req);
+  if (target === undefined) {
+    downstream.reply(new TandemError(ErrorCode.BadRequest, `cannot proxy request target "${req.url ?? ''}"`));
+    return;
+  }
+  const headers = req.headers as Headers;
+  // RFC 9112 §6.3: a request has a body only if it says so with Content-Length or Transfer-Encoding.
+  const empty = headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0');
+  const cancellation = new Cancellation();
+  res.on('close', () => {
+    if (!res.writableFinished) cancellation.cancel(cancelled());
+  });
+  const request: ProxyRequest = {
+    method: req.method ?? 'GET',
+    scheme: context.scheme,
+    authority: target.authority,
+    path: target.path,
+    headers: upstreamRequestHeaders(headers, { remoteAddress: req.socket.remoteAddress, scheme: context.scheme }),
+    body: new RequestBody(empty ? undefined : req, empty),
+    grpc: isGrpcContentType(headers['content-type']),
+    downstreamVersion: 'http1',
+    cancellation,
+    receivedAt: performance.now(),
+    deadline: Infinity,
+    tried: new Set(),
+  };
+  serve(context.route, request, downstream);
+}
+
+/** Origin-form (`/path`) uses the Host header; absolute-form (`http://orders/path`, sent to HTTP proxies) carries its own. */
+function parseTarget(req: IncomingMessage): { authority: string; path: string } | undefined {
+  const url = req.url ?? '/';
+  if (url.startsWith('/') || url === '*') return { authority: req.headers.host ?? '', path: url };
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined;
+    return { authority: parsed.host, path: `${parsed.pathname}${parsed.search}` };
+  } catch {
+    return undefined;
+  }
+}
+
+class Http1Downstream implements Downstream {
+  private body: ResponseBody | undefined;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {}
+
+  get gone(): boolean {
+    return this.res.destroyed;
+  }
+
+  head(response: ProxyResponse): void {
+    const { res } = this;
+    this.body = response.body;
+    res.sendDate = false; // forward the upstream's head as it is
+    let headers = response.headers;
+    if (response.endStream && headers['content-length'] === undefined && this.req.method !== 'HEAD' && !bodiless(response.status)) {
+      headers = { ...headers, 'content-length': '0' }; // an empty body, framed plainly rather than as one empty chunk
+    }
+    res.writeHead(response.status, headers as Record<string, string | string[]>);
+  }
+
+  data(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', () => this.body?.resume());
+    return false;
+  }
+
+  end(trailers: Headers | undefined): void {
+    if (trailers !== undefined && !this.res.destroyed) this.res.addTrailers(trailers as Record<string, string>);
+    this.res.end();
+  }
+
+  fail(): void {
+    // HTTP/1.1 has no way to signal a failed body but closing the connection, which the client sees
+    // as a truncated response.
+    this.res.destroy();
+  }
+
+  reply(error: TandemError): void {
+    const { res } = this;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const reply = localReply(error, false);
+    res.writeHead(reply.status, reply.headers as Record<string, string>);
+    res.end(this.req.method === 'HEAD' ? undefined : reply.body);
+  }
+}
+
+function bodiless(status: number): boolean {
+  return status === 204 || status === 304 || (status >= 100 && status < 200);
+}

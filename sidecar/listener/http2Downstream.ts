@@ -1,0 +1,150 @@
+import {
+  constants,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type ServerHttp2Stream,
+  type ServerStreamResponseOptions,
+} from 'node:http2';
+import { Cancellation } from '../core/cancellation.js';
+import { ErrorCode, TandemError } from '../core/errors.js';
+import { isGrpcContentType } from '../http/grpc.js';
+import { upstreamRequestHeaders } from '../http/headers.js';
+import { END_STREAM_FLAG } from '../http/http2Settings.js';
+import type { Headers, ProxyRequest, ProxyResponse, ResponseBody } from '../http/message.js';
+import { RequestBody } from '../http/requestBody.js';
+import type { DownstreamContext } from './http1Downstream.js';
+import { encodeGrpcMessage, localReply } from './respond.js';
+import { cancelled, serve, type Downstream } from './serve.js';
+
+const { NGHTTP2_INTERNAL_ERROR } = constants;
+
+/** Node's `respond()` honours `sendDate` (missing from @types/node). Proxied heads go out as received. */
+type RespondOptions = ServerStreamResponseOptions & { sendDate?: boolean };
+
+function asReceived(endStream: boolean): RespondOptions {
+  return endStream ? { endStream: true, sendDate: false } : { waitForTrailers: true, sendDate: false };
+}
+
+/** Handles one stream from the HTTP/2 (h2c) server. */
+export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeaders, flags: number, context: DownstreamContext): void {
+  const method = head[':method'];
+  const path = head[':path'];
+  const grpc = isGrpcContentType(head['content-type']);
+  const downstream = new Http2Downstream(stream, method === 'HEAD', grpc);
+  stream.on('error', noop); // resets are observed through 'close'
+  if (method === undefined || path === undefined || method === 'CONNECT') {
+    downstream.reply(new TandemError(ErrorCode.BadRequest, 'CONNECT and requests without :path are not proxied'));
+    return;
+  }
+  const empty = (flags & END_STREAM_FLAG) !== 0;
+  const cancellation = new Cancellation();
+  stream.on('close', () => {
+    if (!downstream.complete) cancellation.cancel(cancelled(stream.rstCode));
+  });
+  const request: ProxyRequest = {
+    method,
+    scheme: head[':scheme'] ?? context.scheme,
+    authority: head[':authority'] ?? head.host ?? '',
+    path,
+    headers: upstreamRequestHeaders(head as Headers, { remoteAddress: stream.session?.socket.remoteAddress, scheme: context.scheme }),
+    body: new RequestBody(empty ? undefined : stream, empty),
+    grpc,
+    downstreamVersion: 'http2',
+    cancellation,
+    receivedAt: performance.now(),
+    deadline: Infinity,
+    tried: new Set(),
+  };
+  serve(context.route, request, downstream);
+}
+
+class Http2Downstream implements Downstream {
+  private body: ResponseBody | undefined;
+  private trailers: Headers | undefined;
+  /** The head was sent with END_STREAM: nothing else may follow. */
+  private headEnded = false;
+  /** Everything was handed to the stream; a later 'close' is not a cancellation. */
+  complete = false;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    private readonly headRequest: boolean,
+    private readonly grpc: boolean,
+  ) {}
+
+  get gone(): boolean {
+    return this.stream.destroyed || this.stream.closed;
+  }
+
+  head(response: ProxyResponse): void {
+    const head: OutgoingHttpHeaders = { ':status': response.status };
+    const headers = response.headers;
+    for (const name in headers) head[name] = headers[name];
+    this.headEnded = response.endStream || this.headRequest || bodiless(response.status);
+    this.body = response.body;
+    if (this.headEnded) {
+      this.stream.respond(head, asReceived(true));
+      return;
+    }
+    this.stream.respond(head, asReceived(false));
+    // An empty trailers object makes Node end the stream with an empty DATA frame, never RST(NO_ERROR).
+    this.stream.once('wantTrailers', () => this.stream.sendTrailers(this.trailers ?? {}));
+  }
+
+  data(chunk: Buffer): boolean {
+    if (this.headEnded || this.gone) return true;
+    if (this.stream.write(chunk)) return true;
+    this.stream.once('drain', () => this.body?.resume());
+    return false;
+  }
+
+  end(trailers: Headers | undefined): void {
+    this.complete = true;
+    if (this.headEnded || this.gone) return;
+    this.trailers = trailers;
+    this.stream.end();
+  }
+
+  fail(error: TandemError): void {
+    this.complete = true;
+    if (this.gone) return;
+    if (this.grpc && error.http2Code === undefined && !this.headEnded) {
+      // The upstream connection died mid-call. Tell the gRPC client what happened in its own terms,
+      // as a direct connection's failure would (UNAVAILABLE), rather than with a bare reset.
+      const reply = localReply(error, true);
+      this.trailers = { 'grpc-status': reply.headers['grpc-status'], 'grpc-message': encodeGrpcMessage(error.message) };
+      this.stream.end();
+      return;
+    }
+    // Propagate the upstream's reset code (CANCEL, ENHANCE_YOUR_CALM, …) so the client sees what a
+    // direct connection would have shown it.
+    this.stream.close(error.http2Code ?? NGHTTP2_INTERNAL_ERROR);
+  }
+
+  reply(error: TandemError): void {
+    this.complete = true;
+    if (this.gone) return;
+    if (this.stream.headersSent) {
+      this.stream.close(NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    if (error.code === ErrorCode.UpstreamReset && error.http2Code !== undefined) {
+      this.stream.close(error.http2Code); // the upstream reset this stream: pass the reset through
+      return;
+    }
+    const reply = localReply(error, this.grpc);
+    const head: OutgoingHttpHeaders = { ':status': reply.status, ...reply.headers };
+    if (reply.body === undefined || this.headRequest) {
+      this.stream.respond(head, { endStream: true });
+    } else {
+      this.stream.respond(head);
+      this.stream.end(reply.body);
+    }
+  }
+}
+
+function bodiless(status: number): boolean {
+  return status === 204 || status === 205 || status === 304;
+}
+
+function noop(): void {}

@@ -1,0 +1,80 @@
+import { ErrorCode, type TandemError } from '../core/errors.js';
+import { GrpcStatus } from '../http/grpc.js';
+import type { Headers } from '../http/message.js';
+
+/**
+ * The one place local failures become responses (linkerd's `respond.rs`): an HTTP status with an
+ * `x-tandem-error: <code>` header and a one-line text body, or, for gRPC calls, a trailers-only
+ * response (HTTP 200, a single HEADERS frame with END_STREAM) whose `grpc-status` and `grpc-message`
+ * a gRPC client surfaces as the call's status. gRPC clients never get a bare HTTP error status.
+ */
+const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  [ErrorCode.NoRoute]: 404,
+  [ErrorCode.NoHealthyEndpoint]: 503,
+  [ErrorCode.ConnectFailure]: 503,
+  [ErrorCode.ConnectTimeout]: 503,
+  [ErrorCode.UpstreamRefused]: 503,
+  [ErrorCode.UpstreamReset]: 502,
+  [ErrorCode.UpstreamProtocol]: 502,
+  [ErrorCode.DeadlineExceeded]: 504,
+  [ErrorCode.DownstreamCancelled]: 499,
+  [ErrorCode.BadRequest]: 400,
+  [ErrorCode.ShuttingDown]: 503,
+  [ErrorCode.Internal]: 500,
+};
+
+const GRPC_STATUS: Readonly<Record<ErrorCode, number>> = {
+  [ErrorCode.NoRoute]: GrpcStatus.Unimplemented,
+  [ErrorCode.NoHealthyEndpoint]: GrpcStatus.Unavailable,
+  [ErrorCode.ConnectFailure]: GrpcStatus.Unavailable,
+  [ErrorCode.ConnectTimeout]: GrpcStatus.Unavailable,
+  [ErrorCode.UpstreamRefused]: GrpcStatus.Unavailable,
+  [ErrorCode.UpstreamReset]: GrpcStatus.Unavailable,
+  [ErrorCode.UpstreamProtocol]: GrpcStatus.Unavailable,
+  [ErrorCode.DeadlineExceeded]: GrpcStatus.DeadlineExceeded,
+  [ErrorCode.DownstreamCancelled]: GrpcStatus.Cancelled,
+  [ErrorCode.BadRequest]: GrpcStatus.Internal,
+  [ErrorCode.ShuttingDown]: GrpcStatus.Unavailable,
+  [ErrorCode.Internal]: GrpcStatus.Internal,
+};
+
+export interface LocalReply {
+  readonly status: number;
+  readonly headers: Headers;
+  /** Text body; undefined for gRPC (trailers-only). */
+  readonly body: string | undefined;
+}
+
+export function localReply(error: TandemError, grpc: boolean): LocalReply {
+  if (grpc) {
+    return {
+      status: 200,
+      headers: {
+        'content-type': 'application/grpc',
+        'grpc-status': String(GRPC_STATUS[error.code]),
+        'grpc-message': encodeGrpcMessage(error.message),
+        'x-tandem-error': error.code,
+      },
+      body: undefined,
+    };
+  }
+  const body = `${error.message}\n`;
+  return {
+    status: HTTP_STATUS[error.code],
+    headers: {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      'x-tandem-error': error.code,
+    },
+    body,
+  };
+}
+
+/** Percent-encodes a grpc-message (PROTOCOL-HTTP2.md: everything outside 0x20–0x7E, and `%`). */
+export function encodeGrpcMessage(message: string): string {
+  let out = '';
+  for (const byte of Buffer.from(message, 'utf8')) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}

@@ -1,0 +1,58 @@
+import { ErrorCode, TandemError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
+import type { ProxyRequest, ProxyResponse, ResponseSink, Service } from '../http/message.js';
+
+const log = createLogger('listener');
+
+/** A routing decision: the service for a request, or why there is none. */
+export type Route = (request: ProxyRequest) => Service | TandemError;
+
+/** The protocol side of one downstream exchange (HTTP/1.1 response, HTTP/2 stream). */
+export interface Downstream extends ResponseSink {
+  /** The client is gone; nothing more can be sent. */
+  readonly gone: boolean;
+  /** Sends the upstream's response head; the body follows through the sink methods. */
+  head(response: ProxyResponse): void;
+  /** Answers with a local error instead of an upstream response. */
+  reply(error: TandemError): void;
+}
+
+/**
+ * Runs one request through its route's service and streams the result to the downstream. Every
+ * failure before the response head becomes a local reply here, and nowhere else.
+ */
+export function serve(route: Route, request: ProxyRequest, downstream: Downstream): void {
+  const service = route(request);
+  if (typeof service !== 'function') {
+    request.body.detach();
+    downstream.reply(service);
+    return;
+  }
+  service(request).then(
+    (response) => {
+      if (downstream.gone) {
+        response.body.abort(request.cancellation.reason ?? cancelled());
+        return;
+      }
+      downstream.head(response);
+      response.body.pipe(downstream);
+    },
+    (error: unknown) => {
+      if (downstream.gone) return;
+      downstream.reply(TandemError.is(error) ? error : internal(error));
+    },
+  );
+}
+
+export function cancelled(http2Code?: number): TandemError {
+  return new TandemError(
+    ErrorCode.DownstreamCancelled,
+    'the downstream client went away',
+    http2Code === undefined ? {} : { http2Code },
+  );
+}
+
+function internal(error: unknown): TandemError {
+  log.error('unexpected failure on the request path', { error, stack: (error as Error).stack });
+  return new TandemError(ErrorCode.Internal, 'internal error in Tandem', { cause: error });
+}

@@ -1,0 +1,148 @@
+import { fixedResolver } from '../discovery/fixedResolver.js';
+import { discoveryKind } from '../discovery/registry.js';
+import type { DiscoveryProvider } from '../discovery/resolver.js';
+import { AdminServer, type AdminSource } from './admin/adminServer.js';
+import { Cluster } from './cluster/cluster.js';
+import type { LoadedConfig } from './config/load.js';
+import { UpstreamSchema, type TandemConfig } from './config/schema.js';
+import { createLogger, setLogLevel } from './core/log.js';
+import type { Service } from './http/message.js';
+import { Listener } from './listener/listener.js';
+import { authorityRoute, fixedRoute } from './stack/routes.js';
+import { upstreamStack } from './stack/upstreamStack.js';
+import { plaintextConnector, type Connector } from './upstream/connector.js';
+
+const log = createLogger('sidecar');
+
+/** The cluster behind the inbound listener (Envoy and Consul call it `local_app` too). */
+export const LOCAL_APP = 'local_app';
+
+export interface SidecarOptions {
+  /** How upstream connections are made; plaintext TCP unless given (the seam mTLS plugs into). */
+  readonly connector?: Connector;
+}
+
+/**
+ * A running Tandem: discovery, one cluster per upstream (plus the local app), the listeners that feed
+ * them and the admin server. `start()` binds everything or nothing.
+ */
+export class Sidecar implements AdminSource {
+  private readonly admin: AdminServer;
+
+  private constructor(
+    private readonly loaded: LoadedConfig,
+    private readonly discovery: DiscoveryProvider | undefined,
+    private readonly clusterList: readonly Cluster[],
+    private readonly listenerList: readonly Listener[],
+  ) {
+    this.admin = new AdminServer(this, loaded.config.admin.address, loaded.config.admin.port);
+  }
+
+  static async start(loaded: LoadedConfig, options: SidecarOptions = {}): Promise<Sidecar> {
+    const { config } = loaded;
+    setLogLevel(config.log.level);
+    const connector = options.connector ?? plaintextConnector;
+    const discovery = createDiscovery(loaded);
+    const clusters: Cluster[] = [];
+    const services = new Map<string, Service>();
+    for (const upstream of config.upstreams) {
+      const cluster = new Cluster(upstream, { resolver: (discovery as DiscoveryProvider).resolver(upstream.service), connector });
+      clusters.push(cluster);
+      services.set(upstream.name.toLowerCase(), upstreamStack(cluster));
+    }
+    const listeners = outboundListeners(config, services);
+    if (config.inbound !== undefined && config.service !== undefined) {
+      const app = config.service;
+      const cluster = new Cluster(UpstreamSchema.parse({ name: LOCAL_APP, service: app.name, protocol: app.protocol, connect_timeout: '1s' }), {
+        resolver: fixedResolver([{ address: app.address, port: app.port, weight: 1, health: 'healthy', metadata: {} }]),
+        connector: plaintextConnector,
+      });
+      clusters.push(cluster);
+      listeners.push(new Listener({ name: 'inbound', address: config.inbound.address, port: config.inbound.port, route: fixedRoute(upstreamStack(cluster)) }));
+    }
+    const sidecar = new Sidecar(loaded, discovery, clusters, listeners);
+    for (const cluster of clusters) cluster.start();
+    try {
+      for (const listener of listeners) await bind(listener.listen(), listener.name, listener.address);
+      await bind(sidecar.admin.listen(), 'admin', config.admin.address);
+    } catch (error) {
+      await sidecar.stop();
+      throw error;
+    }
+    log.info('sidecar started', { upstreams: config.upstreams.length, listeners: listeners.length });
+    return sidecar;
+  }
+
+  readiness(): readonly string[] {
+    const reasons: string[] = [];
+    for (const cluster of this.clusterList) if (!cluster.synced) reasons.push(`upstream ${cluster.name}: discovery has not answered yet`);
+    for (const listener of this.listenerList) if (listener.port === 0) reasons.push(`listener ${listener.name}: not bound`);
+    return reasons;
+  }
+
+  clusters(): unknown {
+    return this.clusterList.map((cluster) => cluster.toJSON());
+  }
+
+  listeners(): unknown {
+    return [
+      ...this.listenerList.map((listener) => ({ name: listener.name, address: listener.address, port: listener.port })),
+      { name: 'admin', address: this.loaded.config.admin.address, port: this.admin.boundPort },
+    ];
+  }
+
+  configDump(): unknown {
+    return this.loaded.config;
+  }
+
+  /** Bound port of a listener by name (`inbound`, `outbound.<upstream>`, `outbound.http_proxy`, `admin`). */
+  port(name: string): number {
+    if (name === 'admin') return this.admin.boundPort;
+    const listener = this.listenerList.find((l) => l.name === name);
+    if (listener === undefined) throw new Error(`no listener named ${name}`);
+    return listener.port;
+  }
+
+  cluster(name: string): Cluster | undefined {
+    return this.clusterList.find((cluster) => cluster.name === name);
+  }
+
+  /** Closes listeners (connections get `graceMs` to finish), then pools, discovery and admin. */
+  async stop(graceMs = 0): Promise<void> {
+    await Promise.all(this.listenerList.map((listener) => listener.close(graceMs)));
+    for (const cluster of this.clusterList) cluster.close();
+    await this.discovery?.close();
+    await this.admin.close();
+  }
+}
+
+function createDiscovery(loaded: LoadedConfig): DiscoveryProvider | undefined {
+  const discovery = loaded.config.discovery;
+  if (discovery === undefined) return undefined;
+  const kind = discoveryKind(discovery.kind);
+  if (kind === undefined) throw new Error(`unknown discovery kind ${discovery.kind}`); // config validation prevents this
+  return kind.create(discovery.config, { baseDir: loaded.baseDir });
+}
+
+function outboundListeners(config: TandemConfig, services: ReadonlyMap<string, Service>): Listener[] {
+  const listeners: Listener[] = [];
+  const { address } = config.outbound;
+  for (const upstream of config.upstreams) {
+    if (upstream.local_port === undefined) continue;
+    const service = services.get(upstream.name.toLowerCase()) as Service;
+    listeners.push(new Listener({ name: `outbound.${upstream.name}`, address, port: upstream.local_port, route: fixedRoute(service) }));
+  }
+  if (config.outbound.http_proxy_port !== undefined) {
+    listeners.push(new Listener({ name: 'outbound.http_proxy', address, port: config.outbound.http_proxy_port, route: authorityRoute(services) }));
+  }
+  return listeners;
+}
+
+async function bind<T>(listening: Promise<T>, name: string, address: string): Promise<T> {
+  try {
+    return await listening;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(`cannot bind listener ${name} on ${address}: ${code ?? (error as Error).message}`, { cause: error });
+  }
+}

@@ -1,0 +1,275 @@
+import {
+  connect as http2Connect,
+  constants,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+  type IncomingHttpStatusHeader,
+  type OutgoingHttpHeaders,
+} from 'node:http2';
+import { ErrorCode, TandemError } from '../core/errors.js';
+import { encodeGrpcTimeout } from '../http/grpc.js';
+import { downstreamResponseHeaders, forwardableTrailers } from '../http/headers.js';
+import { CONNECTION_WINDOW_BYTES, END_STREAM_FLAG, STREAM_WINDOW_BYTES } from '../http/http2Settings.js';
+import type { Headers, ProxyRequest, ProxyResponse } from '../http/message.js';
+import type { ConnectionPool, PoolOptions, PoolStats } from './pool.js';
+import { StreamedBody } from './streamedBody.js';
+import {
+  connectFailed,
+  connectionLost,
+  protocolError,
+  streamRefused,
+  streamReset,
+  type Peer,
+} from './upstreamErrors.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = constants;
+
+/** What nghttp2 assumes the peer allows until its SETTINGS arrive (Node's `peerMaxConcurrentStreams`). */
+const ASSUMED_PEER_MAX_STREAMS = 100;
+
+/** Client stream ids are odd 31-bit numbers and never reused: retire a session well before they run out. */
+const MAX_STREAMS_PER_SESSION = 2 ** 30 - 1_000;
+
+/**
+ * HTTP/2 (h2c, later h2 over TLS) connections to one endpoint, multiplexed.
+ *
+ * Streams go to the first session with room under min(our cap, the peer's
+ * SETTINGS_MAX_CONCURRENT_STREAMS); when every session is full a new one opens, up to
+ * `maxConnections`. A session that receives GOAWAY is retired: no new streams, its streams at or below
+ * the GOAWAY's last-stream-id finish, and the ones above it close with REFUSED_STREAM, which reaches
+ * the caller as a `notProcessed` error so the request is sent again elsewhere (RFC 9113 §6.8).
+ */
+export class Http2Pool implements ConnectionPool {
+  private readonly connections: Http2Connection[] = [];
+  private closed = false;
+  readonly peer: Peer;
+
+  constructor(readonly options: PoolOptions) {
+    this.peer = { upstream: options.upstream, endpoint: `${options.address}:${options.port}` };
+  }
+
+  dispatch(request: ProxyRequest): Promise<ProxyResponse> {
+    if (this.closed) return Promise.reject(streamRefused(this.peer, 'endpoint removed'));
+    return this.acquire().send(request);
+  }
+
+  stats(): PoolStats {
+    let activeRequests = 0;
+    for (const connection of this.connections) activeRequests += connection.active;
+    return { connections: this.connections.length, activeRequests };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const connection of [...this.connections]) connection.retire();
+  }
+
+  destroy(): void {
+    this.closed = true;
+    for (const connection of [...this.connections]) connection.session.destroy();
+  }
+
+  /** @internal called by a connection whose session has closed. */
+  forget(connection: Http2Connection): void {
+    const index = this.connections.indexOf(connection);
+    if (index >= 0) this.connections.splice(index, 1);
+  }
+
+  private acquire(): Http2Connection {
+    let leastBusy: Http2Connection | undefined;
+    let live = 0;
+    for (const connection of this.connections) {
+      if (connection.retiring) continue;
+      live++;
+      if (connection.active < connection.capacity()) return connection;
+      if (leastBusy === undefined || connection.active < leastBusy.active) leastBusy = connection;
+    }
+    if (leastBusy !== undefined && live >= this.options.maxConnections) return leastBusy; // nghttp2 queues the stream
+    const connection = new Http2Connection(this);
+    this.connections.push(connection);
+    return connection;
+  }
+}
+
+class Http2Connection {
+  readonly session: ClientHttp2Session;
+  active = 0;
+  retiring = false;
+  connected = false;
+  /** Why the session failed, for classifying its streams' failures. */
+  failure: unknown;
+  private opened = 0;
+  private peerMaxStreams = ASSUMED_PEER_MAX_STREAMS;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(readonly pool: Http2Pool) {
+    const { options } = pool;
+    const connector = options.connector;
+    this.session = http2Connect(`${connector.scheme}://${options.address}:${options.port}`, {
+      createConnection: () =>
+        connector.connect({ ...pool.peer, address: options.address, port: options.port, timeoutMs: options.connectTimeoutMs }),
+      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW_BYTES },
+    });
+    this.session.on('connect', () => {
+      this.connected = true;
+      this.session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
+    });
+    this.session.on('remoteSettings', (settings) => {
+      this.peerMaxStreams = settings.maxConcurrentStreams ?? Number.MAX_SAFE_INTEGER;
+    });
+    // Node may report one GOAWAY more than once; retiring is idempotent.
+    this.session.on('goaway', () => this.retire());
+    this.session.on('error', (error) => {
+      this.failure = error;
+    });
+    this.session.on('close', () => {
+      clearTimeout(this.idleTimer);
+      this.retiring = true;
+      pool.forget(this);
+    });
+  }
+
+  capacity(): number {
+    return Math.min(this.pool.options.maxConcurrentStreams, this.peerMaxStreams);
+  }
+
+  /** No new streams; close once the ones in flight finish. */
+  retire(): void {
+    this.retiring = true;
+    if (this.active === 0 && !this.session.closed) this.session.close();
+  }
+
+  send(request: ProxyRequest): Promise<ProxyResponse> {
+    let stream: ClientHttp2Stream;
+    try {
+      stream = this.session.request(requestHead(request, this.pool.options.connector.scheme), {
+        endStream: request.body.empty,
+      });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ERR_HTTP2_INVALID_HEADER_VALUE' || code === 'ERR_INVALID_CHAR' || code === 'ERR_HTTP2_INVALID_CONNECTION_HEADERS') {
+        return Promise.reject(new TandemError(ErrorCode.BadRequest, `request cannot be sent over HTTP/2: ${(error as Error).message}`));
+      }
+      this.retire(); // the session is closing or out of stream ids
+      return Promise.reject(streamRefused(this.pool.peer, 'connection closing'));
+    }
+    this.streamOpened();
+    return new Promise((resolve, reject) => {
+      new Http2Exchange(this, stream, request, resolve, reject);
+    });
+  }
+
+  private streamOpened(): void {
+    this.active++;
+    this.opened++;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.opened >= MAX_STREAMS_PER_SESSION) this.retiring = true;
+  }
+
+  /** @internal */
+  streamClosed(): void {
+    this.active--;
+    if (this.active > 0) return;
+    if (this.retiring) {
+      if (!this.session.closed) this.session.close();
+      return;
+    }
+    this.idleTimer = setTimeout(() => this.retire(), this.pool.options.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+}
+
+/** One request/response on one stream. */
+class Http2Exchange {
+  private responded = false;
+  private body: StreamedBody | undefined;
+  private trailers: Headers | undefined;
+  private streamError: unknown;
+  private cancelledBy: TandemError | undefined;
+  private readonly releaseCancel: () => void;
+
+  constructor(
+    private readonly connection: Http2Connection,
+    private readonly stream: ClientHttp2Stream,
+    private readonly request: ProxyRequest,
+    private readonly resolve: (response: ProxyResponse) => void,
+    private readonly reject: (error: TandemError) => void,
+  ) {
+    stream.on('response', this.onResponse);
+    stream.on('trailers', (trailers: IncomingHttpHeaders) => {
+      this.trailers = trailers;
+    });
+    stream.on('end', () => this.body?.complete(forwardableTrailers(this.trailers)));
+    stream.on('error', (error) => {
+      this.streamError = error;
+    });
+    stream.on('close', this.onClose);
+    this.releaseCancel = request.cancellation.onCancel((reason) => {
+      this.cancelledBy = reason;
+      if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
+    });
+    if (!request.body.empty) request.body.sendTo(stream);
+  }
+
+  private readonly onResponse = (head: IncomingHttpHeaders & IncomingHttpStatusHeader, flags: number): void => {
+    this.responded = true;
+    this.request.body.commit();
+    const stream = this.stream;
+    this.body = new StreamedBody(
+      stream,
+      () => {
+        if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
+      },
+      this.releaseCancel,
+    );
+    this.resolve({
+      status: Number(head[':status']),
+      headers: downstreamResponseHeaders(head),
+      endStream: (flags & END_STREAM_FLAG) !== 0,
+      body: this.body,
+    });
+  };
+
+  private readonly onClose = (): void => {
+    this.connection.streamClosed();
+    if (!this.responded) {
+      this.releaseCancel();
+      this.request.body.detach();
+      this.reject(this.closeReason());
+    } else if (this.body !== undefined && !this.body.finished) {
+      this.body.fail(this.closeReason());
+    }
+  };
+
+  /** Why the stream ended without completing. */
+  private closeReason(): TandemError {
+    if (this.cancelledBy !== undefined) return this.cancelledBy;
+    const { connection, stream } = this;
+    const peer = connection.pool.peer;
+    if (!connection.connected) return connectFailed(peer, connection.failure ?? this.streamError);
+    const code = stream.rstCode;
+    if (code === NGHTTP2_REFUSED_STREAM) return streamRefused(peer, connection.retiring ? 'GOAWAY' : 'REFUSED_STREAM');
+    if (connection.session.destroyed || connection.failure !== undefined) {
+      return connectionLost(peer, connection.failure ?? this.streamError ?? 'connection closed');
+    }
+    if (code !== undefined && code !== 0) return streamReset(peer, code);
+    return this.responded
+      ? connectionLost(peer, this.streamError ?? 'stream closed before the body ended')
+      : protocolError(peer, 'closed the stream without a response');
+  }
+}
+
+function requestHead(request: ProxyRequest, scheme: string): OutgoingHttpHeaders {
+  const head: OutgoingHttpHeaders = {
+    ':method': request.method,
+    ':scheme': scheme,
+    ':authority': request.authority,
+    ':path': request.path,
+  };
+  const headers = request.headers;
+  for (const name in headers) head[name] = headers[name];
+  if (request.deadline !== Infinity) head['grpc-timeout'] = encodeGrpcTimeout(Math.max(request.deadline - performance.now(), 0));
+  return head;
+}

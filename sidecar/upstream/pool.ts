@@ -1,0 +1,39 @@
+import type { ProxyRequest, ProxyResponse } from '../http/message.js';
+import type { Connector } from './connector.js';
+
+/**
+ * Connections to one endpoint. Only the endpoint layer calls a pool; neither balancers nor codecs
+ * open sockets.
+ */
+export interface ConnectionPool {
+  /**
+   * Sends one attempt of `request`. Resolves with the response head once it arrives; rejects with a
+   * TandemError when no head arrives (connect failure, refused or reset stream, cancellation).
+   */
+  dispatch(request: ProxyRequest): Promise<ProxyResponse>;
+  stats(): PoolStats;
+  /** Takes no new requests and closes each connection once its requests finish. */
+  close(): void;
+  /** Closes every connection now, failing what is in flight. */
+  destroy(): void;
+}
+
+export interface PoolStats {
+  /** Open (or opening) connections. */
+  readonly connections: number;
+  /** Requests in flight on them. */
+  readonly activeRequests: number;
+}
+
+export interface PoolOptions {
+  readonly upstream: string;
+  readonly address: string;
+  readonly port: number;
+  readonly connector: Connector;
+  readonly connectTimeoutMs: number;
+  /** HTTP/1.1 sockets or HTTP/2 sessions per endpoint. */
+  readonly maxConnections: number;
+  /** Cap on streams per HTTP/2 session; the peer's SETTINGS_MAX_CONCURRENT_STREAMS may lower it. */
+  readonly maxConcurrentStreams: number;
+  readonly idleTimeoutMs: number;
+}
