@@ -19,7 +19,7 @@ const kinds = new Map<string, DiscoveryKind>();
 
 export function registerDiscovery<C>(kind: DiscoveryKind<C>): void {
   if (kinds.has(kind.kind)) throw new Error(`discovery kind "${kind.kind}" is already registered`);
-  kinds.set(kind.kind, kind as DiscoveryKind);
+  kinds.set(kind.kind, kind);
 }
 
 export function discoveryKind(name: string): DiscoveryKind | undefined {

@@ -89,7 +89,7 @@ class Http1Downstream implements Downstream {
   }
 
   end(trailers: Headers | undefined): void {
-    if (trailers !== undefined && !this.res.destroyed) this.res.addTrailers(trailers as Record<string, string>);
+    if (trailers !== undefined && !this.res.destroyed) this.res.addTrailers(trailers);
     this.res.end();
   }
 

@@ -46,7 +46,7 @@ export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeade
     scheme: head[':scheme'] ?? context.scheme,
     authority: head[':authority'] ?? head.host ?? '',
     path,
-    headers: upstreamRequestHeaders(head as Headers, { remoteAddress: stream.session?.socket.remoteAddress, scheme: context.scheme }),
+    headers: upstreamRequestHeaders(head, { remoteAddress: stream.session?.socket.remoteAddress, scheme: context.scheme }),
     body: new RequestBody(empty ? undefined : stream, empty),
     grpc,
     downstreamVersion: 'http2',

@@ -159,7 +159,7 @@ class Http1Exchange {
 }
 
 function trailersOf(response: IncomingMessage): Headers | undefined {
-  return response.rawTrailers.length === 0 ? undefined : (response.trailers as Headers);
+  return response.rawTrailers.length === 0 ? undefined : (response.trailers);
 }
 
 function countSockets(sockets: NodeJS.ReadOnlyDict<unknown[]>): number {

@@ -6,6 +6,7 @@ import {
   type IncomingHttpHeaders,
   type IncomingHttpStatusHeader,
   type OutgoingHttpHeaders,
+  type Settings,
 } from 'node:http2';
 import { ErrorCode, TandemError } from '../core/errors.js';
 import { encodeGrpcTimeout } from '../http/grpc.js';
@@ -115,7 +116,7 @@ class Http2Connection {
       this.connected = true;
       this.session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
     });
-    this.session.on('remoteSettings', (settings) => {
+    this.session.on('remoteSettings', (settings: Settings) => {
       this.peerMaxStreams = settings.maxConcurrentStreams ?? Number.MAX_SAFE_INTEGER;
     });
     // Node may report one GOAWAY more than once; retiring is idempotent.
