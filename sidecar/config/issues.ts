@@ -15,9 +15,21 @@ export function formatFieldPath(path: readonly PropertyKey[]): string {
  * one per key, so the path points at the key itself.
  */
 export function describeIssues(error: z.ZodError, prefix: readonly PropertyKey[] = []): string[] {
+  return describeAll(error.issues, prefix);
+}
+
+function describeAll(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]): string[] {
   const lines: string[] = [];
-  for (const issue of error.issues) {
+  for (const issue of issues) {
     const path = [...prefix, ...issue.path];
+    if (issue.code === 'invalid_union') {
+      // Report the alternative whose type matched (a string shorthand vs an object form), not "Invalid input".
+      const matched = issue.errors.find((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+      if (matched !== undefined) {
+        lines.push(...describeAll(matched, path));
+        continue;
+      }
+    }
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) lines.push(`${formatFieldPath([...path, key])}: unknown key`);
       continue;

@@ -1,0 +1,50 @@
+import type { BalancerEndpoint, BalancerHelper, Picker } from '../../sidecar/balancer/balancer.js';
+import type { ConnectionPool, PoolStats } from '../../sidecar/upstream/pool.js';
+
+/** A deterministic random source (mulberry32), so balancer tests are repeatable. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function fakeEndpoint(id: string, weight = 1): BalancerEndpoint {
+  return { id, weight, activeRequests: 0, metadata: {} };
+}
+
+/** A balancer helper that keeps the last published picker. */
+export function recordingHelper<E extends BalancerEndpoint>(random = seededRandom(1)): BalancerHelper<E> & { picker(): Picker<E> } {
+  let current: Picker<E> | undefined;
+  return {
+    publish: (picker) => (current = picker),
+    random,
+    now: () => 0,
+    picker: () => {
+      if (current === undefined) throw new Error('nothing published');
+      return current;
+    },
+  };
+}
+
+/** A connection pool that records its lifecycle and never connects. */
+export class FakePool implements ConnectionPool {
+  closed = false;
+  destroyed = false;
+  dispatch(): never {
+    throw new Error('FakePool does not dispatch');
+  }
+  stats(): PoolStats {
+    return { connections: 0, activeRequests: 0 };
+  }
+  close(): void {
+    this.closed = true;
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+}

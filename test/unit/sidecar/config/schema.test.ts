@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../../../sidecar/config/load.js';
+
+const staticDiscovery = { static: { file: './endpoints.yaml' } };
+
+/** The problems a configuration is rejected with (fails the test if it is accepted). */
+function problems(document: unknown): readonly string[] {
+  try {
+    parseConfig(document);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('configuration was accepted');
+}
+
+describe('configuration schema', () => {
+  it('fills in every default and freezes the result', () => {
+    const { config } = parseConfig({ discovery: staticDiscovery, upstreams: [{ name: 'orders', local_port: 9191 }] });
+    expect(config.admin).toEqual({ address: '127.0.0.1', port: 9901 });
+    expect(config.outbound).toEqual({ address: '127.0.0.1' });
+    const upstream = config.upstreams[0];
+    expect(upstream?.service).toBe('orders');
+    expect(upstream?.protocol).toBe('http1');
+    expect(upstream?.lb).toEqual({ policy: 'round_robin' });
+    expect(upstream?.connect_timeout.ms).toBe(5_000);
+    expect(upstream?.pool.idle_timeout.ms).toBe(30_000);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(upstream?.pool)).toBe(true);
+  });
+
+  it('prints durations in the effective configuration as written', () => {
+    const { config } = parseConfig({ discovery: staticDiscovery, upstreams: [{ name: 'orders', connect_timeout: '250ms' }] });
+    const dumped = JSON.parse(JSON.stringify(config)) as { upstreams: Array<{ connect_timeout: unknown }> };
+    expect(dumped.upstreams[0]?.connect_timeout).toBe('250ms');
+  });
+
+  it('names the field of a value with the wrong type', () => {
+    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'orders', local_port: 'abc' }] })).toEqual([
+      'upstreams[0].local_port: expected number, got string',
+    ]);
+  });
+
+  it('names an unknown balancing policy and lists the known ones', () => {
+    const [problem] = problems({ discovery: staticDiscovery, upstreams: [{ name: 'a' }, { name: 'b', lb: { policy: 'fancy' } }] });
+    expect(problem).toMatch(/^upstreams\[1\]\.lb\.policy: unknown policy "fancy"; expected one of: .*round_robin/);
+  });
+
+  it('names a missing required field', () => {
+    expect(problems({ discovery: staticDiscovery, upstreams: [{ local_port: 9191 }] })).toEqual(['upstreams[0].name: required (string)']);
+  });
+
+  it('rejects two listeners on one port, naming both', () => {
+    expect(problems({ admin: { port: 9191 }, discovery: staticDiscovery, upstreams: [{ name: 'a', local_port: 9191 }] })).toEqual([
+      'upstreams[0].local_port: port 9191 is already used by admin.port',
+    ]);
+    expect(
+      problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', local_port: 7000 }, { name: 'b', local_port: 7000 }] }),
+    ).toEqual(['upstreams[1].local_port: port 7000 is already used by upstreams[0].local_port']);
+  });
+
+  it('allows any number of listeners on port 0 (a free port each)', () => {
+    expect(() =>
+      parseConfig({ admin: { port: 0 }, discovery: staticDiscovery, upstreams: [{ name: 'a', local_port: 0 }, { name: 'b', local_port: 0 }] }),
+    ).not.toThrow();
+  });
+
+  it('rejects unknown keys at every level, naming the key', () => {
+    expect(problems({ admn: {} })).toEqual(['admn: unknown key']);
+    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', pool: { max_conns: 3 } }] })).toEqual([
+      'upstreams[0].pool.max_conns: unknown key',
+    ]);
+    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', lb: { policy: 'round_robin', choice_count: 2 } }] })).toEqual([
+      'upstreams[0].lb.choice_count: unknown key',
+    ]);
+    expect(problems({ discovery: { static: { file: 'x', watch: true } } })).toEqual(['discovery.static.watch: unknown key']);
+  });
+
+  it('rejects a malformed duration with an example of the right form', () => {
+    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', connect_timeout: '5 seconds' }] })).toEqual([
+      'upstreams[0].connect_timeout: expected a duration such as "250ms", "15s" or "1h", got "5 seconds"',
+    ]);
+  });
+
+  it('rejects duplicate upstream names and out-of-range numbers', () => {
+    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a' }, { name: 'A' }] })).toEqual([
+      'upstreams[1].name: "A" is already the name of upstreams[0]',
+    ]);
+    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', local_port: 70000 }] })).toEqual([
+      'upstreams[0].local_port: must be <= 65535',
+    ]);
+  });
+
+  it('requires discovery when upstreams are declared, and a service when inbound is', () => {
+    expect(problems({ upstreams: [{ name: 'a' }] })).toEqual([
+      'discovery: required when upstreams are declared (e.g. { static: { file: ./endpoints.yaml } })',
+    ]);
+    expect(problems({ inbound: { port: 15006 } })).toEqual(['service: required when inbound is configured (the app to forward to)']);
+  });
+
+  it('names an unknown discovery kind', () => {
+    expect(problems({ discovery: { zookeeper: {} } })).toEqual(['discovery.zookeeper: unknown discovery kind; expected one of: static']);
+  });
+
+  it('rejects a protocol it does not speak, listing the ones it does', () => {
+    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', protocol: 'http3' }] })).toEqual([
+      'upstreams[0].protocol: expected one of: "http1", "http2", "grpc"',
+    ]);
+  });
+
+  it('reports every field problem at once; cross-field checks wait until the fields are valid', () => {
+    expect(problems({ admin: { port: -1 }, upstreams: [{ name: 'a', local_port: 'x' }], extra: 1 })).toEqual([
+      'admin.port: must be >= 0',
+      'upstreams[0].local_port: expected number, got string',
+      'extra: unknown key',
+    ]);
+  });
+});

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { downstreamResponseHeaders, forwardableTrailers, serviceNameFromAuthority, upstreamRequestHeaders } from '../../../../sidecar/http/headers.js';
+
+const from = { remoteAddress: '10.1.2.3', scheme: 'http' };
+
+describe('request headers for the upstream', () => {
+  it('drops hop-by-hop headers, pseudo-headers and Host', () => {
+    const out = upstreamRequestHeaders(
+      {
+        ':path': '/',
+        host: 'orders',
+        connection: 'keep-alive',
+        'keep-alive': 'timeout=5',
+        'proxy-connection': 'keep-alive',
+        'proxy-authorization': 'Basic x',
+        'transfer-encoding': 'chunked',
+        upgrade: 'h2c',
+        'http2-settings': 'AAA',
+        'x-app': '1',
+      },
+      from,
+    );
+    expect(Object.keys(out).sort()).toEqual(['x-app', 'x-forwarded-for', 'x-forwarded-proto']);
+  });
+
+  it('drops the headers Connection names, in any case and list form', () => {
+    const out = upstreamRequestHeaders({ connection: 'X-Foo, close , x-bar', 'x-foo': '1', 'x-bar': '2', 'x-keep': '3' }, from);
+    expect(out['x-foo']).toBeUndefined();
+    expect(out['x-bar']).toBeUndefined();
+    expect(out['x-keep']).toBe('3');
+  });
+
+  it('keeps TE only as "trailers"', () => {
+    expect(upstreamRequestHeaders({ te: 'trailers' }, from)['te']).toBe('trailers');
+    expect(upstreamRequestHeaders({ te: 'gzip, trailers;q=0.5' }, from)['te']).toBe('trailers');
+    expect(upstreamRequestHeaders({ te: 'gzip' }, from)['te']).toBeUndefined();
+  });
+
+  it('drops Expect, which Tandem answers itself', () => {
+    expect(upstreamRequestHeaders({ expect: '100-continue' }, from)['expect']).toBeUndefined();
+  });
+
+  it('appends the peer to x-forwarded-for and keeps the first hop scheme in x-forwarded-proto', () => {
+    expect(upstreamRequestHeaders({}, from)).toMatchObject({ 'x-forwarded-for': '10.1.2.3', 'x-forwarded-proto': 'http' });
+    expect(upstreamRequestHeaders({ 'x-forwarded-for': '1.1.1.1', 'x-forwarded-proto': 'https' }, from)).toMatchObject({
+      'x-forwarded-for': '1.1.1.1, 10.1.2.3',
+      'x-forwarded-proto': 'https',
+    });
+  });
+
+  it('leaves end-to-end headers, including repeated ones, untouched', () => {
+    const out = upstreamRequestHeaders({ cookie: 'a=1; b=2', accept: ['a', 'b'], 'grpc-timeout': '1S' }, from);
+    expect(out).toMatchObject({ cookie: 'a=1; b=2', accept: ['a', 'b'], 'grpc-timeout': '1S' });
+  });
+});
+
+describe('response headers for the downstream', () => {
+  it('drops :status, hop-by-hop headers and headers Connection names; keeps set-cookie lists', () => {
+    const out = downstreamResponseHeaders({
+      ':status': '200',
+      connection: 'x-hop',
+      'x-hop': '1',
+      'keep-alive': 'timeout=5',
+      'transfer-encoding': 'chunked',
+      'proxy-authenticate': 'Basic',
+      'set-cookie': ['a=1', 'b=2'],
+      'content-length': '5',
+    });
+    expect(out).toEqual({ 'set-cookie': ['a=1', 'b=2'], 'content-length': '5' });
+  });
+
+  it('passes trailers through and drops ones that are not plain fields', () => {
+    expect(forwardableTrailers({ 'grpc-status': '0', 'grpc-message': 'ok', connection: 'close' })).toEqual({ 'grpc-status': '0', 'grpc-message': 'ok' });
+    expect(forwardableTrailers(undefined)).toBeUndefined();
+    expect(forwardableTrailers({ connection: 'close' })).toBeUndefined();
+  });
+});
+
+describe('service name from an authority', () => {
+  it.each([
+    ['orders', 'orders'],
+    ['orders:80', 'orders'],
+    ['Orders:8080', 'orders'],
+    ['orders.service.consul', 'orders'],
+    ['orders.service.consul.', 'orders'],
+    ['orders.service.dc1.consul:443', 'orders'],
+    ['orders.example.com', 'orders.example.com'],
+    ['[::1]:80', '[::1]:80'],
+  ])('%s names %s', (authority, name) => {
+    expect(serviceNameFromAuthority(authority)).toBe(name);
+  });
+});
