@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { startHttp1Backend } from '../helpers/backends.js';
+import { h1Request } from '../helpers/clients.js';
+import { startSidecar } from '../helpers/sidecar.js';
+
+async function adminGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  const response = await h1Request(port, { path });
+  return { status: response.status, body: response.body.toString() };
+}
+
+describe('admin server', () => {
+  it('is ready once listeners are bound and discovery has answered, and live always', async () => {
+    const backend = await startHttp1Backend((_req, res) => res.end('ok'));
+    const mesh = await startSidecar({ upstreams: [{ name: 'web', local_port: 0 }] }, { web: [backend.endpoint] });
+    const admin = mesh.port('admin');
+    expect(await adminGet(admin, '/ready')).toEqual({ status: 200, body: 'ready\n' });
+    expect(await adminGet(admin, '/live')).toEqual({ status: 200, body: 'live\n' });
+  });
+
+  it('shows each endpoint with its address, weight, health and request counters in /clusters', async () => {
+    const backend = await startHttp1Backend((req, res) => {
+      res.statusCode = req.url === '/fail' ? 503 : 200;
+      res.end();
+    });
+    const mesh = await startSidecar(
+      { upstreams: [{ name: 'web', local_port: 0 }] },
+      { web: [{ address: '127.0.0.1', port: backend.port, weight: 3, metadata: { zone: 'a' } }, { address: '127.0.0.1', port: 1, health: 'unhealthy' }] },
+    );
+    const port = mesh.port('outbound.web');
+    await h1Request(port);
+    await h1Request(port, { path: '/fail' });
+    const { status, body } = await adminGet(mesh.port('admin'), '/clusters');
+    expect(status).toBe(200);
+    expect(JSON.parse(body)).toEqual({
+      clusters: [
+        {
+          name: 'web',
+          service: 'web',
+          protocol: 'http1',
+          lb_policy: 'round_robin',
+          synced: true,
+          last_sync: expect.any(String) as string,
+          discovery_error: null,
+          endpoints: [
+            {
+              address: '127.0.0.1',
+              port: backend.port,
+              weight: 3,
+              health: 'healthy',
+              eligible: true,
+              active_requests: 0,
+              total_requests: 2,
+              total_failures: 1,
+              connections: 1,
+              metadata: { zone: 'a' },
+            },
+            {
+              address: '127.0.0.1',
+              port: 1,
+              weight: 1,
+              health: 'unhealthy',
+              eligible: false,
+              active_requests: 0,
+              total_requests: 0,
+              total_failures: 0,
+              connections: 0,
+              metadata: {},
+            },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('dumps the effective configuration with defaults filled in', async () => {
+    const mesh = await startSidecar({ upstreams: [{ name: 'web', connect_timeout: '250ms' }] }, { web: [] });
+    const dump = JSON.parse((await adminGet(mesh.port('admin'), '/config_dump')).body) as { upstreams: unknown[] };
+    expect(dump.upstreams[0]).toMatchObject({ name: 'web', service: 'web', protocol: 'http1', connect_timeout: '250ms', lb: { policy: 'round_robin' } });
+  });
+
+  it('lists listeners with their bound ports', async () => {
+    const mesh = await startSidecar({ outbound: { http_proxy_port: 0 }, upstreams: [{ name: 'web', local_port: 0 }] }, { web: [] });
+    const { listeners } = JSON.parse((await adminGet(mesh.port('admin'), '/listeners')).body) as { listeners: Array<{ name: string; port: number }> };
+    expect(listeners.map((l) => l.name)).toEqual(['outbound.web', 'outbound.http_proxy', 'admin']);
+    expect(listeners.find((l) => l.name === 'outbound.web')?.port).toBe(mesh.port('outbound.web'));
+  });
+
+  it('answers 405 to other methods and 404 to unknown paths', async () => {
+    const mesh = await startSidecar({}, {});
+    const admin = mesh.port('admin');
+    const post = await h1Request(admin, { method: 'POST', path: '/clusters' });
+    expect(post.status).toBe(405);
+    expect(post.headers['allow']).toBe('GET');
+    expect((await adminGet(admin, '/nope')).status).toBe(404);
+  });
+});
+
+describe('inbound listener', () => {
+  it('forwards to the local app and shows it as the local_app cluster', async () => {
+    const app = await startHttp1Backend((req, res) => res.end(`app ${req.url} xff=${String(req.headers['x-forwarded-for'])}`));
+    const mesh = await startSidecar({ service: { name: 'web', port: app.port }, inbound: { port: 0 } }, {});
+    const response = await h1Request(mesh.port('inbound'), { path: '/hello' });
+    expect(response.body.toString()).toBe('app /hello xff=127.0.0.1');
+    expect(mesh.sidecar.clusters()).toMatchObject([{ name: 'local_app', service: 'web', endpoints: [{ port: app.port, total_requests: 1 }] }]);
+  });
+});
