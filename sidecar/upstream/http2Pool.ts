@@ -203,8 +203,10 @@ class Http2Exchange {
       this.trailers = trailers;
     });
     stream.on('end', () => this.body?.complete(forwardableTrailers(this.trailers)));
-    stream.on('error', (error) => {
-      this.streamError = error;
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      // A stream queued on a session whose socket fails is cancelled by Node, with the socket's error
+      // (ECONNREFUSED, our connect timeout) as the cause, and before the session reports it.
+      this.streamError = error.code === 'ERR_HTTP2_STREAM_CANCEL' && error.cause !== undefined ? error.cause : error;
     });
     stream.on('close', this.onClose);
     this.releaseCancel = request.cancellation.onCancel((reason) => {
