@@ -60,7 +60,9 @@ export function upstreamRequestHeaders(incoming: Headers, forwarding: Forwarding
     if (nominated?.has(name) === true) continue;
     out[name] = incoming[name];
   }
-  if (teTrailers(incoming['te']) && nominated?.has('te') !== true) out['te'] = 'trailers';
+  // Compliant HTTP/1.1 clients also send `Connection: TE` (RFC 9110 §10.1.4); "accepts trailers" still
+  // holds end to end because Tandem forwards trailers, and gRPC servers require it.
+  if (teTrailers(incoming['te'])) out['te'] = 'trailers';
   if (forwarding.remoteAddress !== undefined) {
     const previous = out['x-forwarded-for'];
     out['x-forwarded-for'] =

@@ -89,7 +89,14 @@ class Http1Downstream implements Downstream {
   }
 
   end(trailers: Headers | undefined): void {
-    if (trailers !== undefined && !this.res.destroyed) this.res.addTrailers(trailers);
+    if (trailers !== undefined && !this.res.destroyed) {
+      try {
+        this.res.addTrailers(trailers);
+      } catch {
+        this.res.destroy(); // trailers HTTP/1.1 cannot carry: fail this response, not the process
+        return;
+      }
+    }
     this.res.end();
   }
 

@@ -37,6 +37,9 @@ export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeade
     return;
   }
   const empty = (flags & END_STREAM_FLAG) !== 0;
+  // Tandem answers the expectation itself and does not forward it (as it does on HTTP/1.1, where
+  // Node's server sends the 100): the client may send its body at once.
+  if (!empty && head.expect?.toLowerCase() === '100-continue') stream.additionalHeaders({ ':status': 100 });
   const cancellation = new Cancellation();
   stream.on('close', () => {
     if (!downstream.complete) cancellation.cancel(cancelled(stream.rstCode));
@@ -88,7 +91,13 @@ class Http2Downstream implements Downstream {
     }
     this.stream.respond(head, asReceived(false));
     // An empty trailers object makes Node end the stream with an empty DATA frame, never RST(NO_ERROR).
-    this.stream.once('wantTrailers', () => this.stream.sendTrailers(this.trailers ?? {}));
+    this.stream.once('wantTrailers', () => {
+      try {
+        this.stream.sendTrailers(this.trailers ?? {});
+      } catch {
+        this.stream.close(NGHTTP2_INTERNAL_ERROR); // trailers HTTP/2 cannot carry: fail this stream only
+      }
+    });
   }
 
   data(chunk: Buffer): boolean {

@@ -34,7 +34,18 @@ export function serve(route: Route, request: ProxyRequest, downstream: Downstrea
         response.body.abort(request.cancellation.reason ?? cancelled());
         return;
       }
-      downstream.head(response);
+      try {
+        downstream.head(response);
+      } catch (error) {
+        // Node refuses what the downstream protocol cannot carry (a field value HTTP/1.1 forbids, a
+        // status out of range): this response fails, nothing else does.
+        const failure = new TandemError(ErrorCode.UpstreamProtocol, `the upstream response cannot be forwarded: ${(error as Error).message}`, {
+          cause: error,
+        });
+        response.body.abort(failure);
+        downstream.reply(failure);
+        return;
+      }
       response.body.pipe(downstream);
     },
     (error: unknown) => {

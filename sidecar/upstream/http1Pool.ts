@@ -1,7 +1,7 @@
 import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, TandemError } from '../core/errors.js';
-import { downstreamResponseHeaders } from '../http/headers.js';
+import { downstreamResponseHeaders, forwardableTrailers } from '../http/headers.js';
 import type { Headers, ProxyRequest, ProxyResponse } from '../http/message.js';
 import type { ConnectionPool, PoolOptions, PoolStats } from './pool.js';
 import { StreamedBody } from './streamedBody.js';
@@ -30,6 +30,10 @@ export class Http1Pool implements ConnectionPool {
     const { address, port } = this.options;
     const headers: OutgoingHttpHeaders = { host: request.authority };
     for (const name in request.headers) headers[name] = request.headers[name];
+    // A body of unknown length must be chunked (RFC 9112 §6). Node only chunks by default for methods
+    // other than GET, HEAD, DELETE, OPTIONS, TRACE and CONNECT; written raw on a keep-alive connection,
+    // such a body would be read by the upstream as the next request.
+    if (!request.body.empty && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
     let upstream: ClientRequest;
     try {
       upstream = httpRequest({ agent: this.agent, host: address, port, method: request.method, path: request.path, headers, setHost: false });
@@ -159,7 +163,7 @@ class Http1Exchange {
 }
 
 function trailersOf(response: IncomingMessage): Headers | undefined {
-  return response.rawTrailers.length === 0 ? undefined : (response.trailers);
+  return response.rawTrailers.length === 0 ? undefined : forwardableTrailers(response.trailers);
 }
 
 function countSockets(sockets: NodeJS.ReadOnlyDict<unknown[]>): number {

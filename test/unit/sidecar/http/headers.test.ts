@@ -36,6 +36,10 @@ describe('request headers for the upstream', () => {
     expect(upstreamRequestHeaders({ te: 'gzip' }, from)['te']).toBeUndefined();
   });
 
+  it('keeps TE: trailers when Connection names TE, as compliant HTTP/1.1 clients send it', () => {
+    expect(upstreamRequestHeaders({ connection: 'TE', te: 'trailers' }, from)['te']).toBe('trailers');
+  });
+
   it('drops Expect, which Tandem answers itself', () => {
     expect(upstreamRequestHeaders({ expect: '100-continue' }, from)['expect']).toBeUndefined();
   });
