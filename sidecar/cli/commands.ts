@@ -2,6 +2,7 @@ import { StaticFileError } from '../../discovery/static/staticFile.js';
 import { discoveryKind } from '../../discovery/registry.js';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { createLogger } from '../core/log.js';
+import { startMemoryGovernor } from '../core/memoryGovernor.js';
 import { Sidecar } from '../sidecar.js';
 import { ExitCode } from './exitCodes.js';
 
@@ -49,6 +50,7 @@ export function validateCommand(file: string): number {
 export async function sidecarCommand(file: string): Promise<number> {
   const loaded = loadChecked(file);
   if (loaded === undefined) return ExitCode.Usage;
+  startMemoryGovernor();
   let sidecar: Sidecar;
   try {
     sidecar = await Sidecar.start(loaded);

@@ -5,11 +5,13 @@ import type { Headers } from '../http/message.js';
 
 /**
  * Whether an attempt counts against its endpoint. The one place this is decided, so stats, outlier
- * detection and load-aware balancers agree: local failures count, except the client going away (not
- * the endpoint's fault); a gRPC status counts as its HTTP equivalent (Envoy's mapping); 5xx counts.
+ * detection and load-aware balancers agree: local failures count, except two that say nothing bad
+ * about the endpoint — the client going away, and a stream the endpoint refused unprocessed (it is
+ * rotating its connections with GOAWAY, or at its stream limit; the request goes elsewhere). A gRPC
+ * status counts as its HTTP equivalent (Envoy's mapping); 5xx counts.
  */
 export function isSuccess(status: number | undefined, grpcStatus: number | undefined, error: TandemError | undefined): boolean {
-  if (error !== undefined) return error.code === ErrorCode.DownstreamCancelled;
+  if (error !== undefined) return error.code === ErrorCode.DownstreamCancelled || error.code === ErrorCode.UpstreamRefused;
   if (grpcStatus !== undefined) return httpStatusForGrpc(grpcStatus) < 500;
   return status === undefined || status < 500;
 }

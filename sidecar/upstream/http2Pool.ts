@@ -8,6 +8,7 @@ import {
   type OutgoingHttpHeaders,
   type Settings,
 } from 'node:http2';
+import type { Socket } from 'node:net';
 import { ErrorCode, TandemError } from '../core/errors.js';
 import { encodeGrpcTimeout } from '../http/grpc.js';
 import { downstreamResponseHeaders, forwardableTrailers } from '../http/headers.js';
@@ -33,16 +34,33 @@ const ASSUMED_PEER_MAX_STREAMS = 100;
 const MAX_STREAMS_PER_SESSION = 2 ** 30 - 1_000;
 
 /**
+ * A session with nothing left to do is closed gracefully (GOAWAY); Node then waits for the peer to
+ * close the TCP connection, which a peer that sent GOAWAY without closing never does. After this long
+ * the socket is dropped.
+ */
+const SESSION_CLOSE_TIMEOUT_MS = 1_000;
+
+/** A request waiting for a stream slot when every session is full and no new one may open. */
+interface Waiter {
+  readonly request: ProxyRequest;
+  readonly resolve: (response: ProxyResponse) => void;
+  readonly reject: (error: TandemError) => void;
+  releaseCancel: () => void;
+}
+
+/**
  * HTTP/2 (h2c, later h2 over TLS) connections to one endpoint, multiplexed.
  *
  * Streams go to the first session with room under min(our cap, the peer's
  * SETTINGS_MAX_CONCURRENT_STREAMS); when every session is full a new one opens, up to
- * `maxConnections`. A session that receives GOAWAY is retired: no new streams, its streams at or below
- * the GOAWAY's last-stream-id finish, and the ones above it close with REFUSED_STREAM, which reaches
- * the caller as a `notProcessed` error so the request is sent again elsewhere (RFC 9113 §6.8).
+ * `maxConnections`, and beyond that requests wait in order for a slot. A session that receives GOAWAY
+ * is retired: no new streams, its streams at or below the GOAWAY's last-stream-id finish, and the ones
+ * above it close with REFUSED_STREAM, which reaches the caller as a `notProcessed` error so the request
+ * is sent again elsewhere (RFC 9113 §6.8).
  */
 export class Http2Pool implements ConnectionPool {
   private readonly connections: Http2Connection[] = [];
+  private readonly waiting: Waiter[] = [];
   private closed = false;
   readonly peer: Peer;
 
@@ -52,22 +70,35 @@ export class Http2Pool implements ConnectionPool {
 
   dispatch(request: ProxyRequest): Promise<ProxyResponse> {
     if (this.closed) return Promise.reject(streamRefused(this.peer, 'endpoint removed'));
-    return this.acquire().send(request);
+    const connection = this.waiting.length === 0 ? this.acquire() : undefined;
+    if (connection !== undefined) return connection.send(request);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { request, resolve, reject, releaseCancel: noop };
+      waiter.releaseCancel = request.cancellation.onCancel((reason) => {
+        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        reject(reason);
+      });
+      this.waiting.push(waiter);
+    });
   }
 
   stats(): PoolStats {
-    let activeRequests = 0;
+    let activeRequests = this.waiting.length;
     for (const connection of this.connections) activeRequests += connection.active;
     return { connections: this.connections.length, activeRequests };
   }
 
   close(): void {
     this.closed = true;
+    for (const waiter of this.waiting.splice(0)) {
+      waiter.releaseCancel();
+      waiter.reject(streamRefused(this.peer, 'endpoint removed'));
+    }
     for (const connection of [...this.connections]) connection.retire();
   }
 
   destroy(): void {
-    this.closed = true;
+    this.close();
     for (const connection of [...this.connections]) connection.session.destroy();
   }
 
@@ -75,18 +106,29 @@ export class Http2Pool implements ConnectionPool {
   forget(connection: Http2Connection): void {
     const index = this.connections.indexOf(connection);
     if (index >= 0) this.connections.splice(index, 1);
+    this.serveWaiting();
   }
 
-  private acquire(): Http2Connection {
-    let leastBusy: Http2Connection | undefined;
+  /** @internal a stream slot may have opened: a stream ended, a session closed or SETTINGS raised a limit. */
+  serveWaiting(): void {
+    while (this.waiting.length > 0) {
+      const connection = this.acquire();
+      if (connection === undefined) return;
+      const waiter = this.waiting.shift() as Waiter;
+      waiter.releaseCancel();
+      connection.send(waiter.request).then(waiter.resolve, waiter.reject);
+    }
+  }
+
+  /** A session with a free stream slot, a new session if the cap allows one, or undefined. */
+  private acquire(): Http2Connection | undefined {
     let live = 0;
     for (const connection of this.connections) {
       if (connection.retiring) continue;
       live++;
       if (connection.active < connection.capacity()) return connection;
-      if (leastBusy === undefined || connection.active < leastBusy.active) leastBusy = connection;
     }
-    if (leastBusy !== undefined && live >= this.options.maxConnections) return leastBusy; // nghttp2 queues the stream
+    if (live >= this.options.maxConnections) return undefined;
     const connection = new Http2Connection(this);
     this.connections.push(connection);
     return connection;
@@ -103,13 +145,14 @@ class Http2Connection {
   private opened = 0;
   private peerMaxStreams = ASSUMED_PEER_MAX_STREAMS;
   private idleTimer: NodeJS.Timeout | undefined;
+  private socket: Socket | undefined;
 
   constructor(readonly pool: Http2Pool) {
     const { options } = pool;
     const connector = options.connector;
     this.session = http2Connect(`${connector.scheme}://${options.address}:${options.port}`, {
       createConnection: () =>
-        connector.connect({ ...pool.peer, address: options.address, port: options.port, timeoutMs: options.connectTimeoutMs }),
+        (this.socket = connector.connect({ ...pool.peer, address: options.address, port: options.port, timeoutMs: options.connectTimeoutMs })),
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW_BYTES },
     });
     this.session.on('connect', () => {
@@ -118,6 +161,7 @@ class Http2Connection {
     });
     this.session.on('remoteSettings', (settings: Settings) => {
       this.peerMaxStreams = settings.maxConcurrentStreams ?? Number.MAX_SAFE_INTEGER;
+      pool.serveWaiting();
     });
     // Node may report one GOAWAY more than once; retiring is idempotent.
     this.session.on('goaway', () => this.retire());
@@ -138,7 +182,14 @@ class Http2Connection {
   /** No new streams; close once the ones in flight finish. */
   retire(): void {
     this.retiring = true;
-    if (this.active === 0 && !this.session.closed) this.session.close();
+    if (this.active === 0) this.shut();
+  }
+
+  /** Closes a session with no streams left: GOAWAY, then the socket, whatever the peer does. */
+  private shut(): void {
+    if (!this.session.closed) this.session.close();
+    const socket = this.socket;
+    if (socket !== undefined) setTimeout(() => socket.destroy(), SESSION_CLOSE_TIMEOUT_MS).unref();
   }
 
   send(request: ProxyRequest): Promise<ProxyResponse> {
@@ -172,13 +223,14 @@ class Http2Connection {
   /** @internal */
   streamClosed(): void {
     this.active--;
-    if (this.active > 0) return;
-    if (this.retiring) {
-      if (!this.session.closed) this.session.close();
-      return;
+    if (this.active === 0) {
+      if (this.retiring) this.shut();
+      else {
+        this.idleTimer = setTimeout(() => this.retire(), this.pool.options.idleTimeoutMs);
+        this.idleTimer.unref();
+      }
     }
-    this.idleTimer = setTimeout(() => this.retire(), this.pool.options.idleTimeoutMs);
-    this.idleTimer.unref();
+    this.pool.serveWaiting();
   }
 }
 
@@ -276,3 +328,5 @@ function requestHead(request: ProxyRequest, scheme: string): OutgoingHttpHeaders
   if (request.deadline !== Infinity) head['grpc-timeout'] = encodeGrpcTimeout(Math.max(request.deadline - performance.now(), 0));
   return head;
 }
+
+function noop(): void {}
