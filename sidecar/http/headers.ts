@@ -34,6 +34,7 @@ function connectionNominated(value: string | string[] | undefined): Set<string> 
 
 function teTrailers(value: string | string[] | undefined): boolean {
   if (value === undefined) return false;
+  if (value === 'trailers') return true; // what every gRPC client sends
   const text = Array.isArray(value) ? value.join(',') : value;
   return text.split(',').some((token) => token.split(';')[0]?.trim().toLowerCase() === 'trailers');
 }
