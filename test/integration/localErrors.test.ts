@@ -114,3 +114,24 @@ s.listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => console.log(s.address
   }
   return port;
 }
+
+describe('deadlines at the edge', () => {
+  it('answers a call whose grpc-timeout has already passed with DEADLINE_EXCEEDED, without reaching the upstream', async () => {
+    let reached = 0;
+    const backend = await startHttp2Backend((stream) => {
+      reached++;
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true });
+    });
+    const mesh = await startSidecarFor('echo', 'grpc', [backend.endpoint]);
+    const raw = await h2Request(h2Session(mesh.port('outbound.echo')), grpcRequestHead('Unary', { 'grpc-timeout': '1n' }), grpcFrame('x'));
+    expect(raw.status).toBe(200);
+    expect(raw.headersEndedStream).toBe(true);
+    expect(raw.headers['grpc-status']).toBe(String(grpc.status.DEADLINE_EXCEEDED));
+    expect(raw.headers['x-tandem-error']).toBe('TANDEM_DEADLINE_EXCEEDED');
+    expect(raw.headers['grpc-message']).toContain('deadline exceeded');
+    const http1 = await h1Request(mesh.port('outbound.echo'), { headers: { 'content-type': 'application/grpc', 'grpc-timeout': '1n' } });
+    expect(http1.status).toBe(504);
+    expect(http1.headers['x-tandem-error']).toBe('TANDEM_DEADLINE_EXCEEDED');
+    expect(reached).toBe(0);
+  });
+});
