@@ -1,0 +1,31 @@
+/**
+ * Tandem's public API: run a sidecar from code, and the seams to extend it. Named exports only;
+ * everything else under sidecar/ is internal and may change.
+ */
+export { Sidecar, LOCAL_APP, type SidecarOptions } from './sidecar.js';
+export { ConfigError, loadConfigFile, parseConfig, type LoadedConfig } from './config/load.js';
+export type { TandemConfig, UpstreamConfig, ServiceConfig, PoolConfig } from './config/schema.js';
+export { Duration } from './core/duration.js';
+export { ErrorCode, TandemError, type ErrorContext } from './core/errors.js';
+export { createLogger, setLogLevel, setLogSink, type Logger, type LogLevel } from './core/log.js';
+export { startMemoryGovernor } from './core/memoryGovernor.js';
+
+// Balancing seam: register a policy by name; it becomes valid in `lb.policy`.
+export type {
+  Balancer,
+  BalancerEndpoint,
+  BalancerFactory,
+  BalancerHelper,
+  Outcome,
+  PickContext,
+  PickResult,
+  Picker,
+} from './balancer/balancer.js';
+export { registerBalancer, registeredBalancers } from './balancer/registry.js';
+
+// The request path's vocabulary, for layers.
+export type { Headers, Layer, ProxyRequest, ProxyResponse, ResponseBody, ResponseSink, Service } from './http/message.js';
+export { stack } from './http/message.js';
+
+// Transport seam: how upstream connections are opened.
+export { plaintextConnector, type Connector, type ConnectTarget } from './upstream/connector.js';
