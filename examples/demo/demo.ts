@@ -15,6 +15,9 @@ export interface DemoOptions {
 
 const SERVERS = ['greeter-1', 'greeter-2', 'greeter-3'];
 
+/** After a signal, how long the sidecars get to stop on their own before the demo signals them. */
+const SELF_STOP_WAIT_MS = 6_000;
+
 /**
  * A small mesh on this machine, on static discovery:
  *
@@ -34,7 +37,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const log = (line: string): void => out(`  [tandem] ${line}`);
   let stopRequested: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
-  const onSignal = (): void => stopRequested();
+  let signalled = false;
+  const onSignal = (): void => {
+    signalled = true;
+    stopRequested();
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
@@ -76,6 +83,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // Ctrl-C in a terminal signals the whole process group: the sidecars are already stopping
+    // gracefully, and a second signal would make them exit at once. Signal only the ones still running.
+    if (signalled) await Promise.race([Promise.all(sidecars.map((sidecar) => sidecar.exited)), delay(SELF_STOP_WAIT_MS)]);
     await Promise.all(sidecars.map((sidecar) => sidecar.stop()));
     await Promise.all(servers.map((server) => server.stop()));
     rmSync(dir, { recursive: true, force: true });

@@ -10,6 +10,8 @@ export interface SidecarProcess {
   readonly child: ChildProcess;
   /** Bound port per listener name (`inbound`, `outbound.<upstream>`, `admin`, …). */
   readonly ports: ReadonlyMap<string, number>;
+  /** Resolves with the exit code once the process has exited. */
+  readonly exited: Promise<number | null>;
   /** Sends `signal` and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -47,7 +49,7 @@ export function spawnSidecar(configFile: string, listeners: readonly string[], o
       }
       if (listeners.every((name) => ports.has(name))) {
         clearTimeout(timer);
-        resolve({ child, ports, stop });
+        resolve({ child, ports, exited, stop });
       }
     });
     child.once('exit', (code) => fail(new Error(`sidecar ${configFile} exited with ${code} before binding its listeners`)));
