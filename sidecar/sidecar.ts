@@ -8,6 +8,8 @@ import { UpstreamSchema, type TandemConfig } from './config/schema.js';
 import { createLogger, setLogLevel } from './core/log.js';
 import type { Service } from './http/message.js';
 import { Listener } from './listener/listener.js';
+import { Metrics } from './observe/metrics.js';
+import { sessionKey } from './affinity/sessionCookie.js';
 import { authorityRoute, fixedRoute } from './stack/routes.js';
 import { upstreamStack } from './stack/upstreamStack.js';
 import { plaintextConnector, type Connector } from './upstream/connector.js';
@@ -34,6 +36,7 @@ export class Sidecar implements AdminSource {
     private readonly discovery: DiscoveryProvider | undefined,
     private readonly clusterList: readonly Cluster[],
     private readonly listenerList: readonly Listener[],
+    private readonly metricsRegistry: Metrics,
   ) {
     this.admin = new AdminServer(this, loaded.config.admin.address, loaded.config.admin.port);
   }
@@ -43,12 +46,16 @@ export class Sidecar implements AdminSource {
     setLogLevel(config.log.level);
     const connector = options.connector ?? plaintextConnector;
     const discovery = createDiscovery(loaded);
+    const metrics = new Metrics();
     const clusters: Cluster[] = [];
     const services = new Map<string, Service>();
     for (const upstream of config.upstreams) {
-      const cluster = new Cluster(upstream, { resolver: (discovery as DiscoveryProvider).resolver(upstream.service), connector });
+      // Validation guarantees discovery is configured whenever upstreams are.
+      const resolver = (discovery as DiscoveryProvider).resolver(upstream.service);
+      const cluster = new Cluster(upstream, { resolver, connector, metrics: metrics.forUpstream(upstream.name) });
       clusters.push(cluster);
-      services.set(upstream.name.toLowerCase(), upstreamStack(cluster));
+      const session = upstream.stateful_session;
+      services.set(upstream.name.toLowerCase(), upstreamStack(cluster, session === undefined ? {} : { sessionKey: sessionKey(session, loaded.baseDir) }));
     }
     const listeners = outboundListeners(config, services);
     if (config.inbound !== undefined && config.service !== undefined) {
@@ -56,11 +63,12 @@ export class Sidecar implements AdminSource {
       const cluster = new Cluster(UpstreamSchema.parse({ name: LOCAL_APP, service: app.name, protocol: app.protocol, connect_timeout: '1s' }), {
         resolver: fixedResolver([{ address: app.address, port: app.port, weight: 1, health: 'healthy', metadata: {} }]),
         connector: plaintextConnector,
+        metrics: metrics.forUpstream(LOCAL_APP),
       });
       clusters.push(cluster);
       listeners.push(new Listener({ name: 'inbound', address: config.inbound.address, port: config.inbound.port, route: fixedRoute(upstreamStack(cluster)) }));
     }
-    const sidecar = new Sidecar(loaded, discovery, clusters, listeners);
+    const sidecar = new Sidecar(loaded, discovery, clusters, listeners, metrics);
     for (const cluster of clusters) cluster.start();
     try {
       for (const listener of listeners) await bind(listener.listen(), listener.name, listener.address);
@@ -93,6 +101,10 @@ export class Sidecar implements AdminSource {
 
   configDump(): unknown {
     return this.loaded.config;
+  }
+
+  metrics(): Metrics {
+    return this.metricsRegistry;
   }
 
   /** Bound port of a listener by name (`inbound`, `outbound.<upstream>`, `outbound.http_proxy`, `admin`). */

@@ -11,6 +11,7 @@ export interface AdminSource {
   clusters(): unknown;
   listeners(): unknown;
   configDump(): unknown;
+  metrics(): { text(): Promise<string>; readonly contentType: string };
 }
 
 type Handler = (source: AdminSource, res: ServerResponse) => void;
@@ -25,6 +26,16 @@ const ROUTES: Readonly<Record<string, Handler>> = {
   '/clusters': (source, res) => json(res, { clusters: source.clusters() }),
   '/listeners': (source, res) => json(res, { listeners: source.listeners() }),
   '/config_dump': (source, res) => json(res, source.configDump()),
+  '/metrics': (source, res) => {
+    const metrics = source.metrics();
+    metrics.text().then(
+      (body) => {
+        res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+        res.end(body);
+      },
+      (error: unknown) => text(res, 500, `metrics unavailable: ${(error as Error).message}\n`),
+    );
+  },
 };
 
 /** The admin HTTP server (127.0.0.1:9901 by default). */

@@ -15,6 +15,11 @@ export interface BalancerEndpoint {
   readonly id: string;
   /** Relative share of traffic from discovery, at least 1. */
   readonly weight: number;
+  /**
+   * The weight to balance by: `weight`, scaled down while the endpoint is in its slow-start window.
+   * Policies use this, never `weight`, so slow start applies to every policy.
+   */
+  readonly effectiveWeight: number;
   /** Requests (streams) in flight on this endpoint right now. */
   readonly activeRequests: number;
   readonly metadata: Readonly<Record<string, string>>;
@@ -24,6 +29,11 @@ export interface BalancerEndpoint {
 export interface PickContext {
   /** Endpoint ids earlier attempts of this request used; pick another when there is a choice. */
   readonly tried: ReadonlySet<string>;
+  /**
+   * The request's hash key from the upstream's hash policy, as a non-negative integer below 2^53
+   * (the top 53 bits of its xxHash64); undefined when the request carries none of the keys.
+   */
+  readonly hashKey: number | undefined;
 }
 
 /** How one request on a picked endpoint went, reported exactly once through `onDone`. */
@@ -38,11 +48,24 @@ export interface Outcome {
   readonly success: boolean;
   /** From dispatch to the end of the response body. */
   readonly latencyMs: number;
+  /** From dispatch to the response head, when one arrived (what latency-aware policies track). */
+  readonly timeToHeadMs: number | undefined;
 }
 
+/** Called once per picked request when it has finished; see `PickResult`. */
+export type OnDone<E extends BalancerEndpoint> = (endpoint: E, outcome: Outcome) => void;
+
+/**
+ * The answer to one pick. A picker may hand out the same `ok` object on every pick (so the hot path
+ * allocates nothing): read `endpoint` and `onDone` before picking again.
+ */
 export type PickResult<E extends BalancerEndpoint> =
-  /** Send to `endpoint`; call `onDone` (when given) once the exchange has finished. */
-  | { readonly kind: 'ok'; readonly endpoint: E; readonly onDone: ((outcome: Outcome) => void) | undefined }
+  /**
+   * Send to `endpoint`; call `onDone` (when given) exactly once, with the endpoint, when the exchange
+   * has finished however it finished. Passing the endpoint lets a policy bind one function for all
+   * picks instead of a closure per pick.
+   */
+  | { readonly kind: 'ok'; readonly endpoint: E; readonly onDone: OnDone<E> | undefined }
   /** No decision possible yet (discovery has not answered); wait for the next picker. */
   | { readonly kind: 'queue' }
   /** Fail the request with this error. */
@@ -60,21 +83,51 @@ export interface BalancerHelper<E extends BalancerEndpoint> {
   random(): number;
   /** Monotonic milliseconds; injected so policies are testable with virtual time. */
   now(): number;
+  /** Requests in flight over the whole upstream, kept by the cluster (for bounded-load hashing). */
+  totalActiveRequests(): number;
 }
 
 export interface Balancer<E extends BalancerEndpoint> {
   /**
-   * The endpoints eligible for traffic changed (membership, weight or health). The list is never
-   * empty; the cluster handles having no endpoints itself.
+   * The endpoints to balance over changed (membership, weight, effective weight or health). The
+   * list is never empty; the cluster handles having no endpoints itself.
    */
   update(endpoints: readonly E[]): void;
   destroy(): void;
+  /** Policy state for `/clusters` (e.g. ring size); undefined when there is nothing to show. */
+  describe?(): Readonly<Record<string, unknown>> | undefined;
+  /** Per-endpoint policy state for `/clusters` (e.g. its latency estimate). */
+  describeEndpoint?(endpoint: E): Readonly<Record<string, unknown>> | undefined;
 }
 
 /** A named policy: its config schema and how to build an instance. */
 export interface BalancerFactory<C extends { readonly policy: string } = { readonly policy: string }> {
   readonly name: string;
-  /** Strict schema of the policy's `lb` block, including `policy: <name>`. */
+  /**
+   * Strict schema of the policy's own `lb` keys, including `policy: <name>`. The keys every policy
+   * shares (`healthy_panic_threshold`, `slow_start`) are validated by the cluster, not here.
+   */
   readonly configSchema: z.ZodType<C>;
+  /** The policy routes by the request's hash key, so `hash_policy` means something to it. */
+  readonly usesHashKey: boolean;
   create<E extends BalancerEndpoint>(config: C, helper: BalancerHelper<E>): Balancer<E>;
+}
+
+/**
+ * The `ok` result a picker hands out, reused from pick to pick. Policies call `set()` and return it.
+ */
+export class OkPick<E extends BalancerEndpoint> {
+  readonly kind = 'ok';
+  endpoint: E;
+  constructor(
+    first: E,
+    readonly onDone: OnDone<E> | undefined = undefined,
+  ) {
+    this.endpoint = first;
+  }
+
+  set(endpoint: E): this {
+    this.endpoint = endpoint;
+    return this;
+  }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Balancer, BalancerEndpoint, BalancerFactory, BalancerHelper, PickContext, PickResult, Picker } from './balancer.js';
+import { OkPick, type Balancer, type BalancerEndpoint, type BalancerFactory, type BalancerHelper, type PickContext, type PickResult, type Picker } from './balancer.js';
 
 const TYPE_NAME = 'round_robin';
 
@@ -17,19 +17,23 @@ class RoundRobinPicker<E extends BalancerEndpoint> implements Picker<E> {
   private readonly endpoints: readonly E[];
   private readonly weighted: boolean;
   private readonly scores: Float64Array;
+  private readonly weights: Float64Array;
   private readonly totalWeight: number;
+  private readonly result: OkPick<E>;
   private cursor: number;
 
   constructor(endpoints: readonly E[], random: () => number) {
     this.endpoints = endpoints;
+    this.result = new OkPick(endpoints[0] as E);
     this.cursor = Math.floor(random() * endpoints.length);
-    const first = endpoints[0]?.weight;
-    this.weighted = endpoints.some((endpoint) => endpoint.weight !== first);
+    const first = endpoints[0]?.effectiveWeight;
+    this.weighted = endpoints.some((endpoint) => endpoint.effectiveWeight !== first);
+    this.weights = Float64Array.from(endpoints, (endpoint) => endpoint.effectiveWeight);
     this.scores = new Float64Array(this.weighted ? endpoints.length : 0);
-    this.totalWeight = endpoints.reduce((sum, endpoint) => sum + endpoint.weight, 0);
+    this.totalWeight = this.weights.reduce((sum, weight) => sum + weight, 0);
     if (this.weighted) {
       // A random phase per endpoint plays the role of the random start offset.
-      for (let i = 0; i < endpoints.length; i++) this.scores[i] = random() * (endpoints[i] as E).weight;
+      for (let i = 0; i < endpoints.length; i++) this.scores[i] = random() * (this.weights[i] as number);
     }
   }
 
@@ -39,7 +43,7 @@ class RoundRobinPicker<E extends BalancerEndpoint> implements Picker<E> {
       // Prefer an endpoint this request has not used yet; give up after one full turn.
       for (let turn = 1; ctx.tried.has(endpoint.id) && turn < this.endpoints.length; turn++) endpoint = this.next();
     }
-    return { kind: 'ok', endpoint, onDone: undefined };
+    return this.result.set(endpoint);
   }
 
   private next(): E {
@@ -50,7 +54,7 @@ class RoundRobinPicker<E extends BalancerEndpoint> implements Picker<E> {
     }
     let best = 0;
     for (let i = 0; i < this.endpoints.length; i++) {
-      const score = (this.scores[i] as number) + (this.endpoints[i] as E).weight;
+      const score = (this.scores[i] as number) + (this.weights[i] as number);
       this.scores[i] = score;
       if (score > (this.scores[best] as number)) best = i;
     }
@@ -72,5 +76,6 @@ class RoundRobinBalancer<E extends BalancerEndpoint> implements Balancer<E> {
 export const roundRobin: BalancerFactory<RoundRobinConfig> = {
   name: TYPE_NAME,
   configSchema: RoundRobinConfig,
+  usesHashKey: false,
   create: (_config, helper) => new RoundRobinBalancer(helper),
 };

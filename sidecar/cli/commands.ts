@@ -1,5 +1,6 @@
 import { StaticFileError } from '../../discovery/static/staticFile.js';
 import { discoveryKind } from '../../discovery/registry.js';
+import { sessionKey } from '../affinity/sessionCookie.js';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { createLogger } from '../core/log.js';
 import { startMemoryGovernor } from '../core/memoryGovernor.js';
@@ -12,30 +13,45 @@ const log = createLogger('cli');
 const STOP_GRACE_MS = 5_000;
 
 /**
- * Loads and checks a configuration completely, including files it points at (the static endpoints
- * file), so `validate` and `sidecar` reject exactly the same inputs. Returns undefined after
- * printing the problems.
+ * Loads and checks a configuration completely, including the files it points at (the static
+ * endpoints file, session key files), so `validate` and `sidecar` reject exactly the same inputs.
+ * Returns undefined after printing the problems.
  */
 export function loadChecked(file: string): LoadedConfig | undefined {
   try {
     const loaded = loadConfigFile(file);
-    const discovery = loaded.config.discovery;
-    if (discovery !== undefined) {
-      const provider = discoveryKind(discovery.kind)?.create(discovery.config, { baseDir: loaded.baseDir });
-      void provider?.close();
-    }
+    checkReferencedFiles(loaded);
     return loaded;
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
       return undefined;
     }
-    if (error instanceof StaticFileError) {
-      process.stderr.write(`invalid configuration ${file}:\n${error.problems.map((p) => `  discovery.static.file (${error.file}): ${p}`).join('\n')}\n`);
-      return undefined;
-    }
     throw error;
   }
+}
+
+/** Reads every file the configuration refers to; throws a ConfigError naming each bad one. */
+function checkReferencedFiles(loaded: LoadedConfig): void {
+  const problems: string[] = [];
+  const discovery = loaded.config.discovery;
+  if (discovery !== undefined) {
+    try {
+      void discoveryKind(discovery.kind)?.create(discovery.config, { baseDir: loaded.baseDir }).close();
+    } catch (error) {
+      if (!(error instanceof StaticFileError)) throw error;
+      problems.push(...error.problems.map((p) => `discovery.static.file (${error.file}): ${p}`));
+    }
+  }
+  loaded.config.upstreams.forEach((upstream, index) => {
+    if (upstream.stateful_session === undefined) return;
+    try {
+      sessionKey(upstream.stateful_session, loaded.baseDir);
+    } catch (error) {
+      problems.push(`upstreams[${index}].stateful_session.key_file: ${(error as Error).message}`);
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(loaded.source, problems);
 }
 
 export function validateCommand(file: string): number {

@@ -4,35 +4,49 @@ import { balancerFactory } from '../balancer/registry.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { ErrorCode, TandemError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
+import { NO_METRICS, type UpstreamMetrics } from '../observe/metrics.js';
 import type { Connector } from '../upstream/connector.js';
 import { createPool } from '../upstream/pools.js';
 import type { Endpoint } from './endpoint.js';
 import { EndpointSet } from './endpointSet.js';
+import { slowStartFactor, type SlowStartConfig } from './slowStart.js';
 
 const log = createLogger('cluster');
 
 /** Until discovery first answers, picks wait (linkerd's queue, grpc-js's QueuePicker). */
 const QUEUE_PICKER: Picker<Endpoint> = { pick: () => ({ kind: 'queue' }) };
 
+/** How often effective weights are recomputed while an endpoint ramps up: often enough to be smooth. */
+const SLOW_START_STEPS_PER_WINDOW = 50;
+const SLOW_START_MIN_STEP_MS = 100;
+
 export interface ClusterDependencies {
   readonly resolver: Resolver;
   readonly connector: Connector;
+  readonly metrics?: UpstreamMetrics;
   readonly random?: () => number;
+  /** Monotonic milliseconds (performance.now by default); injected for slow-start tests. */
   readonly now?: () => number;
 }
 
 /**
  * An upstream: the endpoints discovery reports for it, the balancer choosing among them and the
  * connection pools reaching them. The request path asks it for a pick; everything else here runs on
- * discovery's schedule, not per request.
+ * discovery's schedule (or, during slow start, a timer), not per request.
  */
 export class Cluster {
   readonly name: string;
   private readonly endpoints: EndpointSet;
   private readonly balancer: Balancer<Endpoint>;
   private readonly resolver: Resolver;
+  private readonly metrics: UpstreamMetrics;
+  private readonly now: () => number;
+  private readonly slowStart: SlowStartConfig | undefined;
   private picker: Picker<Endpoint> = QUEUE_PICKER;
   private pickerWaiters: Array<() => void> = [];
+  private routableIds: ReadonlySet<string> = new Set();
+  private panic = false;
+  private rampTimer: NodeJS.Timeout | undefined;
   private syncedAt: Date | undefined;
   private lastError: Error | undefined;
 
@@ -42,26 +56,35 @@ export class Cluster {
   ) {
     this.name = config.name;
     this.resolver = dependencies.resolver;
+    this.metrics = dependencies.metrics ?? NO_METRICS;
     const random = dependencies.random ?? Math.random;
-    const now = dependencies.now ?? (() => performance.now());
-    this.endpoints = new EndpointSet((spec) =>
-      createPool(config.protocol, {
-        upstream: config.name,
-        address: spec.address,
-        port: spec.port,
-        connector: dependencies.connector,
-        connectTimeoutMs: config.connect_timeout.ms,
-        maxConnections: config.pool.max_connections_per_endpoint,
-        maxConcurrentStreams: config.pool.max_concurrent_streams,
-        idleTimeoutMs: config.pool.idle_timeout.ms,
-      }),
+    this.now = dependencies.now ?? (() => performance.now());
+    const slowStart = config.lb.slow_start;
+    this.slowStart =
+      slowStart === undefined
+        ? undefined
+        : { windowMs: slowStart.window.ms, aggression: slowStart.aggression, minWeightPercent: slowStart.min_weight_percent };
+    this.endpoints = new EndpointSet(
+      (spec) =>
+        createPool(config.protocol, {
+          upstream: config.name,
+          address: spec.address,
+          port: spec.port,
+          connector: dependencies.connector,
+          connectTimeoutMs: config.connect_timeout.ms,
+          maxConnections: config.pool.max_connections_per_endpoint,
+          maxConcurrentStreams: config.pool.max_concurrent_streams,
+          idleTimeoutMs: config.pool.idle_timeout.ms,
+        }),
+      config.lb.healthy_panic_threshold,
     );
     const factory = balancerFactory(config.lb.policy);
     if (factory === undefined) throw new Error(`unknown balancing policy "${config.lb.policy}"`); // config validation prevents this
     const helper: BalancerHelper<Endpoint> = {
       publish: (picker) => this.publish(picker),
       random: () => random(),
-      now: () => now(),
+      now: () => this.now(),
+      totalActiveRequests: () => this.endpoints.load.activeRequests,
     };
     this.balancer = factory.create(config.lb, helper);
   }
@@ -73,7 +96,7 @@ export class Cluster {
         const first = this.syncedAt === undefined;
         this.syncedAt = new Date();
         this.lastError = undefined;
-        if (this.endpoints.apply(update) || first) this.refreshPicker();
+        if (this.endpoints.apply(update, this.now(), first) || first) this.refresh();
       },
       onError: (error) => {
         this.lastError = error;
@@ -89,6 +112,16 @@ export class Cluster {
 
   pick(ctx: PickContext): PickResult<Endpoint> {
     return this.picker.pick(ctx);
+  }
+
+  /** The endpoint `id` if it may take requests now (for stateful sessions), else undefined. */
+  routableEndpoint(id: string): Endpoint | undefined {
+    return this.routableIds.has(id) ? this.endpoints.get(id) : undefined;
+  }
+
+  /** Counts a request to a hashing upstream that had no hash key. */
+  hashKeyMissing(): void {
+    this.metrics.hashKeyMissing.inc();
   }
 
   /**
@@ -110,7 +143,41 @@ export class Cluster {
     });
   }
 
+  /**
+   * Recomputes the endpoints to balance over and their effective weights, and hands them to the
+   * balancer. Runs on every discovery change, and on a timer while an endpoint is in slow start.
+   */
+  refresh(): void {
+    clearTimeout(this.rampTimer);
+    this.rampTimer = undefined;
+    const { endpoints, panic } = this.endpoints.routable();
+    if (panic !== this.panic) {
+      this.panic = panic;
+      this.metrics.panic.set(panic ? 1 : 0);
+      if (panic) log.warn('too few healthy endpoints; balancing over all of them (panic)', { upstream: this.name });
+      else log.info('enough healthy endpoints again; panic over', { upstream: this.name });
+    }
+    this.routableIds = new Set(endpoints.map((endpoint) => endpoint.id));
+    if (endpoints.length === 0) {
+      const error = new TandemError(
+        ErrorCode.NoHealthyEndpoint,
+        `upstream "${this.name}" has no healthy endpoint (${this.endpoints.size} known, none eligible)`,
+        { upstream: this.name },
+      );
+      this.publish({ pick: () => ({ kind: 'fail', error }) });
+      return;
+    }
+    const ramping = this.applySlowStart(endpoints);
+    this.balancer.update(endpoints);
+    if (ramping && this.slowStart !== undefined) {
+      const step = Math.max(SLOW_START_MIN_STEP_MS, this.slowStart.windowMs / SLOW_START_STEPS_PER_WINDOW);
+      this.rampTimer = setTimeout(() => this.refresh(), step);
+      this.rampTimer.unref();
+    }
+  }
+
   close(): void {
+    clearTimeout(this.rampTimer);
     this.resolver.stop();
     this.balancer.destroy();
     this.endpoints.close();
@@ -124,25 +191,27 @@ export class Cluster {
       service: this.config.service,
       protocol: this.config.protocol,
       lb_policy: this.config.lb.policy,
+      ...(this.balancer.describe?.() ?? {}),
+      panic: this.panic,
       synced: this.synced,
       last_sync: this.syncedAt?.toISOString() ?? null,
       discovery_error: this.lastError?.message ?? null,
-      endpoints: [...this.endpoints.all()].map((endpoint) => endpoint.toJSON()),
+      endpoints: [...this.endpoints.all()].map((endpoint) => ({ ...endpoint.toJSON(), ...(this.balancer.describeEndpoint?.(endpoint) ?? {}) })),
     };
   }
 
-  private refreshPicker(): void {
-    const eligible = this.endpoints.eligible();
-    if (eligible.length > 0) {
-      this.balancer.update(eligible);
-      return;
+  /** Sets each endpoint's effective weight; returns true while any is still ramping up. */
+  private applySlowStart(endpoints: readonly Endpoint[]): boolean {
+    const now = this.now();
+    let ramping = false;
+    for (const endpoint of endpoints) {
+      const since = endpoint.eligibleSince;
+      const factor = this.slowStart === undefined || since === undefined ? 1 : slowStartFactor(now - since, this.slowStart);
+      if (factor >= 1) endpoint.eligibleSince = undefined; // out of the window for good
+      else ramping = true;
+      endpoint.effectiveWeight = endpoint.weight * factor;
     }
-    const error = new TandemError(
-      ErrorCode.NoHealthyEndpoint,
-      `upstream "${this.name}" has no healthy endpoint (${this.endpoints.size} known, none eligible)`,
-      { upstream: this.name },
-    );
-    this.publish({ pick: () => ({ kind: 'fail', error }) });
+    return ramping;
   }
 
   private publish(picker: Picker<Endpoint>): void {

@@ -3,14 +3,26 @@ import { endpointId } from '../../discovery/resolver.js';
 import type { BalancerEndpoint } from '../balancer/balancer.js';
 import type { ConnectionPool } from '../upstream/pool.js';
 
+/** What the endpoints of one upstream share: requests in flight over all of them. */
+export class UpstreamLoad {
+  activeRequests = 0;
+}
+
 /** One endpoint of an upstream: what discovery says about it, its live counters and its connections. */
 export class Endpoint implements BalancerEndpoint {
   readonly id: string;
   readonly address: string;
   readonly port: number;
   weight: number;
+  /** `weight` scaled by slow start; what balancers use. Kept current by the cluster. */
+  effectiveWeight: number;
   health: EndpointHealth;
   metadata: Readonly<Record<string, string>>;
+  /**
+   * When the endpoint last became eligible (on the cluster's clock), for slow start; undefined for
+   * endpoints that were there from the first discovery answer, which are never in slow start.
+   */
+  eligibleSince: number | undefined;
   /** Requests dispatched and not yet finished. */
   activeRequests = 0;
   /** Finished requests, and those that counted as failures. */
@@ -20,13 +32,31 @@ export class Endpoint implements BalancerEndpoint {
   constructor(
     spec: EndpointSpec,
     readonly pool: ConnectionPool,
+    eligibleSince: number | undefined,
+    private readonly load: UpstreamLoad = new UpstreamLoad(),
   ) {
     this.id = endpointId(spec);
     this.address = spec.address;
     this.port = spec.port;
     this.weight = spec.weight;
+    this.effectiveWeight = spec.weight;
     this.health = spec.health;
     this.metadata = spec.metadata;
+    this.eligibleSince = spec.health === 'healthy' ? eligibleSince : undefined;
+  }
+
+  /** A request was dispatched to this endpoint. */
+  requestStarted(): void {
+    this.activeRequests++;
+    this.load.activeRequests++;
+  }
+
+  /** A request dispatched here finished, however it finished. Call exactly once per `requestStarted`. */
+  requestFinished(success: boolean): void {
+    this.activeRequests--;
+    this.load.activeRequests--;
+    this.totalRequests++;
+    if (!success) this.totalFailures++;
   }
 
   /** Only healthy endpoints take new requests; draining ones finish what they have. */
@@ -34,9 +64,13 @@ export class Endpoint implements BalancerEndpoint {
     return this.health === 'healthy';
   }
 
-  /** Takes discovery's new view; returns true if anything a balancer sees changed. */
-  apply(spec: EndpointSpec): boolean {
+  /**
+   * Takes discovery's new view; returns true if anything a balancer sees changed.
+   * @param now the cluster's clock, recorded when the endpoint becomes eligible again (slow start).
+   */
+  apply(spec: EndpointSpec, now: number): boolean {
     const changed = spec.weight !== this.weight || spec.health !== this.health || !sameLabels(spec.metadata, this.metadata);
+    if (spec.health === 'healthy' && this.health !== 'healthy') this.eligibleSince = now;
     this.weight = spec.weight;
     this.health = spec.health;
     this.metadata = spec.metadata;
@@ -49,6 +83,7 @@ export class Endpoint implements BalancerEndpoint {
       address: this.address,
       port: this.port,
       weight: this.weight,
+      effective_weight: round(this.effectiveWeight),
       health: this.health,
       eligible: this.eligible,
       active_requests: this.activeRequests,
@@ -64,4 +99,8 @@ function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
   if (a === b) return true;
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
 }

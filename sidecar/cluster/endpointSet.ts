@@ -1,46 +1,79 @@
 import type { EndpointSpec, EndpointUpdate } from '../../discovery/resolver.js';
 import { endpointId } from '../../discovery/resolver.js';
 import type { ConnectionPool } from '../upstream/pool.js';
-import { Endpoint } from './endpoint.js';
+import { Endpoint, UpstreamLoad } from './endpoint.js';
+
+/** What the balancer gets to choose from, and whether the cluster is in panic. */
+export interface Routable {
+  readonly endpoints: readonly Endpoint[];
+  /** Too few endpoints were healthy, so all of them (bar draining ones) are balanced over. */
+  readonly panic: boolean;
+}
 
 /**
  * The endpoints of one upstream, kept in step with discovery. It alone decides which endpoints may take
- * new requests. An endpoint that stays across a reset keeps its connections and counters; one that
- * leaves closes its pool gracefully, so requests in flight on it finish.
+ * new requests: the healthy ones, or — in panic, when fewer than `healthy_panic_threshold` percent are
+ * healthy — every endpoint that is not draining (Envoy's panic mode: better to spread load over
+ * possibly-bad endpoints than to melt the few good ones). An endpoint that stays across a reset keeps
+ * its connections and counters; one that leaves closes its pool gracefully, so requests in flight on
+ * it finish.
  */
 export class EndpointSet {
   private readonly byId = new Map<string, Endpoint>();
-  private eligibleCache: readonly Endpoint[] | undefined;
+  private routableCache: Routable | undefined;
+  /** Requests in flight over every endpoint, including ones that left and still finish requests. */
+  readonly load = new UpstreamLoad();
 
-  constructor(private readonly createPool: (spec: EndpointSpec) => ConnectionPool) {}
+  /**
+   * @param createPool connections for a new endpoint.
+   * @param panicThresholdPercent below this share of healthy endpoints, balance over all; 0 never panics.
+   */
+  constructor(
+    private readonly createPool: (spec: EndpointSpec) => ConnectionPool,
+    private readonly panicThresholdPercent: number,
+  ) {}
 
-  /** Applies a discovery update; returns true when the eligible endpoints or their weights changed. */
-  apply(update: EndpointUpdate): boolean {
+  /**
+   * Applies a discovery update; returns true when what balancers see changed.
+   * @param now the cluster's clock, for slow start.
+   * @param initial the first answer from discovery: its endpoints start at full weight.
+   */
+  apply(update: EndpointUpdate, now: number, initial = false): boolean {
+    const since = initial ? undefined : now;
     let changed = false;
     switch (update.kind) {
       case 'reset': {
         const keep = new Set<string>();
         for (const spec of update.endpoints) {
           keep.add(endpointId(spec));
-          changed = this.upsert(spec) || changed;
+          changed = this.upsert(spec, since, now) || changed;
         }
         for (const id of [...this.byId.keys()]) if (!keep.has(id)) changed = this.delete(id) || changed;
         break;
       }
       case 'add':
-        for (const spec of update.endpoints) changed = this.upsert(spec) || changed;
+        for (const spec of update.endpoints) changed = this.upsert(spec, since, now) || changed;
         break;
       case 'remove':
         for (const spec of update.endpoints) changed = this.delete(endpointId(spec)) || changed;
         break;
     }
-    if (changed) this.eligibleCache = undefined;
+    if (changed) this.routableCache = undefined;
     return changed;
   }
 
-  /** Endpoints that may take new requests, in a stable order. */
-  eligible(): readonly Endpoint[] {
-    return (this.eligibleCache ??= [...this.byId.values()].filter((endpoint) => endpoint.eligible));
+  /** The endpoints to balance over right now, in a stable order. */
+  routable(): Routable {
+    if (this.routableCache !== undefined) return this.routableCache;
+    const all = [...this.byId.values()];
+    const healthy = all.filter((endpoint) => endpoint.eligible);
+    const candidates = all.filter((endpoint) => endpoint.health !== 'draining');
+    const panic = candidates.length > 0 && healthy.length * 100 < this.panicThresholdPercent * candidates.length;
+    return (this.routableCache = { endpoints: panic ? candidates : healthy, panic });
+  }
+
+  get(id: string): Endpoint | undefined {
+    return this.byId.get(id);
   }
 
   all(): IterableIterator<Endpoint> {
@@ -55,13 +88,13 @@ export class EndpointSet {
   close(): void {
     for (const endpoint of this.byId.values()) endpoint.pool.close();
     this.byId.clear();
-    this.eligibleCache = [];
+    this.routableCache = { endpoints: [], panic: false };
   }
 
-  private upsert(spec: EndpointSpec): boolean {
+  private upsert(spec: EndpointSpec, since: number | undefined, now: number): boolean {
     const existing = this.byId.get(endpointId(spec));
-    if (existing !== undefined) return existing.apply(spec);
-    const endpoint = new Endpoint(spec, this.createPool(spec));
+    if (existing !== undefined) return existing.apply(spec, now);
+    const endpoint = new Endpoint(spec, this.createPool(spec), since, this.load);
     this.byId.set(endpoint.id, endpoint);
     return true;
   }

@@ -16,14 +16,19 @@ export function isSuccess(status: number | undefined, grpcStatus: number | undef
   return status === undefined || status < 500;
 }
 
-/** Builds the outcome of an attempt from what came back. */
+/**
+ * Builds the outcome of an attempt from what came back.
+ * @param latencyMs dispatch to the end of the body (or to the failure).
+ * @param timeToHeadMs dispatch to the response head; undefined when none arrived.
+ */
 export function outcomeOf(
   latencyMs: number,
+  timeToHeadMs: number | undefined,
   response: { readonly status: number; readonly headers: Headers; readonly endStream: boolean } | undefined,
   trailers: Headers | undefined,
   error: TandemError | undefined,
 ): Outcome {
   const status = response?.status;
   const grpcStatus = grpcStatusOf(trailers) ?? (response?.endStream === true ? grpcStatusOf(response.headers) : undefined);
-  return { status, grpcStatus, error, success: isSuccess(status, grpcStatus, error), latencyMs };
+  return { status, grpcStatus, error, success: isSuccess(status, grpcStatus, error), latencyMs, timeToHeadMs };
 }

@@ -37,20 +37,42 @@ export type PluginSelection<T> =
  */
 export function pluginChoice<T>(select: (value: Record<string, unknown>) => PluginSelection<T>): z.ZodType<T> {
   return z.unknown().transform((value, ctx) => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    if (!isPlainObject(value)) {
       ctx.addIssue({ code: 'custom', message: 'expected an object' });
       return z.NEVER;
     }
-    const selected = select(value as Record<string, unknown>);
+    const selected = select(value);
     if ('error' in selected) {
       ctx.addIssue({ code: 'custom', message: selected.error, path: [...selected.path] });
       return z.NEVER;
     }
     const result = selected.schema.safeParse(selected.input);
     if (!result.success) {
-      for (const issue of result.error.issues) ctx.addIssue({ ...issue, path: [...selected.path, ...issue.path] });
+      forwardIssues(ctx, result.error, selected.path);
       return z.NEVER;
     }
     return result.data;
   });
+}
+
+/** Re-reports a nested parse's issues from inside a transform, under `path`. */
+export function forwardIssues(ctx: z.core.$RefinementCtx, error: z.ZodError, path: readonly PropertyKey[]): void {
+  for (const issue of error.issues) ctx.addIssue({ ...issue, path: [...path, ...issue.path] });
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A secret from configuration: usable in code, never printed (`/config_dump` shows it redacted). */
+export class Secret {
+  constructor(readonly value: string) {}
+
+  toJSON(): string {
+    return '[redacted]';
+  }
+
+  toString(): string {
+    return '[redacted]';
+  }
 }

@@ -50,7 +50,9 @@ function describe(issue: z.core.$ZodIssue): string {
     const op = issue.code === 'too_small' ? (issue.inclusive === true ? '>=' : '>') : issue.inclusive === true ? '<=' : '<';
     return `must be ${op} ${String(bound)}`;
   }
-  if (issue.code === 'too_small' && issue.origin === 'string' && issue.minimum === 1) return 'must not be empty';
+  if (issue.code === 'too_small' && issue.origin === 'string') {
+    return issue.minimum === 1 ? 'must not be empty' : `must be at least ${String(issue.minimum)} characters`;
+  }
   if (issue.code === 'invalid_value') return `expected one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   return issue.message;
 }

@@ -2,8 +2,11 @@ import { z } from 'zod';
 import { DEFAULT_DISCOVERY_KIND } from '../../discovery/kinds.js';
 import { discoveryKind, registeredDiscoveryKinds } from '../../discovery/registry.js';
 import { DEFAULT_POLICY } from '../balancer/policies.js';
+import { HashPolicyList } from '../affinity/hashKeySources.js';
+import { StatefulSessionSchema } from '../affinity/sessionCookie.js';
 import { balancerFactory, registeredBalancers } from '../balancer/registry.js';
 import { formatFieldPath } from './issues.js';
+import { LoadBalancing } from './loadBalancing.js';
 import { Address, DurationField, pluginChoice, Port, Protocol, ServiceName } from './fields.js';
 
 /**
@@ -12,17 +15,6 @@ import { Address, DurationField, pluginChoice, Port, Protocol, ServiceName } fro
  */
 
 const LogLevel = z.enum(['debug', 'info', 'warn', 'error']);
-
-/** `lb: { policy: <name>, ... }`: the named policy's schema validates the block. */
-const LoadBalancing = pluginChoice((value) => {
-  const policy = value['policy'] ?? DEFAULT_POLICY;
-  const factory = typeof policy === 'string' ? balancerFactory(policy) : undefined;
-  if (factory === undefined) {
-    const names = registeredBalancers().map((f) => f.name).join(', ');
-    return { error: `unknown policy ${JSON.stringify(policy)}; expected one of: ${names}`, path: ['policy'] };
-  }
-  return { schema: factory.configSchema, input: { ...value, policy }, path: [] };
-});
 
 /** `discovery: { <kind>: {...} }` with exactly one registered kind. */
 const Discovery = pluginChoice((value) => {
@@ -58,8 +50,22 @@ export const UpstreamSchema = z
     local_port: Port.optional(),
     protocol: Protocol.default('http1'),
     lb: LoadBalancing.prefault({ policy: DEFAULT_POLICY }),
+    /** Where the hashing policies (ring_hash, maglev) take each request's key from; see docs. */
+    hash_policy: HashPolicyList.default([]),
+    /** Signed cookies pinning a client to the endpoint that served it, honoured by every Tandem with the key. */
+    stateful_session: StatefulSessionSchema.optional(),
     connect_timeout: DurationField.prefault('5s'),
     pool: Pool.prefault({}),
+  })
+  .superRefine((upstream, ctx) => {
+    if (upstream.hash_policy.length > 0 && balancerFactory(upstream.lb.policy)?.usesHashKey !== true) {
+      const hashing = registeredBalancers().filter((factory) => factory.usesHashKey).map((factory) => factory.name);
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hash_policy'],
+        message: `only used by ${hashing.join(', ') || 'hashing policies'}, but lb.policy is ${upstream.lb.policy}`,
+      });
+    }
   })
   .transform(({ service, ...upstream }) => ({ ...upstream, service: service ?? upstream.name }));
 

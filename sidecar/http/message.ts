@@ -25,6 +25,8 @@ export interface ProxyRequest {
   /** The request is a gRPC call (`content-type: application/grpc…`); local errors use gRPC status. */
   readonly grpc: boolean;
   readonly downstreamVersion: HttpVersion;
+  /** The downstream peer's IP address. */
+  readonly peerAddress: string | undefined;
   /** Cancelled when the downstream goes away or the deadline passes. */
   readonly cancellation: Cancellation;
   /** When the request head arrived, on the `performance.now()` clock. */
@@ -33,6 +35,12 @@ export interface ProxyRequest {
   deadline: number;
   /** Endpoint ids earlier attempts used; the balancer prefers others. */
   readonly tried: Set<string>;
+  /** Hash of the request's affinity key (hash policy), for the hashing balancers; see `PickContext`. */
+  hashKey: number | undefined;
+  /** An endpoint id a stateful session cookie asks for; honoured while that endpoint may take traffic. */
+  preferredEndpoint: string | undefined;
+  /** The endpoint the latest attempt went to. */
+  endpoint: string | undefined;
 }
 
 /** The response head from upstream, with a body that streams afterwards. */

@@ -2,7 +2,7 @@ import { ErrorCode, TandemError } from '../core/errors.js';
 import type { Cluster } from '../cluster/cluster.js';
 import type { Endpoint } from '../cluster/endpoint.js';
 import { outcomeOf } from '../cluster/outcome.js';
-import type { Outcome } from '../balancer/balancer.js';
+import type { OnDone, Outcome } from '../balancer/balancer.js';
 import type { ProxyRequest, ProxyResponse, Service } from '../http/message.js';
 
 /**
@@ -15,6 +15,8 @@ export const QUEUE_FAILFAST_MS = 3_000;
  * The innermost service of an upstream: picks an endpoint, sends the attempt on its connection pool and
  * records how it went, exactly once, when the response body ends (or the attempt fails). The pick's
  * `onDone` and the endpoint's counters see every attempt, including cancelled and failed ones.
+ * A stateful session's preferred endpoint is used instead of a pick while it may take traffic and
+ * this request has not tried it yet.
  */
 export function balance(cluster: Cluster): Service {
   return async (request) => {
@@ -23,6 +25,11 @@ export function balance(cluster: Cluster): Service {
         upstream: cluster.name,
       });
     }
+    const preferred = request.preferredEndpoint;
+    if (preferred !== undefined && !request.tried.has(preferred)) {
+      const endpoint = cluster.routableEndpoint(preferred);
+      if (endpoint !== undefined) return dispatch(endpoint, undefined, request);
+    }
     let pick = cluster.pick(request);
     if (pick.kind === 'queue') {
       await cluster.waitForPicker(Math.min(QUEUE_FAILFAST_MS, Math.max(request.deadline - performance.now(), 0)));
@@ -30,29 +37,28 @@ export function balance(cluster: Cluster): Service {
     }
     if (pick.kind === 'queue') throw noAnswerYet(cluster);
     if (pick.kind === 'fail') throw pick.error;
-    const { endpoint, onDone } = pick;
-    request.tried.add(endpoint.id);
-    return dispatch(endpoint, onDone, request);
+    return dispatch(pick.endpoint, pick.onDone, request);
   };
 }
 
-async function dispatch(endpoint: Endpoint, onDone: ((outcome: Outcome) => void) | undefined, request: ProxyRequest): Promise<ProxyResponse> {
-  endpoint.activeRequests++;
+async function dispatch(endpoint: Endpoint, onDone: OnDone<Endpoint> | undefined, request: ProxyRequest): Promise<ProxyResponse> {
+  request.tried.add(endpoint.id);
+  request.endpoint = endpoint.id;
+  endpoint.requestStarted();
   const started = performance.now();
   const record = (outcome: Outcome): void => {
-    endpoint.activeRequests--;
-    endpoint.totalRequests++;
-    if (!outcome.success) endpoint.totalFailures++;
-    onDone?.(outcome);
+    endpoint.requestFinished(outcome.success);
+    onDone?.(endpoint, outcome);
   };
   let response: ProxyResponse;
   try {
     response = await endpoint.pool.dispatch(request);
   } catch (error) {
-    record(outcomeOf(performance.now() - started, undefined, undefined, error as TandemError));
+    record(outcomeOf(performance.now() - started, undefined, undefined, undefined, error as TandemError));
     throw error;
   }
-  response.body.onFinish((result) => record(outcomeOf(performance.now() - started, response, result.trailers, result.error)));
+  const timeToHeadMs = performance.now() - started;
+  response.body.onFinish((result) => record(outcomeOf(performance.now() - started, timeToHeadMs, response, result.trailers, result.error)));
   return response;
 }
 

@@ -38,10 +38,14 @@ export function onHttp1Request(req: IncomingMessage, res: ServerResponse, contex
     body: new RequestBody(empty ? undefined : req, empty),
     grpc: isGrpcContentType(headers['content-type']),
     downstreamVersion: 'http1',
+    peerAddress: req.socket.remoteAddress,
     cancellation,
     receivedAt: performance.now(),
     deadline: Infinity,
     tried: new Set(),
+    hashKey: undefined,
+    preferredEndpoint: undefined,
+    endpoint: undefined,
   };
   serve(context.route, request, downstream);
 }

@@ -53,10 +53,14 @@ export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeade
     body: new RequestBody(empty ? undefined : stream, empty),
     grpc,
     downstreamVersion: 'http2',
+    peerAddress: stream.session?.socket.remoteAddress,
     cancellation,
     receivedAt: performance.now(),
     deadline: Infinity,
     tried: new Set(),
+    hashKey: undefined,
+    preferredEndpoint: undefined,
+    endpoint: undefined,
   };
   serve(context.route, request, downstream);
 }

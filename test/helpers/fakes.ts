@@ -13,17 +13,33 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export function fakeEndpoint(id: string, weight = 1): BalancerEndpoint {
-  return { id, weight, activeRequests: 0, metadata: {} };
+/** An endpoint for policy tests; tests set `activeRequests` and `effectiveWeight` directly. */
+export interface FakeEndpoint {
+  readonly id: string;
+  readonly weight: number;
+  effectiveWeight: number;
+  activeRequests: number;
+  readonly metadata: Readonly<Record<string, string>>;
 }
 
-/** A balancer helper that keeps the last published picker. */
-export function recordingHelper<E extends BalancerEndpoint>(random = seededRandom(1)): BalancerHelper<E> & { picker(): Picker<E> } {
+export function fakeEndpoint(id: string, weight = 1): FakeEndpoint {
+  return { id, weight, effectiveWeight: weight, activeRequests: 0, metadata: {} };
+}
+
+/**
+ * A balancer helper that keeps the last published picker.
+ * @param totalActiveRequests what the cluster would report as in flight over the upstream.
+ */
+export function recordingHelper<E extends BalancerEndpoint>(
+  random = seededRandom(1),
+  totalActiveRequests: () => number = () => 0,
+): BalancerHelper<E> & { picker(): Picker<E> } {
   let current: Picker<E> | undefined;
   return {
     publish: (picker) => (current = picker),
     random,
     now: () => 0,
+    totalActiveRequests,
     picker: () => {
       if (current === undefined) throw new Error('nothing published');
       return current;

@@ -23,7 +23,7 @@ describe('admin server', () => {
       res.end();
     });
     const mesh = await startSidecar(
-      { upstreams: [{ name: 'web', local_port: 0 }] },
+      { upstreams: [{ name: 'web', local_port: 0, lb: { policy: 'round_robin' } }] },
       { web: [{ address: '127.0.0.1', port: backend.port, weight: 3, metadata: { zone: 'a' } }, { address: '127.0.0.1', port: 1, health: 'unhealthy' }] },
     );
     const port = mesh.port('outbound.web');
@@ -38,6 +38,7 @@ describe('admin server', () => {
           service: 'web',
           protocol: 'http1',
           lb_policy: 'round_robin',
+          panic: false,
           synced: true,
           last_sync: expect.any(String) as string,
           discovery_error: null,
@@ -46,6 +47,7 @@ describe('admin server', () => {
               address: '127.0.0.1',
               port: backend.port,
               weight: 3,
+              effective_weight: 3,
               health: 'healthy',
               eligible: true,
               active_requests: 0,
@@ -58,6 +60,7 @@ describe('admin server', () => {
               address: '127.0.0.1',
               port: 1,
               weight: 1,
+              effective_weight: 1,
               health: 'unhealthy',
               eligible: false,
               active_requests: 0,
@@ -75,7 +78,7 @@ describe('admin server', () => {
   it('dumps the effective configuration with defaults filled in', async () => {
     const mesh = await startSidecar({ upstreams: [{ name: 'web', connect_timeout: '250ms' }] }, { web: [] });
     const dump = JSON.parse((await adminGet(mesh.port('admin'), '/config_dump')).body) as { upstreams: unknown[] };
-    expect(dump.upstreams[0]).toMatchObject({ name: 'web', service: 'web', protocol: 'http1', connect_timeout: '250ms', lb: { policy: 'round_robin' } });
+    expect(dump.upstreams[0]).toMatchObject({ name: 'web', service: 'web', protocol: 'http1', connect_timeout: '250ms', lb: { policy: 'least_request', healthy_panic_threshold: 50 } });
   });
 
   it('lists listeners with their bound ports', async () => {
@@ -83,6 +86,17 @@ describe('admin server', () => {
     const { listeners } = JSON.parse((await adminGet(mesh.port('admin'), '/listeners')).body) as { listeners: Array<{ name: string; port: number }> };
     expect(listeners.map((l) => l.name)).toEqual(['outbound.web', 'outbound.http_proxy', 'admin']);
     expect(listeners.find((l) => l.name === 'outbound.web')?.port).toBe(mesh.port('outbound.web'));
+  });
+
+  it('serves Prometheus metrics, including the panic state of each upstream', async () => {
+    const mesh = await startSidecar(
+      { upstreams: [{ name: 'web', local_port: 0 }] },
+      { web: [{ address: '127.0.0.1', port: 1 }, { address: '127.0.0.1', port: 2, health: 'unhealthy' }, { address: '127.0.0.1', port: 3, health: 'unhealthy' }] },
+    );
+    const { status, body } = await adminGet(mesh.port('admin'), '/metrics');
+    expect(status).toBe(200);
+    expect(body).toContain('tandem_lb_panic{upstream="web"} 1');
+    expect(body).toContain('# TYPE tandem_lb_hash_key_missing_total counter');
   });
 
   it('answers 405 to other methods and 404 to unknown paths', async () => {

@@ -12,7 +12,7 @@ function picker(endpoints: BalancerEndpoint[]): Picker<BalancerEndpoint> {
 function pickIds(p: Picker<BalancerEndpoint>, count: number, tried: ReadonlySet<string> = new Set()): string[] {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
-    const result = p.pick({ tried });
+    const result = p.pick({ tried, hashKey: undefined });
     if (result.kind !== 'ok') throw new Error(`unexpected ${result.kind}`);
     ids.push(result.endpoint.id);
   }

@@ -23,14 +23,14 @@ function manualResolver(): Resolver & { listener(): ResolverListener; stopped: b
 
 const spec = (port: number, health: EndpointSpec['health'] = 'healthy'): EndpointSpec => ({ address: '127.0.0.1', port, weight: 1, health, metadata: {} });
 
-function cluster(): { cluster: Cluster; resolver: ReturnType<typeof manualResolver> } {
+function cluster(lb: Record<string, unknown> = {}): { cluster: Cluster; resolver: ReturnType<typeof manualResolver> } {
   const resolver = manualResolver();
-  const c = new Cluster(UpstreamSchema.parse({ name: 'orders' }), { resolver, connector: plaintextConnector, random: seededRandom(7) });
+  const c = new Cluster(UpstreamSchema.parse({ name: 'orders', lb }), { resolver, connector: plaintextConnector, random: seededRandom(7) });
   c.start();
   return { cluster: c, resolver };
 }
 
-const noneTried = { tried: new Set<string>() };
+const noneTried = { tried: new Set<string>(), hashKey: undefined };
 
 describe('cluster', () => {
   it('queues picks until discovery first answers, then wakes waiters', async () => {
@@ -50,8 +50,8 @@ describe('cluster', () => {
     expect(await c.waitForPicker(5)).toBe(false);
   });
 
-  it('fails picks with a clear error when no endpoint is eligible', () => {
-    const { cluster: c, resolver } = cluster();
+  it('fails picks with a clear error when no endpoint is eligible (panic disabled)', () => {
+    const { cluster: c, resolver } = cluster({ healthy_panic_threshold: 0 });
     resolver.listener().onUpdate({ kind: 'reset', endpoints: [spec(1, 'unhealthy'), spec(2, 'draining')] });
     const pick = c.pick(noneTried);
     if (pick.kind !== 'fail') throw new Error(`expected fail, got ${pick.kind}`);

@@ -12,56 +12,85 @@ const spec = (port: number, extra: Partial<EndpointSpec> = {}): EndpointSpec => 
   ...extra,
 });
 
-function setWithPools(): { set: EndpointSet; pools: Map<number, FakePool> } {
+function setWithPools(panicThresholdPercent = 0): { set: EndpointSet; pools: Map<number, FakePool> } {
   const pools = new Map<number, FakePool>();
   const set = new EndpointSet((s) => {
     const pool = new FakePool();
     pools.set(s.port, pool);
     return pool;
-  });
+  }, panicThresholdPercent);
   return { set, pools };
 }
+
+const ports = (set: EndpointSet): number[] => set.routable().endpoints.map((e) => e.port);
 
 describe('endpoint set', () => {
   it('keeps an endpoint, its pool and its counters across a reset that still lists it', () => {
     const { set, pools } = setWithPools();
-    set.apply({ kind: 'reset', endpoints: [spec(1), spec(2)] });
-    const before = set.eligible().find((e) => e.port === 1);
+    set.apply({ kind: 'reset', endpoints: [spec(1), spec(2)] }, 0);
+    const before = set.get('10.0.0.1:1');
     if (before === undefined) throw new Error('missing endpoint');
     before.activeRequests = 3;
-    set.apply({ kind: 'reset', endpoints: [spec(1), spec(3)] });
-    const after = set.eligible().find((e) => e.port === 1);
-    expect(after).toBe(before);
-    expect(after?.activeRequests).toBe(3);
+    set.apply({ kind: 'reset', endpoints: [spec(1), spec(3)] }, 0);
+    expect(set.get('10.0.0.1:1')).toBe(before);
+    expect(before.activeRequests).toBe(3);
     expect(pools.get(1)?.closed).toBe(false);
     expect(pools.get(2)?.closed).toBe(true);
-    expect(set.eligible().map((e) => e.port)).toEqual([1, 3]);
+    expect(ports(set)).toEqual([1, 3]);
   });
 
   it('closes a removed endpoint gracefully rather than destroying it', () => {
     const { set, pools } = setWithPools();
-    set.apply({ kind: 'add', endpoints: [spec(1)] });
-    set.apply({ kind: 'remove', endpoints: [spec(1)] });
+    set.apply({ kind: 'add', endpoints: [spec(1)] }, 0);
+    set.apply({ kind: 'remove', endpoints: [spec(1)] }, 0);
     expect(pools.get(1)?.closed).toBe(true);
     expect(pools.get(1)?.destroyed).toBe(false);
     expect(set.size).toBe(0);
   });
 
-  it('makes only healthy endpoints eligible', () => {
+  it('routes only to healthy endpoints while enough are healthy', () => {
+    const { set } = setWithPools(50);
+    set.apply({ kind: 'reset', endpoints: [spec(1), spec(2), spec(3, { health: 'unhealthy' }), spec(4, { health: 'draining' })] }, 0);
+    expect(set.routable()).toMatchObject({ panic: false });
+    expect(ports(set)).toEqual([1, 2]);
+    expect(set.size).toBe(4);
+  });
+
+  it('enters panic below the threshold and then routes to every endpoint that is not draining', () => {
+    const { set } = setWithPools(50);
+    set.apply({ kind: 'reset', endpoints: [spec(1), spec(2, { health: 'unhealthy' }), spec(3, { health: 'unhealthy' }), spec(4, { health: 'unhealthy' }), spec(5, { health: 'draining' })] }, 0);
+    expect(set.routable().panic).toBe(true);
+    expect(ports(set)).toEqual([1, 2, 3, 4]);
+    set.apply({ kind: 'add', endpoints: [spec(2), spec(3)] }, 0);
+    expect(set.routable().panic).toBe(false);
+    expect(ports(set)).toEqual([1, 2, 3]);
+  });
+
+  it('never panics with a threshold of 0', () => {
+    const { set } = setWithPools(0);
+    set.apply({ kind: 'reset', endpoints: [spec(1), spec(2, { health: 'unhealthy' })] }, 0);
+    expect(set.routable()).toMatchObject({ panic: false });
+    expect(ports(set)).toEqual([1]);
+  });
+
+  it('starts endpoints from the first answer at full weight, later ones and recovered ones in slow start', () => {
     const { set } = setWithPools();
-    set.apply({ kind: 'reset', endpoints: [spec(1), spec(2, { health: 'unhealthy' }), spec(3, { health: 'draining' })] });
-    expect(set.eligible().map((e) => e.port)).toEqual([1]);
-    expect(set.size).toBe(3);
+    set.apply({ kind: 'reset', endpoints: [spec(1), spec(2, { health: 'unhealthy' })] }, 100, true);
+    expect(set.get('10.0.0.1:1')?.eligibleSince).toBeUndefined();
+    set.apply({ kind: 'add', endpoints: [spec(3)] }, 200);
+    expect(set.get('10.0.0.1:3')?.eligibleSince).toBe(200);
+    set.apply({ kind: 'add', endpoints: [spec(2)] }, 300);
+    expect(set.get('10.0.0.1:2')?.eligibleSince).toBe(300);
   });
 
   it('reports a change only when something a balancer sees changed', () => {
     const { set } = setWithPools();
-    expect(set.apply({ kind: 'reset', endpoints: [spec(1)] })).toBe(true);
-    expect(set.apply({ kind: 'reset', endpoints: [spec(1)] })).toBe(false);
-    expect(set.apply({ kind: 'reset', endpoints: [spec(1, { metadata: {} })] })).toBe(false);
-    expect(set.apply({ kind: 'reset', endpoints: [spec(1, { weight: 2 })] })).toBe(true);
-    expect(set.apply({ kind: 'reset', endpoints: [spec(1, { weight: 2, metadata: { zone: 'a' } })] })).toBe(true);
-    expect(set.apply({ kind: 'add', endpoints: [spec(1, { weight: 2, health: 'unhealthy', metadata: { zone: 'a' } })] })).toBe(true);
-    expect(set.eligible()).toEqual([]);
+    expect(set.apply({ kind: 'reset', endpoints: [spec(1)] }, 0)).toBe(true);
+    expect(set.apply({ kind: 'reset', endpoints: [spec(1)] }, 0)).toBe(false);
+    expect(set.apply({ kind: 'reset', endpoints: [spec(1, { metadata: {} })] }, 0)).toBe(false);
+    expect(set.apply({ kind: 'reset', endpoints: [spec(1, { weight: 2 })] }, 0)).toBe(true);
+    expect(set.apply({ kind: 'reset', endpoints: [spec(1, { weight: 2, metadata: { zone: 'a' } })] }, 0)).toBe(true);
+    expect(set.apply({ kind: 'add', endpoints: [spec(1, { weight: 2, health: 'unhealthy', metadata: { zone: 'a' } })] }, 0)).toBe(true);
+    expect(ports(set)).toEqual([]);
   });
 });

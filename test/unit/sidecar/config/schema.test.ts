@@ -22,7 +22,8 @@ describe('configuration schema', () => {
     const upstream = config.upstreams[0];
     expect(upstream?.service).toBe('orders');
     expect(upstream?.protocol).toBe('http1');
-    expect(upstream?.lb).toEqual({ policy: 'round_robin' });
+    expect(upstream?.lb).toEqual({ policy: 'least_request', choice_count: 2, active_request_bias: 1, healthy_panic_threshold: 50 });
+    expect(upstream?.hash_policy).toEqual([]);
     expect(upstream?.connect_timeout.ms).toBe(5_000);
     expect(upstream?.pool.idle_timeout.ms).toBe(30_000);
     expect(Object.isFrozen(config)).toBe(true);
@@ -100,6 +101,59 @@ describe('configuration schema', () => {
 
   it('names an unknown discovery kind', () => {
     expect(problems({ discovery: { zookeeper: {} } })).toEqual(['discovery.zookeeper: unknown discovery kind; expected one of: static']);
+  });
+
+  it('validates the keys every policy shares, with defaults, next to the policy own keys', () => {
+    const { config } = parseConfig({
+      discovery: staticDiscovery,
+      upstreams: [{ name: 'a', lb: { policy: 'least_request', choice_count: 3, healthy_panic_threshold: 0, slow_start: { window: '30s' } } }],
+    });
+    expect(JSON.parse(JSON.stringify(config.upstreams[0]?.lb))).toEqual({
+      policy: 'least_request',
+      choice_count: 3,
+      active_request_bias: 1,
+      healthy_panic_threshold: 0,
+      slow_start: { window: '30s', aggression: 1, min_weight_percent: 10 },
+    });
+    expect(
+      problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', lb: { choice_count: 1, healthy_panic_threshold: 101, slow_start: {} } }] }),
+    ).toEqual([
+      'upstreams[0].lb.choice_count: must be >= 2',
+      'upstreams[0].lb.healthy_panic_threshold: must be <= 100',
+      'upstreams[0].lb.slow_start.window: required (string)',
+    ]);
+  });
+
+  it('accepts hash policies for hashing policies only', () => {
+    const hash_policy = [{ header: 'X-User-Id' }, { cookie: { name: 'aff', ttl: '1h' }, terminal: false }, { source_ip: true }, { query_parameter: 'u' }];
+    const { config } = parseConfig({ discovery: staticDiscovery, upstreams: [{ name: 'a', lb: { policy: 'ring_hash' }, hash_policy }] });
+    expect(JSON.parse(JSON.stringify(config.upstreams[0]?.hash_policy))).toEqual([
+      { header: 'x-user-id', terminal: true },
+      { cookie: { name: 'aff', ttl: '1h', path: '/' }, terminal: false },
+      { source_ip: true, terminal: true },
+      { query_parameter: 'u', terminal: true },
+    ]);
+    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', hash_policy: [{ header: 'x' }] }] })).toEqual([
+      'upstreams[0].hash_policy: only used by ring_hash, maglev, but lb.policy is least_request',
+    ]);
+    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', lb: { policy: 'maglev' }, hash_policy: [{ header: 'x', cookie: { name: 'c' } }, { nope: 1 }] }] })).toEqual([
+      'upstreams[0].hash_policy[0]: expected exactly one of: header, cookie, source_ip, query_parameter; got header, cookie',
+      'upstreams[0].hash_policy[1]: expected exactly one of: header, cookie, source_ip, query_parameter; got nope',
+    ]);
+  });
+
+  it('requires exactly one session key and never prints an inline one', () => {
+    const { config } = parseConfig({ discovery: staticDiscovery, upstreams: [{ name: 'a', stateful_session: { key: 'sixteen-byte-key!' } }] });
+    expect(JSON.parse(JSON.stringify(config.upstreams[0]?.stateful_session))).toEqual({
+      cookie: { name: 'tandem-session', path: '/' },
+      key: '[redacted]',
+    });
+    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', stateful_session: {} }] })).toEqual([
+      'upstreams[0].stateful_session.key: give exactly one of key and key_file',
+    ]);
+    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', stateful_session: { key: 'short' } }] })).toEqual([
+      'upstreams[0].stateful_session.key: must be at least 16 characters',
+    ]);
   });
 
   it('rejects a protocol it does not speak, listing the ones it does', () => {

@@ -15,10 +15,14 @@ function request(method = 'GET', body = RequestBody.none()): ProxyRequest {
     body,
     grpc: false,
     downstreamVersion: 'http1',
+    peerAddress: '127.0.0.1',
     cancellation: new Cancellation(),
     receivedAt: 0,
     deadline: Infinity,
     tried: new Set(),
+    hashKey: undefined,
+    preferredEndpoint: undefined,
+    endpoint: undefined,
   };
 }
 

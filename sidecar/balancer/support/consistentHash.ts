@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { OkPick, type BalancerEndpoint, type PickContext, type PickResult, type Picker } from '../balancer.js';
+
+/** What ring_hash and maglev share: endpoint order, weights, bounded load and the slot walk. */
+
+const TWO_53 = 2 ** 53;
+const TWO_32 = 2 ** 32;
+
+/** Envoy's `hash_balance_factor`: percent of the average load an endpoint may carry; unset = unbounded. */
+export const HashBalanceFactor = z.int().min(100).optional();
+
+
+/** Endpoints in id order, so that discovery order never changes a table or a tie. */
+export function sortById<E extends BalancerEndpoint>(endpoints: readonly E[]): E[] {
+  return [...endpoints].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * Effective weights, or base weights in the moment when every endpoint is at the very start of a
+ * slow-start window with a zero minimum (all effective weights 0 would leave nothing to divide by).
+ */
+export function balanceWeights(endpoints: readonly BalancerEndpoint[]): Float64Array {
+  const effective = Float64Array.from(endpoints, (endpoint) => endpoint.effectiveWeight);
+  return effective.some((weight) => weight > 0) ? effective : Float64Array.from(endpoints, (endpoint) => endpoint.weight);
+}
+
+/**
+ * Picks along a consistent-hash sequence of slots (a ring's sorted virtual nodes, a Maglev table),
+ * each holding an endpoint index. Without bounded load and retries a pick is one lookup. Otherwise it
+ * walks forward from the hashed slot, judging each endpoint once, at its first slot, to the first one
+ * that is untried and under capacity. Capacity follows "Consistent Hashing with Bounded Loads"
+ * (Mirrokni, Thorup, Zadimoghaddam, 2016) as Envoy's `hash_balance_factor` does:
+ * ceil(c · (A + 1) · w_i / W), A being the requests in flight over the whole upstream (kept by the
+ * cluster, so a pick stays O(walk) instead of O(endpoints)). The capacities sum to at least A + 1, so
+ * some endpoint always has room.
+ */
+export class ConsistentHashPicker<E extends BalancerEndpoint> implements Picker<E> {
+  private readonly result: OkPick<E>;
+  private readonly totalWeight: number;
+  /** The walk that last judged each endpoint; a counter instead of a set so walks allocate nothing. */
+  private readonly judged: Uint32Array;
+  private walkId = 0;
+
+  constructor(
+    private readonly endpoints: readonly E[],
+    private readonly slots: Int32Array,
+    private readonly slotOf: (hashKey: number) => number,
+    private readonly random: () => number,
+    private readonly weights: Float64Array,
+    private readonly balanceFactor: number | undefined,
+    private readonly totalActiveRequests: () => number,
+  ) {
+    this.result = new OkPick(endpoints[0] as E);
+    this.totalWeight = weights.reduce((sum, weight) => sum + weight, 0);
+    this.judged = new Uint32Array(endpoints.length);
+  }
+
+  pick(ctx: PickContext): PickResult<E> {
+    // A request without a key lands anywhere; the cluster counts it as a miss.
+    const start = this.slotOf(ctx.hashKey ?? Math.floor(this.random() * TWO_53));
+    const hashed = this.endpoints[this.slots[start] as number] as E;
+    if (this.balanceFactor === undefined && (ctx.tried.size === 0 || !ctx.tried.has(hashed.id))) return this.result.set(hashed);
+    return this.result.set(this.walk(start, hashed, ctx.tried));
+  }
+
+  /**
+   * Failing an endpoint that is both untried and under capacity, prefers an untried one over its
+   * capacity (sending a retry back to the endpoint that just failed it is worse than a little extra
+   * load), then a tried one under capacity, then the hashed one.
+   */
+  private walk(start: number, hashed: E, tried: ReadonlySet<string>): E {
+    const factor = this.balanceFactor;
+    const active = factor === undefined ? 0 : this.totalActiveRequests();
+    const walk = this.nextWalk();
+    const size = this.slots.length;
+    let untriedOver: E | undefined;
+    let triedUnder: E | undefined;
+    for (let step = 0, slot = start, seen = 0; step < size && seen < this.endpoints.length; step++, slot = slot + 1 === size ? 0 : slot + 1) {
+      const index = this.slots[slot] as number;
+      if (this.judged[index] === walk) continue;
+      this.judged[index] = walk;
+      seen++;
+      const endpoint = this.endpoints[index] as E;
+      // One division of exact integers (for integer weights), so ceil sees no rounding noise.
+      const under = factor === undefined || endpoint.activeRequests + 1 <= Math.ceil((factor * (active + 1) * (this.weights[index] as number)) / (100 * this.totalWeight));
+      const untried = tried.size === 0 || !tried.has(endpoint.id);
+      if (untried && under) return endpoint;
+      if (untried) untriedOver ??= endpoint;
+      else if (under) triedUnder ??= endpoint;
+    }
+    return untriedOver ?? triedUnder ?? hashed;
+  }
+
+  private nextWalk(): number {
+    if (this.walkId === 0xffff_ffff) {
+      this.judged.fill(0);
+      this.walkId = 0;
+    }
+    return ++this.walkId;
+  }
+}
+
+/**
+ * A well-mixed 53-bit position from an endpoint's hash and a virtual node number: the MurmurHash3
+ * 32-bit finalizer over two lanes, chained. Vnode k of endpoint `id` sits at mix53(hash53(id), k), so
+ * a ring of a million nodes costs one string hash per endpoint and a few integer multiplies per node.
+ */
+export function mix53(base: number, k: number): number {
+  const lo = base >>> 0; // ToUint32 is exact modulo 2^32 below 2^53, and far cheaper than `%` on a double
+  const hi = (base - lo) / TWO_32;
+  const a = fmix32(lo ^ Math.imul(k + 1, 0x9e3779b1));
+  const b = fmix32(hi ^ Math.imul(k + 1, 0x85ebca77) ^ a);
+  return (b >>> 11) * TWO_32 + a;
+}
+
+function fmix32(value: number): number {
+  let h = value | 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
