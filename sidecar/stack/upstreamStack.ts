@@ -1,5 +1,7 @@
 import { createHashKeySources } from '../affinity/hashPolicy.js';
 import { SessionCookieCodec } from '../affinity/sessionCookie.js';
+import { balancerFactory } from '../balancer/registry.js';
+import { createLogger } from '../core/log.js';
 import type { Cluster } from '../cluster/cluster.js';
 import { stack, type Layer, type Service } from '../http/message.js';
 import { balance } from '../layers/balance.js';
@@ -7,6 +9,8 @@ import { deadline } from '../layers/deadline.js';
 import { hashKey } from '../layers/hashKey.js';
 import { statefulSession } from '../layers/statefulSession.js';
 import { transparentRetry } from '../layers/transparentRetry.js';
+
+const log = createLogger('stack');
 
 export interface UpstreamStackOptions {
   /** HMAC key for the upstream's `stateful_session`, already read from config or its key file. */
@@ -20,6 +24,10 @@ export interface UpstreamStackOptions {
 export function upstreamStack(cluster: Cluster, options: UpstreamStackOptions = {}): Service {
   const { config } = cluster;
   const session = config.stateful_session;
+  const hashing = balancerFactory(config.lb.policy)?.usesHashKey === true;
+  if (hashing && config.hash_policy.length === 0) {
+    log.warn('hashing policy without hash_policy: every request is balanced at random', { upstream: cluster.name, policy: config.lb.policy });
+  }
   return stack(
     [
       // grpc-timeout → absolute deadline; each attempt sends upstream the time that remains.
@@ -35,8 +43,8 @@ export function upstreamStack(cluster: Cluster, options: UpstreamStackOptions = 
             codec: new SessionCookieCodec(options.sessionKey as Buffer, cluster.name, session?.cookie.ttl?.ms),
           }),
       ),
-      // The hash key for ring_hash / maglev, from the upstream's hash_policy.
-      ...optional(config.hash_policy.length > 0, () => hashKey(createHashKeySources(config.hash_policy), cluster)),
+      // The hash key for ring_hash / maglev, from the upstream's hash_policy (misses are counted).
+      ...optional(hashing, () => hashKey(createHashKeySources(config.hash_policy), cluster)),
       // Resend what the upstream never processed: refused streams, streams above a GOAWAY's
       // last-stream-id, failed connects, dead keep-alive sockets (idempotent requests only).
       transparentRetry(),

@@ -122,3 +122,19 @@ describe('header hash policy', () => {
     expect(await mapping()).toEqual(before);
   });
 });
+
+describe('requests without a hash key', () => {
+  it('are balanced at random and counted in tandem_lb_hash_key_missing_total', async () => {
+    const { endpoints } = await namedBackends();
+    const mesh = await startSidecar(
+      { upstreams: [{ name: 'web', local_port: 0, lb: { policy: 'maglev' }, hash_policy: [{ header: 'x-user-id' }] }] },
+      { web: endpoints },
+    );
+    const seen = new Set<string>();
+    for (let i = 0; i < 30; i++) seen.add((await h1Request(mesh.port('outbound.web'))).body.toString());
+    await h1Request(mesh.port('outbound.web'), { headers: { 'x-user-id': 'u1' } });
+    expect(seen.size).toBeGreaterThan(1);
+    const metrics = (await h1Request(mesh.port('admin'), { path: '/metrics' })).body.toString();
+    expect(metrics).toContain('tandem_lb_hash_key_missing_total{upstream="web"} 30');
+  });
+});
