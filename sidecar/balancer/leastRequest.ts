@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { OkPick, type Balancer, type BalancerEndpoint, type BalancerFactory, type BalancerHelper, type PickContext, type PickResult, type Picker } from './balancer.js';
-import { drawCandidates, firstUntried } from './support/choices.js';
+import { drawCandidates, firstUntried, triedTest } from './support/choices.js';
 import { EdfScheduler } from './support/edf.js';
 
 const TYPE_NAME = 'least_request';
@@ -45,12 +45,13 @@ class LeastRequestPicker<E extends BalancerEndpoint> implements Picker<E> {
   }
 
   pick(ctx: PickContext): PickResult<E> {
-    return this.result.set(this.endpoints[this.edf === undefined ? this.leastOfChoices(ctx) : this.earliestDeadline(ctx)] as E);
+    const index = this.edf === undefined ? this.leastOfChoices(ctx.tried.size === 0 ? undefined : triedTest(this.endpoints, ctx)) : this.earliestDeadline(ctx);
+    return this.result.set(this.endpoints[index] as E);
   }
 
-  private leastOfChoices(ctx: PickContext): number {
+  /** Kept apart from `pick` so the closure (and its context) exists only on retries, not on every pick. */
+  private leastOfChoices(isTried: ((index: number) => boolean) | undefined): number {
     const { endpoints, candidates } = this;
-    const isTried = ctx.tried.size === 0 ? undefined : (index: number): boolean => ctx.tried.has((endpoints[index] as E).id);
     const drawn = drawCandidates(endpoints.length, this.config.choice_count, this.random, candidates, isTried);
     let best = candidates[0] as number;
     for (let i = 1; i < drawn; i++) {
@@ -68,18 +69,16 @@ class LeastRequestPicker<E extends BalancerEndpoint> implements Picker<E> {
   private earliestDeadline(ctx: PickContext): number {
     const { endpoints } = this;
     const edf = this.edf as EdfScheduler;
-    const index = edf.pickAndAdd(this.loadAdjustedWeight);
-    if (ctx.tried.size === 0 || !ctx.tried.has((endpoints[index] as E).id)) return index;
-    // Prefer an endpoint this request has not tried (a retry): nearest untried one after the scheduled one.
-    return firstUntried(endpoints.length, index, (i) => ctx.tried.has((endpoints[i] as E).id));
-  }
-
-  private readonly loadAdjustedWeight = (index: number): number => {
-    const active = (this.endpoints[index] as E).activeRequests;
+    const index = edf.next();
+    const active = (endpoints[index] as E).activeRequests;
     const bias = this.config.active_request_bias;
     const weight = this.weights[index] as number;
-    return bias === 1 ? weight / (active + 1) : weight / (active + 1) ** bias;
-  };
+    edf.weights[index] = bias === 1 ? weight / (active + 1) : weight / (active + 1) ** bias;
+    edf.advance(index);
+    if (ctx.tried.size === 0 || !ctx.tried.has((endpoints[index] as E).id)) return index;
+    // Prefer an endpoint this request has not tried (a retry): nearest untried one after the scheduled one.
+    return firstUntried(endpoints.length, index, triedTest(endpoints, ctx));
+  }
 }
 
 class LeastRequestBalancer<E extends BalancerEndpoint> implements Balancer<E> {

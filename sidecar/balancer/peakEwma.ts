@@ -12,7 +12,7 @@ import {
   type PickResult,
   type Picker,
 } from './balancer.js';
-import { drawCandidates, firstUntried } from './support/choices.js';
+import { drawCandidates, firstUntried, triedTest } from './support/choices.js';
 
 const TYPE_NAME = 'peak_ewma';
 
@@ -26,35 +26,6 @@ const PeakEwmaConfig = z.strictObject({
 });
 type PeakEwmaConfig = z.infer<typeof PeakEwmaConfig>;
 
-/** One endpoint's latency estimate, kept across pickers for as long as the endpoint stays. */
-class RttEstimate {
-  constructor(
-    public estimateMs: number,
-    public updatedAt: number,
-  ) {}
-
-  /** The estimate decayed towards zero for the time since its last update, as tower's `PeakEwma` does at load time. */
-  decayed(now: number, decayMs: number): number {
-    const elapsed = now - this.updatedAt;
-    if (elapsed > 0) {
-      this.estimateMs *= Math.exp(-elapsed / decayMs);
-      this.updatedAt = now;
-    }
-    return this.estimateMs;
-  }
-
-  /** Peak-sensitive: a slower observation replaces the estimate at once; a faster one is averaged in by elapsed time. */
-  observe(rttMs: number, now: number, decayMs: number): void {
-    if (rttMs > this.estimateMs) {
-      this.estimateMs = rttMs;
-    } else {
-      const weight = Math.exp(-Math.max(now - this.updatedAt, 0) / decayMs);
-      this.estimateMs = this.estimateMs * weight + rttMs * (1 - weight);
-    }
-    this.updatedAt = now;
-  }
-}
-
 /**
  * Peak-EWMA, linkerd2-proxy's default balancer (tower's `PeakEwma` + p2c): each endpoint's cost is a
  * peak-sensitive, time-decayed moving average of its latency times (requests in flight + 1), divided
@@ -66,9 +37,10 @@ class PeakEwmaPicker<E extends BalancerEndpoint> implements Picker<E> {
   private readonly result: OkPick<E>;
   private readonly candidates: Int32Array;
 
+  /** @param slots each endpoint's slot in the balancer's estimate arrays. */
   constructor(
     private readonly endpoints: readonly E[],
-    private readonly estimates: readonly RttEstimate[],
+    private readonly slots: Int32Array,
     private readonly balancer: PeakEwmaBalancer<E>,
   ) {
     this.result = new OkPick(endpoints[0] as E, balancer.onDone);
@@ -76,8 +48,12 @@ class PeakEwmaPicker<E extends BalancerEndpoint> implements Picker<E> {
   }
 
   pick(ctx: PickContext): PickResult<E> {
+    return this.result.set(this.endpoints[this.cheapestOfChoices(ctx.tried.size === 0 ? undefined : triedTest(this.endpoints, ctx))] as E);
+  }
+
+  /** Kept apart from `pick` so the retry-only closure (and its context) is not allocated on every pick. */
+  private cheapestOfChoices(isTried: ((index: number) => boolean) | undefined): number {
     const { endpoints, candidates, balancer } = this;
-    const isTried = ctx.tried.size === 0 ? undefined : (index: number): boolean => ctx.tried.has((endpoints[index] as E).id);
     const drawn = drawCandidates(endpoints.length, balancer.config.choice_count, balancer.random, candidates, isTried);
     const now = balancer.now();
     let best = candidates[0] as number;
@@ -93,20 +69,26 @@ class PeakEwmaPicker<E extends BalancerEndpoint> implements Picker<E> {
         bestCost = cost;
       }
     }
-    if (isTried?.(best) === true) best = firstUntried(endpoints.length, best, isTried);
-    return this.result.set(endpoints[best] as E);
+    return isTried?.(best) === true ? firstUntried(endpoints.length, best, isTried) : best;
   }
 
   private cost(index: number, now: number): number {
     const endpoint = this.endpoints[index] as E;
-    const estimate = (this.estimates[index] as RttEstimate).decayed(now, this.balancer.decayMs);
+    const estimate = this.balancer.decayed(this.slots[index] as number, now);
     return (estimate * (endpoint.activeRequests + 1)) / Math.max(endpoint.effectiveWeight, Number.MIN_VALUE);
   }
 }
 
+/**
+ * Keeps each endpoint's latency estimate, for as long as the endpoint stays, in typed arrays indexed
+ * by a slot per endpoint: updating a double stored in an object allocates a box, a typed array does not.
+ */
 class PeakEwmaBalancer<E extends BalancerEndpoint> implements Balancer<E> {
   readonly decayMs: number;
-  private estimates = new Map<E, RttEstimate>();
+  private readonly slots = new Map<E, number>();
+  private readonly freeSlots: number[] = [];
+  private estimates: Float64Array<ArrayBuffer> = new Float64Array(16);
+  private updatedAt: Float64Array<ArrayBuffer> = new Float64Array(16);
 
   constructor(
     readonly config: PeakEwmaConfig,
@@ -120,25 +102,74 @@ class PeakEwmaBalancer<E extends BalancerEndpoint> implements Balancer<E> {
 
   /** One function for every pick: the endpoint comes as an argument, so no closure per request. */
   readonly onDone: OnDone<E> = (endpoint: E, outcome: Outcome) => {
-    this.estimates.get(endpoint)?.observe(outcome.timeToHeadMs ?? outcome.latencyMs, this.helper.now(), this.decayMs);
+    const slot = this.slots.get(endpoint);
+    if (slot !== undefined) this.observe(slot, outcome.timeToHeadMs ?? outcome.latencyMs, this.helper.now());
   };
 
+  /** The estimate decayed towards zero for the time since its last update, as tower's `PeakEwma` does at load time. */
+  decayed(slot: number, now: number): number {
+    const elapsed = now - (this.updatedAt[slot] as number);
+    if (elapsed > 0) {
+      this.estimates[slot] = (this.estimates[slot] as number) * Math.exp(-elapsed / this.decayMs);
+      this.updatedAt[slot] = now;
+    }
+    return this.estimates[slot] as number;
+  }
+
+  /** Peak-sensitive: a slower observation replaces the estimate at once; a faster one is averaged in by elapsed time. */
+  private observe(slot: number, rttMs: number, now: number): void {
+    const estimate = this.estimates[slot] as number;
+    if (rttMs > estimate) {
+      this.estimates[slot] = rttMs;
+    } else {
+      const weight = Math.exp(-Math.max(now - (this.updatedAt[slot] as number), 0) / this.decayMs);
+      this.estimates[slot] = estimate * weight + rttMs * (1 - weight);
+    }
+    this.updatedAt[slot] = now;
+  }
+
   update(endpoints: readonly E[]): void {
-    const next = new Map<E, RttEstimate>();
+    const current = new Set(endpoints);
+    for (const [endpoint, slot] of this.slots) {
+      if (current.has(endpoint)) continue;
+      this.slots.delete(endpoint);
+      this.freeSlots.push(slot);
+    }
     const now = this.helper.now();
-    for (const endpoint of endpoints) next.set(endpoint, this.estimates.get(endpoint) ?? new RttEstimate(this.config.default_rtt.ms, now));
-    this.estimates = next;
-    this.helper.publish(new PeakEwmaPicker(endpoints, endpoints.map((endpoint) => next.get(endpoint) as RttEstimate), this));
+    const slots = Int32Array.from(endpoints, (endpoint) => this.slotFor(endpoint, now));
+    this.helper.publish(new PeakEwmaPicker(endpoints, slots, this));
   }
 
   destroy(): void {
-    this.estimates.clear();
+    this.slots.clear();
   }
 
   describeEndpoint(endpoint: E): Readonly<Record<string, unknown>> | undefined {
-    const estimate = this.estimates.get(endpoint);
-    return estimate === undefined ? undefined : { ewma_ms: Math.round(estimate.decayed(this.helper.now(), this.decayMs) * 1000) / 1000 };
+    const slot = this.slots.get(endpoint);
+    return slot === undefined ? undefined : { ewma_ms: Math.round(this.decayed(slot, this.helper.now()) * 1000) / 1000 };
   }
+
+  /** The endpoint's slot; a new endpoint starts at default_rtt. */
+  private slotFor(endpoint: E, now: number): number {
+    const existing = this.slots.get(endpoint);
+    if (existing !== undefined) return existing;
+    const slot = this.freeSlots.pop() ?? this.slots.size;
+    if (slot >= this.estimates.length) {
+      const grown = Math.max(this.estimates.length * 2, slot + 1);
+      this.estimates = grow(this.estimates, grown);
+      this.updatedAt = grow(this.updatedAt, grown);
+    }
+    this.estimates[slot] = this.config.default_rtt.ms;
+    this.updatedAt[slot] = now;
+    this.slots.set(endpoint, slot);
+    return slot;
+  }
+}
+
+function grow(values: Float64Array<ArrayBuffer>, length: number): Float64Array<ArrayBuffer> {
+  const grown = new Float64Array(length);
+  grown.set(values);
+  return grown;
 }
 
 export const peakEwma: BalancerFactory<PeakEwmaConfig> = {

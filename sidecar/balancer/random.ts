@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { firstUntried } from './support/choices.js';
+import { firstUntried, triedTest } from './support/choices.js';
 import { OkPick, type Balancer, type BalancerEndpoint, type BalancerFactory, type BalancerHelper, type PickContext, type PickResult, type Picker } from './balancer.js';
 
 const TYPE_NAME = 'random';
@@ -34,7 +34,7 @@ class RandomPicker<E extends BalancerEndpoint> implements Picker<E> {
     const index = this.draw();
     if (ctx.tried.size === 0 || !ctx.tried.has((endpoints[index] as E).id)) return this.result.set(endpoints[index] as E);
     // A retry landed on a tried endpoint: take the nearest untried one instead.
-    return this.result.set(endpoints[firstUntried(endpoints.length, index, (i) => ctx.tried.has((endpoints[i] as E).id))] as E);
+    return this.result.set(endpoints[firstUntried(endpoints.length, index, triedTest(endpoints, ctx))] as E);
   }
 
   private draw(): number {

@@ -1,12 +1,14 @@
 /**
  * A benchmark backend, run as its own process so its CPU is not counted against the proxy:
- * `node dist/test/bench/backend.js h1|h2|grpc`. Listens on 127.0.0.1 (a free port), prints
+ * `node dist/test/bench/backend.js h1|h2|grpc [delayMs]`. Listens on 127.0.0.1 (a free port), prints
  * `ready port=<port>` on stdout and serves until SIGTERM/SIGINT or until its parent goes away.
  *
  * - h1: every request gets 200 with a fixed body.
  * - h2: an h2c (prior knowledge) server, every stream gets 200 with the same body.
  * - grpc: a grpc-js server with `/test.Echo/Unary` on raw bytes (identity serializers) that echoes
- *   the request message back.
+ *   the request message back, `delayMs` (default 0) after the call arrived. It counts the calls it
+ *   has received; on SIGUSR2 it prints `served <n> <calls>` (n = 1, 2, … per signal), which is how
+ *   the policy comparison reads each backend's share.
  */
 import { createServer as createHttp1Server } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
@@ -15,6 +17,11 @@ import * as grpc from '@grpc/grpc-js';
 import { RESPONSE_BODY } from './constants.js';
 
 const kind = process.argv[2];
+const delayMs = Number(process.argv[3] ?? 0);
+if (!(delayMs >= 0)) {
+  process.stderr.write(`backend: delayMs must be a non-negative number, got ${process.argv[3]}\n`);
+  process.exit(2);
+}
 
 function ready(port: number): void {
   process.stdout.write(`ready port=${port}\n`);
@@ -76,8 +83,15 @@ switch (kind) {
       responseSerialize: bytes,
       responseDeserialize: bytes,
     };
+    let served = 0;
+    let reports = 0;
+    process.on('SIGUSR2', () => process.stdout.write(`served ${++reports} ${served}\n`));
     server.addService({ unary }, {
-      unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request),
+      unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+        served++;
+        if (delayMs > 0) setTimeout(() => callback(null, call.request), delayMs);
+        else callback(null, call.request);
+      },
     });
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => {
       if (error !== null) {
@@ -90,6 +104,6 @@ switch (kind) {
     break;
   }
   default:
-    process.stderr.write(`usage: backend.js h1|h2|grpc (got ${String(kind)})\n`);
+    process.stderr.write(`usage: backend.js h1|h2|grpc [delayMs] (got ${String(kind)})\n`);
     process.exit(2);
 }

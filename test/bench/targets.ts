@@ -29,8 +29,10 @@ async function readyPort(child: Child): Promise<number> {
   return Number(match[1]);
 }
 
-export async function startBackend(kind: BackendKind): Promise<Running> {
-  const child = startChild(`backend(${kind})`, process.execPath, [join(BENCH_DIST, 'backend.js'), kind]);
+/** `delayMs` (gRPC only) delays every answer, to make a slow backend. */
+export async function startBackend(kind: BackendKind, delayMs = 0): Promise<Running> {
+  const name = delayMs > 0 ? `backend(${kind}, +${delayMs} ms)` : `backend(${kind})`;
+  const child = startChild(name, process.execPath, [join(BENCH_DIST, 'backend.js'), kind, ...(delayMs > 0 ? [String(delayMs)] : [])]);
   return { child, port: await readyPort(child) };
 }
 
@@ -41,16 +43,23 @@ export async function startMinimalProxy(mode: 'h1' | 'h2', upstreamPort: number,
 
 /**
  * Tandem as a user runs it: `node dist/sidecar/cli/main.js sidecar -c <config.yaml>`, one upstream
- * `echo` on a local port, the backend listed in a static endpoints file. The port comes from its
- * `listener bound` log line.
+ * `echo` on a local port, the backend(s) listed in a static endpoints file. The port comes from its
+ * `listener bound` log line. `upstream` adds keys to the upstream's configuration (e.g. `lb`).
  */
-export async function startTandem(dir: string, protocol: TandemProtocol, backendPort: number, nodeFlags: readonly string[] = []): Promise<Running> {
+export async function startTandem(
+  dir: string,
+  protocol: TandemProtocol,
+  backendPorts: number | readonly number[],
+  nodeFlags: readonly string[] = [],
+  upstream: Readonly<Record<string, unknown>> = {},
+): Promise<Running> {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'endpoints.yaml'), stringify({ services: { echo: [`127.0.0.1:${backendPort}`] } }));
+  const ports = typeof backendPorts === 'number' ? [backendPorts] : backendPorts;
+  writeFileSync(join(dir, 'endpoints.yaml'), stringify({ services: { echo: ports.map((port) => `127.0.0.1:${port}`) } }));
   const config = {
     admin: { address: '127.0.0.1', port: 0 },
     discovery: { static: { file: './endpoints.yaml' } },
-    upstreams: [{ name: 'echo', local_port: 0, protocol }],
+    upstreams: [{ name: 'echo', local_port: 0, protocol, ...upstream }],
     log: { level: 'info' },
   };
   const configFile = join(dir, 'tandem.yaml');

@@ -1,3 +1,5 @@
+import type { BalancerEndpoint, PickContext } from '../balancer.js';
+
 /**
  * Draws the candidates for a power-of-d-choices pick (Mitzenmacher, "The Power of Two Choices in
  * Randomized Load Balancing", 2001): `count` distinct random indexes below `n` (all of them when
@@ -45,4 +47,12 @@ export function firstUntried(n: number, start: number, isTried: (index: number) 
     if (!isTried(index)) return index;
   }
   return start;
+}
+
+/**
+ * Whether the endpoint at an index was tried by this request. Built only on retries: a closure created
+ * inside a hot `pick` would make V8 allocate its context on every call, tried or not.
+ */
+export function triedTest(endpoints: readonly BalancerEndpoint[], ctx: PickContext): (index: number) => boolean {
+  return (index) => ctx.tried.has((endpoints[index] as BalancerEndpoint).id);
 }

@@ -5,6 +5,12 @@
  * interleaved. A binary heap over typed arrays: O(log n) per pick and no allocation.
  */
 export class EdfScheduler {
+  /**
+   * The weight each entry is advanced by when picked. Callers whose weights change from pick to
+   * pick (least request) write it before `advance`: a typed array, because a double passed as an
+   * argument to a call V8 does not inline is boxed, i.e. allocated, on every pick.
+   */
+  readonly weights: Float64Array;
   private readonly heap: Int32Array;
   private readonly deadlines: Float64Array;
   /** Insertion order, to break deadline ties deterministically. */
@@ -18,6 +24,7 @@ export class EdfScheduler {
    */
   constructor(weights: ArrayLike<number>, random: () => number) {
     const n = weights.length;
+    this.weights = Float64Array.from(weights);
     this.heap = new Int32Array(n);
     this.deadlines = new Float64Array(n);
     this.order = new Float64Array(n);
@@ -29,13 +36,16 @@ export class EdfScheduler {
     for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
-  /** Takes the entry with the earliest deadline and schedules its next turn with `weightOf(entry)`. */
-  pickAndAdd(weightOf: (entry: number) => number): number {
-    const entry = this.heap[0] as number;
-    this.deadlines[entry] = (this.deadlines[entry] as number) + period(weightOf(entry));
+  /** The entry with the earliest deadline: the one to pick now. Follow with `advance(entry)`. */
+  next(): number {
+    return this.heap[0] as number;
+  }
+
+  /** Schedules the entry just picked (`next()`) for its next turn, 1 / weights[entry] later. */
+  advance(entry: number): void {
+    this.deadlines[entry] = (this.deadlines[entry] as number) + period(this.weights[entry] as number);
     this.order[entry] = this.sequence++;
     this.siftDown(0);
-    return entry;
   }
 
   private before(a: number, b: number): boolean {
