@@ -1,4 +1,7 @@
 import type { BalancerEndpoint, BalancerHelper, Picker } from '../../sidecar/balancer/balancer.js';
+import { Cancellation } from '../../sidecar/core/cancellation.js';
+import type { ProxyRequest } from '../../sidecar/http/message.js';
+import { RequestBody } from '../../sidecar/http/requestBody.js';
 import type { ConnectionPool, PoolStats } from '../../sidecar/upstream/pool.js';
 
 /** A deterministic random source (mulberry32), so balancer tests are repeatable. */
@@ -63,4 +66,27 @@ export class FakePool implements ConnectionPool {
   destroy(): void {
     this.destroyed = true;
   }
+}
+
+/** A request as the listeners build it, for layer tests; `overrides` replace any field. */
+export function fakeRequest(overrides: Partial<ProxyRequest> = {}): ProxyRequest {
+  return {
+    method: 'GET',
+    scheme: 'http',
+    authority: 'web',
+    path: '/',
+    headers: {},
+    body: RequestBody.none(),
+    grpc: false,
+    downstreamVersion: 'http1',
+    peerAddress: '127.0.0.1',
+    cancellation: new Cancellation(),
+    receivedAt: 0,
+    deadline: Infinity,
+    tried: new Set(),
+    hashKey: undefined,
+    preferredEndpoint: undefined,
+    endpoint: undefined,
+    ...overrides,
+  };
 }

@@ -1,37 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Balancer, BalancerHelper, PickContext, Picker } from '../../../../sidecar/balancer/balancer.js';
 import { maglev } from '../../../../sidecar/balancer/maglev.js';
 import { hash53 } from '../../../../sidecar/balancer/support/xxhash64.js';
-import { fakeEndpoint, recordingHelper, seededRandom, type FakeEndpoint } from '../../../helpers/fakes.js';
+import { fakeEndpoint, type FakeEndpoint } from '../../../helpers/fakes.js';
+import { build as buildPolicy, endpoints, KEYS, mapping, NONE_TRIED, pickId, shares, type HashingHelper } from '../../../helpers/hashing.js';
 
-const KEYS = Array.from({ length: 100_000 }, (_, n) => hash53(`key-${n}`));
-const NONE_TRIED: ReadonlySet<string> = new Set();
-
-function build(endpoints: FakeEndpoint[], config: object = {}, helper: BalancerHelper<FakeEndpoint> & { picker(): Picker<FakeEndpoint> } = recordingHelper()) {
-  const balancer: Balancer<FakeEndpoint> = maglev.create(maglev.configSchema.parse({ policy: 'maglev', ...config }), helper);
-  balancer.update(endpoints);
-  return { balancer, picker: helper.picker() };
-}
-
-function pickId(picker: Picker<FakeEndpoint>, ctx: PickContext): string {
-  const result = picker.pick(ctx);
-  if (result.kind !== 'ok') throw new Error(`unexpected ${result.kind}`);
-  return result.endpoint.id;
-}
-
-/** The endpoint id each of the 100,000 keys maps to. */
-function mapping(picker: Picker<FakeEndpoint>): string[] {
-  return KEYS.map((hashKey) => pickId(picker, { tried: NONE_TRIED, hashKey }));
-}
-
-function shares(ids: readonly string[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
-  for (const [id, count] of counts) counts.set(id, count / ids.length);
-  return counts;
-}
-
-const endpoints = (count: number): FakeEndpoint[] => Array.from({ length: count }, (_, i) => fakeEndpoint(`10.0.0.${i + 1}:8080`));
+const build = (all: FakeEndpoint[], config: object = {}, helper?: HashingHelper) => buildPolicy(maglev, all, config, helper);
 
 /**
  * Maglev (NSDI 2016 §3.4) buys near-perfect balance with slightly imperfect stability: when the table
@@ -101,48 +74,6 @@ describe('maglev', () => {
     expect(Math.abs(share / (0.25 / 10.25) - 1)).toBeLessThanOrEqual(0.05);
   });
 
-  it('keeps a hot key within its bounded-load capacity, spilling forward through the table', () => {
-    const all = endpoints(10);
-    const hotKey = hash53('hot-user');
-    const { picker } = build(all, { hash_balance_factor: 150 }, recordingHelper(seededRandom(1), () => inFlightOver(all)));
-    const hot = all.find((endpoint) => endpoint.id === pickId(picker, { tried: NONE_TRIED, hashKey: hotKey })) as FakeEndpoint;
-    const random = seededRandom(7);
-    const inFlight: FakeEndpoint[] = [];
-    let total = 0;
-    let hotPicks = 0;
-    for (let step = 0; step < 3000; step++) {
-      const id = pickId(picker, { tried: NONE_TRIED, hashKey: hotKey });
-      const endpoint = all.find((candidate) => candidate.id === id) as FakeEndpoint;
-      endpoint.activeRequests++;
-      total++;
-      inFlight.push(endpoint);
-      if (endpoint === hot) hotPicks++;
-      // As for ring_hash: the bound ceil(1.5 × average) holds at each pick, where the balancer decides.
-      expect(hot.activeRequests).toBeLessThanOrEqual(Math.ceil((1.5 * total) / all.length));
-      expect(endpoint.activeRequests).toBeLessThanOrEqual(Math.ceil((1.5 * total) / all.length));
-      if (random() < 0.9 && inFlight.length > 0) {
-        const done = inFlight.splice(Math.floor(random() * inFlight.length), 1)[0] as FakeEndpoint;
-        done.activeRequests--;
-        total--;
-      }
-    }
-    expect(total).toBeGreaterThan(100);
-    expect(hotPicks).toBeGreaterThan(0);
-    expect(hotPicks).toBeLessThan(3000 * 0.5);
-  });
-
-  it('prefers an endpoint the request has not tried, consistently, and takes the hashed one when all were tried', () => {
-    const all = endpoints(10);
-    const { picker } = build(all);
-    const hashKey = hash53('session-42');
-    const first = pickId(picker, { tried: NONE_TRIED, hashKey });
-    const second = pickId(picker, { tried: new Set([first]), hashKey });
-    expect(second).not.toBe(first);
-    expect(pickId(picker, { tried: new Set([first]), hashKey })).toBe(second);
-    expect([first, second]).not.toContain(pickId(picker, { tried: new Set([first, second]), hashKey }));
-    expect(pickId(picker, { tried: new Set(all.map((endpoint) => endpoint.id)), hashKey })).toBe(first);
-  });
-
   it('still picks when the table has fewer slots than there are endpoints', () => {
     const all = endpoints(10);
     const { picker } = build(all, { table_size: 7 });
@@ -150,15 +81,6 @@ describe('maglev', () => {
     const hashKey = hash53('session-42');
     const first = pickId(picker, { tried: NONE_TRIED, hashKey });
     expect(pickId(picker, { tried: everyone, hashKey })).toBe(first);
-  });
-
-  it('spreads requests without a hash key over the endpoints at random', () => {
-    const { picker } = build(endpoints(10), {}, recordingHelper(seededRandom(3)));
-    const ids: string[] = [];
-    for (let i = 0; i < 2000; i++) ids.push(pickId(picker, { tried: NONE_TRIED, hashKey: undefined }));
-    const share = shares(ids);
-    expect(share.size).toBe(10);
-    for (const value of share.values()) expect(value).toBeGreaterThan(0.05);
   });
 
   it('describes its table', () => {
@@ -196,8 +118,3 @@ describe('maglev', () => {
     });
   });
 });
-
-/** What the cluster reports as in flight over the upstream. */
-function inFlightOver(all: readonly FakeEndpoint[]): number {
-  return all.reduce((sum, endpoint) => sum + endpoint.activeRequests, 0);
-}

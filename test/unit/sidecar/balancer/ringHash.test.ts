@@ -1,37 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Balancer, BalancerHelper, PickContext, Picker } from '../../../../sidecar/balancer/balancer.js';
 import { ringHash } from '../../../../sidecar/balancer/ringHash.js';
-import { hash53 } from '../../../../sidecar/balancer/support/xxhash64.js';
-import { fakeEndpoint, recordingHelper, seededRandom, type FakeEndpoint } from '../../../helpers/fakes.js';
+import { fakeEndpoint, type FakeEndpoint } from '../../../helpers/fakes.js';
+import { build as buildPolicy, endpoints, KEYS, mapping, shares, type HashingHelper } from '../../../helpers/hashing.js';
 
-const KEYS = Array.from({ length: 100_000 }, (_, n) => hash53(`key-${n}`));
-const NONE_TRIED: ReadonlySet<string> = new Set();
-
-function build(endpoints: FakeEndpoint[], config: object = {}, helper: BalancerHelper<FakeEndpoint> & { picker(): Picker<FakeEndpoint> } = recordingHelper()) {
-  const balancer: Balancer<FakeEndpoint> = ringHash.create(ringHash.configSchema.parse({ policy: 'ring_hash', ...config }), helper);
-  balancer.update(endpoints);
-  return { balancer, picker: helper.picker() };
-}
-
-function pickId(picker: Picker<FakeEndpoint>, ctx: PickContext): string {
-  const result = picker.pick(ctx);
-  if (result.kind !== 'ok') throw new Error(`unexpected ${result.kind}`);
-  return result.endpoint.id;
-}
-
-/** The endpoint id each of the 100,000 keys maps to. */
-function mapping(picker: Picker<FakeEndpoint>): string[] {
-  return KEYS.map((hashKey) => pickId(picker, { tried: NONE_TRIED, hashKey }));
-}
-
-function shares(ids: readonly string[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
-  for (const [id, count] of counts) counts.set(id, count / ids.length);
-  return counts;
-}
-
-const endpoints = (count: number): FakeEndpoint[] => Array.from({ length: count }, (_, i) => fakeEndpoint(`10.0.0.${i + 1}:8080`));
+const build = (all: FakeEndpoint[], config: object = {}, helper?: HashingHelper) => buildPolicy(ringHash, all, config, helper);
 
 describe('ring_hash', () => {
   it('gives each of 10 endpoints 10 % ± 25 % of the keys', () => {
@@ -110,73 +82,6 @@ describe('ring_hash', () => {
     expect(shares(after).get(ramping.id)).toBeGreaterThan(shares(before).get(ramping.id) as number);
   });
 
-  it('keeps a hot key within its bounded-load capacity, spilling to the next endpoints clockwise', () => {
-    const all = endpoints(10);
-    const hotKey = hash53('hot-user');
-    const { picker } = build(all, { hash_balance_factor: 150 }, recordingHelper(seededRandom(1), () => inFlightOver(all)));
-    const hot = all.find((endpoint) => endpoint.id === pickId(picker, { tried: NONE_TRIED, hashKey: hotKey })) as FakeEndpoint;
-    const random = seededRandom(7);
-    const inFlight: FakeEndpoint[] = [];
-    let total = 0;
-    let hotPicks = 0;
-    for (let step = 0; step < 3000; step++) {
-      const id = pickId(picker, { tried: NONE_TRIED, hashKey: hotKey });
-      const endpoint = all.find((candidate) => candidate.id === id) as FakeEndpoint;
-      endpoint.activeRequests++;
-      total++;
-      inFlight.push(endpoint);
-      if (endpoint === hot) hotPicks++;
-      // Capacity is ceil(1.5 · (A + 1) / 10) with A counted before this request: 1.5 × the average
-      // once it is in flight. The bound holds at each pick, which is where the balancer decides;
-      // between picks, completions elsewhere can lower the average under an endpoint's fixed load.
-      expect(hot.activeRequests).toBeLessThanOrEqual(Math.ceil((1.5 * total) / all.length));
-      expect(endpoint.activeRequests).toBeLessThanOrEqual(Math.ceil((1.5 * total) / all.length));
-      // Finish a random request most steps, so load rises slowly and every endpoint sees completions.
-      if (random() < 0.9 && inFlight.length > 0) {
-        const done = inFlight.splice(Math.floor(random() * inFlight.length), 1)[0] as FakeEndpoint;
-        done.activeRequests--;
-        total--;
-      }
-    }
-    expect(total).toBeGreaterThan(100);
-    expect(hotPicks).toBeGreaterThan(0);
-    expect(hotPicks).toBeLessThan(3000 * 0.5);
-  });
-
-  it('sends every request for a hot key to one endpoint when load is unbounded', () => {
-    const all = endpoints(10);
-    const { picker } = build(all);
-    const ids = new Set<string>();
-    for (let step = 0; step < 100; step++) {
-      const id = pickId(picker, { tried: NONE_TRIED, hashKey: hash53('hot-user') });
-      (all.find((endpoint) => endpoint.id === id) as FakeEndpoint).activeRequests++;
-      ids.add(id);
-    }
-    expect(ids.size).toBe(1);
-  });
-
-  it('prefers an endpoint the request has not tried, consistently, and takes the hashed one when all were tried', () => {
-    const all = endpoints(10);
-    const { picker } = build(all);
-    const hashKey = hash53('session-42');
-    const first = pickId(picker, { tried: NONE_TRIED, hashKey });
-    const second = pickId(picker, { tried: new Set([first]), hashKey });
-    expect(second).not.toBe(first);
-    expect(pickId(picker, { tried: new Set([first]), hashKey })).toBe(second);
-    const third = pickId(picker, { tried: new Set([first, second]), hashKey });
-    expect([first, second]).not.toContain(third);
-    expect(pickId(picker, { tried: new Set(all.map((endpoint) => endpoint.id)), hashKey })).toBe(first);
-  });
-
-  it('spreads requests without a hash key over the endpoints at random', () => {
-    const { picker } = build(endpoints(10), {}, recordingHelper(seededRandom(3)));
-    const ids: string[] = [];
-    for (let i = 0; i < 2000; i++) ids.push(pickId(picker, { tried: NONE_TRIED, hashKey: undefined }));
-    const share = shares(ids);
-    expect(share.size).toBe(10);
-    for (const value of share.values()) expect(value).toBeGreaterThan(0.05);
-  });
-
   it('describes its ring', () => {
     expect(build(endpoints(10)).balancer.describe?.()).toEqual({ ring_size: 1280, min_vnodes_per_endpoint: 128, max_vnodes_per_endpoint: 128 });
     // Three endpoints are too few for 128 nodes each to reach 1024, so each gets ceil(1024 / 3).
@@ -218,8 +123,3 @@ describe('ring_hash', () => {
     });
   });
 });
-
-/** What the cluster reports as in flight over the upstream. */
-function inFlightOver(all: readonly FakeEndpoint[]): number {
-  return all.reduce((sum, endpoint) => sum + endpoint.activeRequests, 0);
-}

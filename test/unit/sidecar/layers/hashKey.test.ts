@@ -3,30 +3,12 @@ import '../../../../sidecar/affinity/hashKeySources.js';
 import { createHashKeySources, HashPolicyEntrySchema } from '../../../../sidecar/affinity/hashPolicy.js';
 import { hash53 } from '../../../../sidecar/balancer/support/xxhash64.js';
 import type { Cluster } from '../../../../sidecar/cluster/cluster.js';
-import { Cancellation } from '../../../../sidecar/core/cancellation.js';
 import type { Headers, ProxyRequest, ProxyResponse } from '../../../../sidecar/http/message.js';
-import { RequestBody } from '../../../../sidecar/http/requestBody.js';
 import { hashKey } from '../../../../sidecar/layers/hashKey.js';
+import { fakeRequest } from '../../../helpers/fakes.js';
 
 function request(headers: Headers, path = '/', peerAddress = '10.9.9.9'): ProxyRequest {
-  return {
-    method: 'GET',
-    scheme: 'http',
-    authority: 'web',
-    path,
-    headers,
-    body: RequestBody.none(),
-    grpc: false,
-    downstreamVersion: 'http1',
-    peerAddress,
-    cancellation: new Cancellation(),
-    receivedAt: 0,
-    deadline: Infinity,
-    tried: new Set(),
-    hashKey: undefined,
-    preferredEndpoint: undefined,
-    endpoint: undefined,
-  };
+  return fakeRequest({ headers, path, peerAddress });
 }
 
 /** Runs `req` through a hash-key layer built from `policy`; returns the key, the response and the misses. */

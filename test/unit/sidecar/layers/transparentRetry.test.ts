@@ -1,29 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Cancellation } from '../../../../sidecar/core/cancellation.js';
 import { ErrorCode, TandemError, type ErrorContext } from '../../../../sidecar/core/errors.js';
 import type { ProxyRequest, ProxyResponse, Service } from '../../../../sidecar/http/message.js';
 import { RequestBody } from '../../../../sidecar/http/requestBody.js';
 import { TRANSPARENT_MAX_ATTEMPTS, transparentRetry } from '../../../../sidecar/layers/transparentRetry.js';
+import { fakeRequest } from '../../../helpers/fakes.js';
 
 function request(method = 'GET', body = RequestBody.none()): ProxyRequest {
-  return {
-    method,
-    scheme: 'http',
-    authority: 'orders',
-    path: '/',
-    headers: {},
-    body,
-    grpc: false,
-    downstreamVersion: 'http1',
-    peerAddress: '127.0.0.1',
-    cancellation: new Cancellation(),
-    receivedAt: 0,
-    deadline: Infinity,
-    tried: new Set(),
-    hashKey: undefined,
-    preferredEndpoint: undefined,
-    endpoint: undefined,
-  };
+  return fakeRequest({ method, body });
 }
 
 const ok = { status: 200 } as ProxyResponse;
