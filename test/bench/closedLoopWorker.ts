@@ -10,9 +10,9 @@
  * grpc-status 0. With a hash header, call i carries `<header>: user-<i mod keys>`, so a hashing policy
  * has keys to hash and every key recurs.
  */
-import { connect, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
-import { connect as tcpConnect } from 'node:net';
+import type { ClientHttp2Session, OutgoingHttpHeaders } from 'node:http2';
 import { GRPC_MESSAGE, GRPC_PATH, grpcFrame } from './constants.js';
+import { grpcCall, openSession } from './grpcCall.js';
 import { LatencyRecorder, percentile, type LoadResult } from './stats.js';
 
 const [portArg, callsArg, concurrencyArg, connectionsArg, hashHeader, keysArg] = process.argv.slice(2);
@@ -35,48 +35,25 @@ const all: number[] = [];
 const failures: Record<string, number> = {};
 let failed = 0;
 
-function open(): Promise<ClientHttp2Session> {
-  return new Promise((resolve, reject) => {
-    const session = connect(`http://127.0.0.1:${port}`, { createConnection: () => tcpConnect({ host: '127.0.0.1', port, noDelay: true }) });
-    session.once('connect', () => resolve(session));
-    session.once('error', reject);
-  });
-}
-
 /** One call; resolves when its stream has closed, however it ended. */
 function call(session: ClientHttp2Session, index: number): Promise<void> {
   return new Promise((resolve) => {
     const headers = hashHeader === undefined ? baseHeaders : { ...baseHeaders, [hashHeader]: `user-${index % keys}` };
-    const sentAt = process.hrtime.bigint();
-    let status = 0;
-    let grpcStatus: string | undefined;
-    const stream = session.request(headers);
-    stream.on('response', (head: IncomingHttpHeaders) => {
-      status = Number(head[':status']);
-      grpcStatus ??= head['grpc-status'] as string | undefined; // trailers-only response
-    });
-    stream.on('trailers', (trailers: IncomingHttpHeaders) => (grpcStatus = trailers['grpc-status'] as string | undefined));
-    stream.on('data', () => undefined);
-    stream.on('error', () => undefined);
-    stream.setTimeout(CALL_TIMEOUT_MS, () => stream.close());
-    stream.on('close', () => {
-      if (status === 200 && grpcStatus === '0') {
-        const ms = Number(process.hrtime.bigint() - sentAt) / 1e6;
-        latencies.record(ms);
-        all.push(ms);
+    grpcCall(session, headers, body, CALL_TIMEOUT_MS, (outcome) => {
+      if (outcome.ok) {
+        latencies.record(outcome.ms);
+        all.push(outcome.ms);
       } else {
-        const why = status === 0 ? `reset ${stream.rstCode ?? '?'}` : `status ${status} grpc-status ${grpcStatus ?? 'none'}`;
         failed++;
-        failures[why] = (failures[why] ?? 0) + 1;
+        failures[outcome.why] = (failures[outcome.why] ?? 0) + 1;
       }
       resolve();
     });
-    stream.end(body);
   });
 }
 
 async function main(): Promise<void> {
-  const sessions = await Promise.all(Array.from({ length: connections }, open));
+  const sessions = await Promise.all(Array.from({ length: connections }, () => openSession(port)));
   for (const session of sessions) session.on('error', () => undefined);
   let next = 0;
   const lane = async (laneIndex: number): Promise<void> => {

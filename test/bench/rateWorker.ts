@@ -10,9 +10,9 @@
  * sends each connection's share in a burst every 10 ms, so requests queue behind each other and
  * the latency measured is mostly the burst's.
  */
-import { connect, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
-import { connect as tcpConnect } from 'node:net';
+import type { ClientHttp2Session } from 'node:http2';
 import { GRPC_MESSAGE, GRPC_PATH, grpcFrame } from './constants.js';
+import { grpcCall, openSession } from './grpcCall.js';
 import { LatencyRecorder, type LoadResult } from './stats.js';
 
 const [portArg, rateArg, secondsArg, connectionsArg] = process.argv.slice(2);
@@ -39,39 +39,17 @@ function fail(why: string): void {
   failures[why] = (failures[why] ?? 0) + 1;
 }
 
-function open(): Promise<ClientHttp2Session> {
-  return new Promise((resolve, reject) => {
-    // TCP_NODELAY like grpc-js and h2load: Nagle would hold small frames back.
-    const session = connect(`http://127.0.0.1:${port}`, { createConnection: () => tcpConnect({ host: '127.0.0.1', port, noDelay: true }) });
-    session.once('connect', () => resolve(session));
-    session.once('error', reject);
-  });
-}
-
 function send(session: ClientHttp2Session): void {
-  const sentAt = process.hrtime.bigint();
   inFlight++;
-  let status = 0;
-  let grpcStatus: string | undefined;
-  const stream = session.request(headers);
-  stream.on('response', (head: IncomingHttpHeaders) => {
-    status = Number(head[':status']);
-    grpcStatus ??= head['grpc-status'] as string | undefined; // trailers-only response
-  });
-  stream.on('trailers', (trailers: IncomingHttpHeaders) => (grpcStatus = trailers['grpc-status'] as string | undefined));
-  stream.on('data', () => undefined);
-  stream.on('error', () => undefined);
-  stream.setTimeout(REQUEST_TIMEOUT_MS, () => stream.close());
-  stream.on('close', () => {
+  grpcCall(session, headers, body, REQUEST_TIMEOUT_MS, (outcome) => {
     inFlight--;
-    if (status === 200 && grpcStatus === '0') latencies.record(Number(process.hrtime.bigint() - sentAt) / 1e6);
-    else fail(status === 0 ? `reset ${stream.rstCode ?? '?'}` : `status ${status} grpc-status ${grpcStatus ?? 'none'}`);
+    if (outcome.ok) latencies.record(outcome.ms);
+    else fail(outcome.why);
   });
-  stream.end(body);
 }
 
 async function main(): Promise<void> {
-  const sessions = await Promise.all(Array.from({ length: connections }, open));
+  const sessions = await Promise.all(Array.from({ length: connections }, () => openSession(port)));
   for (const session of sessions) session.on('error', () => undefined);
   const total = Math.round(rate * seconds);
   const intervalNs = 1e9 / rate;

@@ -41,6 +41,18 @@ export function shares(ids: readonly string[]): Map<string, number> {
   return counts;
 }
 
+/** How many keys moved from `before` to `after`, and how many of those moved anywhere but onto `joined`. */
+export function movement(before: readonly string[], after: readonly string[], joined: string): { moved: number; movedBetweenOld: number } {
+  let moved = 0;
+  let movedBetweenOld = 0;
+  for (let i = 0; i < before.length; i++) {
+    if (after[i] === before[i]) continue;
+    moved++;
+    if (after[i] !== joined) movedBetweenOld++;
+  }
+  return { moved, movedBetweenOld };
+}
+
 /** What the cluster reports as in flight over the upstream. */
 export function inFlightOver(all: readonly FakeEndpoint[]): number {
   return all.reduce((sum, endpoint) => sum + endpoint.activeRequests, 0);
