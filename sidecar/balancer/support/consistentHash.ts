@@ -4,7 +4,6 @@ import { OkPick, type BalancerEndpoint, type PickContext, type PickResult, type 
 /** What ring_hash and maglev share: endpoint order, weights, bounded load and the slot walk. */
 
 const TWO_53 = 2 ** 53;
-const TWO_32 = 2 ** 32;
 
 /** Envoy's `hash_balance_factor`: percent of the average load an endpoint may carry; unset = unbounded. */
 export const HashBalanceFactor = z.int().min(100).optional();
@@ -98,27 +97,4 @@ export class ConsistentHashPicker<E extends BalancerEndpoint> implements Picker<
     }
     return ++this.walkId;
   }
-}
-
-/**
- * A well-mixed 53-bit position from an endpoint's hash and a virtual node number: the MurmurHash3
- * 32-bit finalizer over two lanes, chained. Vnode k of endpoint `id` sits at mix53(hash53(id), k), so
- * a ring of a million nodes costs one string hash per endpoint and a few integer multiplies per node.
- */
-export function mix53(base: number, k: number): number {
-  const lo = base >>> 0; // ToUint32 is exact modulo 2^32 below 2^53, and far cheaper than `%` on a double
-  const hi = (base - lo) / TWO_32;
-  const a = fmix32(lo ^ Math.imul(k + 1, 0x9e3779b1));
-  const b = fmix32(hi ^ Math.imul(k + 1, 0x85ebca77) ^ a);
-  return (b >>> 11) * TWO_32 + a;
-}
-
-function fmix32(value: number): number {
-  let h = value | 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }

@@ -80,12 +80,24 @@ describe('ring_hash', () => {
     expect(build(endpoints(10)).balancer.describe?.()).toEqual({ ring_size: 1280, min_vnodes_per_endpoint: 128, max_vnodes_per_endpoint: 128 });
     // Three endpoints are too few for 128 nodes each to reach 1024, so each gets ceil(1024 / 3).
     expect(build(endpoints(3)).balancer.describe?.()).toEqual({ ring_size: 1026, min_vnodes_per_endpoint: 342, max_vnodes_per_endpoint: 342 });
-    // Twenty endpoints at 128 nodes would pass a maximum of 2048, so each gets round(2048 / 20).
+    // Twenty endpoints at 128 nodes would pass a maximum of 2048, so each gets floor(2048 / 20).
     expect(build(endpoints(20), { maximum_ring_size: 2048 }).balancer.describe?.()).toEqual({
       ring_size: 2040,
       min_vnodes_per_endpoint: 102,
       max_vnodes_per_endpoint: 102,
     });
+  });
+
+  it('keeps a large weighted upstream within the default maximum of 2^20 nodes, weights still honoured', () => {
+    // 10,000 endpoints of weights 1..5 at 128 nodes a unit would make a ~3.8 M-node ring.
+    const all = Array.from({ length: 10_000 }, (_, i) => fakeEndpoint(`10.0.${i >> 8}.${i & 255}:80`, 1 + (i % 5)));
+    const described = build(all).balancer.describe?.() as { ring_size: number; min_vnodes_per_endpoint: number; max_vnodes_per_endpoint: number };
+    expect(described.ring_size).toBeLessThanOrEqual(1_048_576);
+    expect(described.ring_size).toBeGreaterThan(1_048_576 - 10_000);
+    // ~35 nodes a unit, rounded down: weight 5 gets 174, weight 1 gets 34.
+    const ratio = described.max_vnodes_per_endpoint / described.min_vnodes_per_endpoint;
+    expect(ratio).toBeGreaterThan(4.75);
+    expect(ratio).toBeLessThan(5.25);
   });
 
   describe('config', () => {
@@ -94,8 +106,8 @@ describe('ring_hash', () => {
       return result.success ? [] : result.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
     };
 
-    it('defaults to Envoy’s ring sizes and unbounded load', () => {
-      expect(ringHash.configSchema.parse({ policy: 'ring_hash' })).toEqual({ policy: 'ring_hash', minimum_ring_size: 1024, maximum_ring_size: 8_388_608 });
+    it('defaults to Envoy’s minimum ring size, a 2^20-node maximum and unbounded load', () => {
+      expect(ringHash.configSchema.parse({ policy: 'ring_hash' })).toEqual({ policy: 'ring_hash', minimum_ring_size: 1024, maximum_ring_size: 1_048_576 });
       expect(ringHash.usesHashKey).toBe(true);
     });
 
