@@ -47,9 +47,38 @@ export interface Resolver {
   stop(): void;
 }
 
+/** The local service a sidecar fronts, as peers reach it: through the inbound listener. */
+export interface LocalService {
+  readonly name: string;
+  /** The inbound listener's address, or undefined when it binds a wildcard. */
+  readonly address: string | undefined;
+  readonly port: number;
+  readonly protocol: string;
+}
+
+/** Consul's check vocabulary: passing instances take traffic, warning ones at reduced weight, critical ones none. */
+export interface LocalHealth {
+  readonly status: 'passing' | 'warning' | 'critical';
+  /** Why, in words (becomes the check's output). */
+  readonly output: string;
+}
+
+/** The local service's entry in a registry, kept current until `deregister()`. */
+export interface Registration {
+  /** Removes the entry; resolves when the registry confirmed it, or gave up trying. */
+  deregister(): Promise<void>;
+  /** Its state for `/clusters`-style diagnostics. */
+  toJSON(): object;
+}
+
 export interface DiscoveryProvider {
   /** The provider's name in configuration (`static`, `consul`). */
   readonly kind: string;
   resolver(service: string): Resolver;
+  /**
+   * Registers the local service, reporting `health()` to the registry for as long as it stays
+   * registered. Providers without a registry (static files), or configured not to, return undefined.
+   */
+  register?(local: LocalService, health: () => Promise<LocalHealth>): Registration | undefined;
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { fixedResolver } from '../discovery/fixedResolver.js';
 import { discoveryKind } from '../discovery/registry.js';
-import type { DiscoveryProvider } from '../discovery/resolver.js';
+import type { DiscoveryProvider, LocalHealth, Registration } from '../discovery/resolver.js';
 import { AdminServer, type AdminSource } from './admin/adminServer.js';
 import { Cluster } from './cluster/cluster.js';
 import type { LoadedConfig } from './config/load.js';
@@ -12,6 +12,7 @@ import { Metrics } from './observe/metrics.js';
 import { sessionKey } from './affinity/sessionCookie.js';
 import { authorityRoute, fixedRoute } from './stack/routes.js';
 import { upstreamStack } from './stack/upstreamStack.js';
+import { healthCheckKind, type HealthChecker } from './health/index.js';
 import { plaintextConnector, type Connector } from './upstream/connector.js';
 
 const log = createLogger('sidecar');
@@ -30,6 +31,7 @@ export interface SidecarOptions {
  */
 export class Sidecar implements AdminSource {
   private readonly admin: AdminServer;
+  private registration: Registration | undefined;
 
   private constructor(
     private readonly loaded: LoadedConfig,
@@ -77,13 +79,39 @@ export class Sidecar implements AdminSource {
       await sidecar.stop();
       throw error;
     }
+    sidecar.register();
     log.info('sidecar started', { upstreams: config.upstreams.length, listeners: listeners.length });
     return sidecar;
   }
 
+  /** Registers the local service with discovery (Consul), reachable at the inbound listener. */
+  private register(): void {
+    const { service, inbound } = this.loaded.config;
+    if (service === undefined || inbound === undefined || this.discovery?.register === undefined) return;
+    const check = service.health_check;
+    const checker = (healthCheckKind(check.kind) as NonNullable<ReturnType<typeof healthCheckKind>>).create(check.config);
+    this.registration = this.discovery.register(
+      { name: service.name, address: inbound.address, port: this.port('inbound'), protocol: service.protocol },
+      () => this.localHealth(checker, check.timeout.ms),
+    );
+  }
+
+  /** Passing while this sidecar is ready and the local app passes its health check; critical otherwise. */
+  private async localHealth(checker: HealthChecker, timeoutMs: number): Promise<LocalHealth> {
+    const reasons = this.readiness();
+    if (reasons.length > 0) return { status: 'critical', output: `Tandem not ready: ${reasons.join('; ')}` };
+    const app = this.loaded.config.service as NonNullable<TandemConfig['service']>;
+    const verdict = await checker.check({ address: app.address, port: app.port }, timeoutMs);
+    return verdict.healthy ? { status: 'passing', output: `local app healthy (${verdict.detail})` } : { status: 'critical', output: `local app unhealthy: ${verdict.detail}` };
+  }
+
   readiness(): readonly string[] {
     const reasons: string[] = [];
-    for (const cluster of this.clusterList) if (!cluster.synced) reasons.push(`upstream ${cluster.name}: discovery has not answered yet`);
+    for (const cluster of this.clusterList) {
+      if (cluster.synced) continue;
+      const error = cluster.discoveryError;
+      reasons.push(`upstream ${cluster.name}: discovery has not answered yet${error === undefined ? '' : ` (last error: ${error.message})`}`);
+    }
     for (const listener of this.listenerList) if (listener.port === 0) reasons.push(`listener ${listener.name}: not bound`);
     return reasons;
   }
@@ -119,8 +147,12 @@ export class Sidecar implements AdminSource {
     return this.clusterList.find((cluster) => cluster.name === name);
   }
 
-  /** Closes listeners (connections get `graceMs` to finish), then pools, discovery and admin. */
+  /**
+   * Deregisters from discovery first, so peers stop choosing this instance while the listeners still
+   * accept; then closes listeners (connections get `graceMs` to finish), pools, discovery and admin.
+   */
   async stop(graceMs = 0): Promise<void> {
+    await this.registration?.deregister();
     await Promise.all(this.listenerList.map((listener) => listener.close(graceMs)));
     for (const cluster of this.clusterList) cluster.close();
     await this.discovery?.close();

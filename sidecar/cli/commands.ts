@@ -1,3 +1,4 @@
+import { DiscoveryInputError } from '../../discovery/inputError.js';
 import { StaticFileError } from '../../discovery/static/staticFile.js';
 import { discoveryKind } from '../../discovery/registry.js';
 import { sessionKey } from '../affinity/sessionCookie.js';
@@ -39,8 +40,9 @@ function checkReferencedFiles(loaded: LoadedConfig): void {
     try {
       void discoveryKind(discovery.kind)?.create(discovery.config, { baseDir: loaded.baseDir }).close();
     } catch (error) {
-      if (!(error instanceof StaticFileError)) throw error;
-      problems.push(...error.problems.map((p) => `discovery.static.file (${error.file}): ${p}`));
+      if (error instanceof StaticFileError) problems.push(...error.problems.map((p) => `discovery.static.file (${error.file}): ${p}`));
+      else if (error instanceof DiscoveryInputError) problems.push(`discovery.${discovery.kind}.${error.field}: ${error.problem}`);
+      else throw error;
     }
   }
   loaded.config.upstreams.forEach((upstream, index) => {

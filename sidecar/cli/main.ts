@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { tandemVersion } from '../core/version.js';
 import { parseArgs } from 'node:util';
 import { parseDurationMs } from '../core/duration.js';
 import { sidecarCommand, validateCommand } from './commands.js';
@@ -21,8 +21,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
 `;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  return tandemVersion();
 }
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -95,12 +95,16 @@ export class Cluster {
       onUpdate: (update) => {
         const first = this.syncedAt === undefined;
         this.syncedAt = new Date();
+        this.metrics.discoverySynced.set(this.syncedAt.getTime() / 1000);
+        if (this.lastError !== undefined) log.info('discovery answering again', { upstream: this.name });
         this.lastError = undefined;
         if (this.endpoints.apply(update, this.now(), first) || first) this.refresh();
       },
       onError: (error) => {
+        // One line per outage, not per failed query: the metric counts them all.
+        if (this.lastError === undefined) log.warn('discovery error; keeping the last known endpoints', { upstream: this.name, error });
         this.lastError = error;
-        log.warn('discovery error; keeping the last known endpoints', { upstream: this.name, error });
+        this.metrics.discoveryErrors.inc();
       },
     });
   }
@@ -108,6 +112,11 @@ export class Cluster {
   /** True once discovery has answered at least once. */
   get synced(): boolean {
     return this.syncedAt !== undefined;
+  }
+
+  /** The last discovery error since its last good answer, if any. */
+  get discoveryError(): Error | undefined {
+    return this.lastError;
   }
 
   pick(ctx: PickContext): PickResult<Endpoint> {

@@ -5,6 +5,8 @@ import { DEFAULT_POLICY } from '../balancer/policies.js';
 import { HashPolicyList } from '../affinity/hashKeySources.js';
 import { StatefulSessionSchema } from '../affinity/sessionCookie.js';
 import { balancerFactory, registeredBalancers } from '../balancer/registry.js';
+import { HealthCheckConfig } from '../health/healthCheckConfig.js';
+import '../health/index.js';
 import { formatFieldPath } from './issues.js';
 import { LoadBalancing } from './loadBalancing.js';
 import { Address, DurationField, pluginChoice, Port, Protocol, ServiceName } from './fields.js';
@@ -78,6 +80,8 @@ export const ConfigSchema = z
         address: Address.default('127.0.0.1'),
         port: Port.min(1),
         protocol: Protocol.default('http1'),
+        /** How Tandem judges the app healthy (reported to Consul when it registers the service). */
+        health_check: HealthCheckConfig.prefault({ tcp: {} }),
       })
       .optional(),
     admin: z.strictObject({ address: Address.default('127.0.0.1'), port: Port.default(9901) }).prefault({}),

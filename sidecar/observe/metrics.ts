@@ -6,6 +6,10 @@ export interface UpstreamMetrics {
   readonly panic: { set(value: number): void };
   /** A request carried none of the hash policy's keys and was balanced at random. */
   readonly hashKeyMissing: { inc(): void };
+  /** Discovery answered: the time (Unix seconds) of its last successful answer. */
+  readonly discoverySynced: { set(value: number): void };
+  /** Discovery failed to answer (the upstream keeps its last known endpoints). */
+  readonly discoveryErrors: { inc(): void };
 }
 
 /**
@@ -28,10 +32,25 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly discoverySynced = new Gauge({
+    name: 'tandem_discovery_last_sync_timestamp_seconds',
+    help: 'When discovery last answered for the upstream (Unix time); time() minus this is how stale its endpoints may be.',
+    labelNames: ['upstream'],
+    registers: [this.registry],
+  });
+  private readonly discoveryErrors = new Counter({
+    name: 'tandem_discovery_errors_total',
+    help: 'Failed discovery queries for the upstream; it keeps its last known endpoints meanwhile.',
+    labelNames: ['upstream'],
+    registers: [this.registry],
+  });
+
   forUpstream(upstream: string): UpstreamMetrics {
     const panic = this.panic.labels(upstream);
     panic.set(0);
-    return { panic, hashKeyMissing: this.hashKeyMissing.labels(upstream) };
+    const discoveryErrors = this.discoveryErrors.labels(upstream);
+    discoveryErrors.inc(0);
+    return { panic, hashKeyMissing: this.hashKeyMissing.labels(upstream), discoverySynced: this.discoverySynced.labels(upstream), discoveryErrors };
   }
 
   /** The Prometheus text exposition. */
@@ -45,4 +64,9 @@ export class Metrics {
 }
 
 /** Metrics that go nowhere, for components built outside a sidecar (unit tests). */
-export const NO_METRICS: UpstreamMetrics = { panic: { set: () => undefined }, hashKeyMissing: { inc: () => undefined } };
+export const NO_METRICS: UpstreamMetrics = {
+  panic: { set: () => undefined },
+  hashKeyMissing: { inc: () => undefined },
+  discoverySynced: { set: () => undefined },
+  discoveryErrors: { inc: () => undefined },
+};

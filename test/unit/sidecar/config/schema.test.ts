@@ -100,7 +100,7 @@ describe('configuration schema', () => {
   });
 
   it('names an unknown discovery kind', () => {
-    expect(problems({ discovery: { zookeeper: {} } })).toEqual(['discovery.zookeeper: unknown discovery kind; expected one of: static']);
+    expect(problems({ discovery: { zookeeper: {} } })).toEqual(['discovery.zookeeper: unknown discovery kind; expected one of: static, consul']);
   });
 
   it('validates the keys every policy shares, with defaults, next to the policy own keys', () => {

@@ -1,0 +1,165 @@
+import type Consul from 'consul';
+import { fullJitterBackoffMs } from '../../sidecar/core/backoff.js';
+import { createLogger } from '../../sidecar/core/log.js';
+import type { LocalHealth, LocalService, Registration } from '../resolver.js';
+import { tandemVersion } from '../../sidecar/core/version.js';
+
+const log = createLogger('discovery.consul');
+
+/** Pacing of registration attempts while the agent is unreachable. */
+const RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 10_000;
+/** No single agent call may hang a report or a shutdown longer than this. */
+const CALL_TIMEOUT_MS = 5_000;
+
+export interface SelfRegistrationOptions {
+  readonly serviceId: string;
+  readonly tags: readonly string[];
+  readonly meta: Readonly<Record<string, string>>;
+  readonly ttlMs: number;
+  readonly deregisterCriticalAfterMs: number;
+}
+
+/**
+ * The `consul` package's agent calls Tandem makes. Its typings leave out the per-call `timeout` (which
+ * it honours) and the check's `timeout` field, hence this narrow view instead of casts at each call.
+ */
+interface AgentCalls {
+  register(options: object): Promise<unknown>;
+  deregister(options: { id: string; timeout: number }): Promise<unknown>;
+  update(status: LocalHealth['status'], options: { id: string; note: string; timeout: number }): Promise<unknown>;
+}
+
+function agentCalls(consul: Consul): AgentCalls {
+  const { service, check } = consul.agent;
+  return {
+    register: (options) => service.register(options as { name: string }),
+    deregister: (options) => service.deregister(options),
+    update: (status, options) => (status === 'passing' ? check.pass(options) : status === 'warning' ? check.warn(options) : check.fail(options)),
+  };
+}
+
+/** papi's ResponseError carries the HTTP status; network errors do not. */
+function httpStatus(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/**
+ * The local service in the Consul agent's catalog with a TTL check that Tandem reports every ttl/3:
+ * passing while `health()` says so, critical with its reason otherwise. If Tandem dies the TTL lapses
+ * and the instance turns critical on its own; after `deregister_critical_service_after` Consul removes
+ * it. If the agent forgets the service (restarted without state: a check update answers 404), it is
+ * registered again at once. Agent calls go through the `consul` package.
+ */
+export class SelfRegistration implements Registration {
+  private readonly checkId: string;
+  private readonly agent: AgentCalls;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private registered = false;
+  private failures = 0;
+  private lastReport: { readonly at: string; readonly status: string; readonly output: string } | undefined;
+  private lastError: string | undefined;
+  private cycle: Promise<void> = Promise.resolve();
+  private deregistering: Promise<void> | undefined;
+
+  constructor(
+    consul: Consul,
+    private readonly local: LocalService,
+    private readonly options: SelfRegistrationOptions,
+    private readonly health: () => Promise<LocalHealth>,
+  ) {
+    this.checkId = `service:${options.serviceId}`;
+    this.agent = agentCalls(consul);
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  deregister(): Promise<void> {
+    return (this.deregistering ??= this.removeFromAgent());
+  }
+
+  private async removeFromAgent(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.cycle;
+    try {
+      await this.agent.deregister({ id: this.options.serviceId, timeout: CALL_TIMEOUT_MS });
+      log.info('deregistered from consul', { service_id: this.options.serviceId });
+    } catch (error) {
+      log.warn('consul deregistration failed; the TTL check will lapse instead', { service_id: this.options.serviceId, error });
+    }
+    this.registered = false;
+  }
+
+  toJSON(): object {
+    return {
+      service_id: this.options.serviceId,
+      check_id: this.checkId,
+      registered: this.registered,
+      last_report: this.lastReport ?? null,
+      last_error: this.lastError ?? null,
+    };
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.cycle = this.runCycle();
+    }, delayMs);
+  }
+
+  /** Registers if needed, then reports health; schedules the next cycle either way. */
+  private async runCycle(): Promise<void> {
+    try {
+      if (!this.registered) await this.register();
+      await this.report(await this.health());
+      this.failures = 0;
+      this.lastError = undefined;
+      this.schedule(this.options.ttlMs / 3);
+    } catch (error) {
+      if (this.stopped) return;
+      this.failures++;
+      this.lastError = (error as Error).message;
+      if (httpStatus(error) === 404) {
+        log.warn('consul agent forgot this service; registering again', { service_id: this.options.serviceId });
+        this.registered = false;
+        this.schedule(0);
+        return;
+      }
+      if (this.failures === 1) log.warn('consul registration or check update failed; retrying', { service_id: this.options.serviceId, error });
+      this.schedule(fullJitterBackoffMs(this.failures, RETRY_BASE_MS, RETRY_MAX_MS));
+    }
+  }
+
+  private async register(): Promise<void> {
+    const { local, options } = this;
+    await this.agent.register({
+      name: local.name,
+      id: options.serviceId,
+      ...(local.address === undefined ? {} : { address: local.address }),
+      port: local.port,
+      tags: [...options.tags],
+      meta: { ...options.meta, tandem_version: tandemVersion(), protocol: local.protocol },
+      check: {
+        checkid: this.checkId,
+        name: 'Tandem sidecar and local app',
+        ttl: `${options.ttlMs}ms`,
+        deregistercriticalserviceafter: `${options.deregisterCriticalAfterMs}ms`,
+        notes: 'Reported by Tandem: passing while the sidecar is ready and the local app answers its health check.',
+        timeout: `${CALL_TIMEOUT_MS}ms`,
+      },
+      timeout: CALL_TIMEOUT_MS,
+    });
+    this.registered = true;
+    log.info('registered in consul', { service_id: options.serviceId, port: local.port });
+  }
+
+  private async report(health: LocalHealth): Promise<void> {
+    await this.agent.update(health.status, { id: this.checkId, note: health.output, timeout: CALL_TIMEOUT_MS });
+    this.lastReport = { at: new Date().toISOString(), status: health.status, output: health.output };
+  }
+}
