@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fullJitterBackoffMs } from '../../sidecar/core/backoff.js';
 import { createLogger } from '../../sidecar/core/log.js';
+import { sleep } from '../../sidecar/core/sleep.js';
 import { TokenBucket } from '../../sidecar/core/tokenBucket.js';
 import type { EndpointSpec, ResolverListener } from '../resolver.js';
 import type { ConsulAgentConnection } from './consulHttp.js';
@@ -82,7 +82,7 @@ export class ServiceWatch {
         if (signal.aborted) return;
         failures++;
         this.fail(error as Error, failures);
-        await sleep(fullJitterBackoffMs(failures, RETRY_BASE_MS, RETRY_MAX_MS), undefined, { signal }).catch(() => undefined);
+        await sleep(fullJitterBackoffMs(failures, RETRY_BASE_MS, RETRY_MAX_MS), signal).catch(() => undefined);
       }
     }
   }

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from './sleep.js';
 
 /**
  * A token bucket: `burst` operations back to back, then `perSecond` sustained. `take()` waits for a
@@ -25,7 +25,7 @@ export class TokenBucket {
         this.tokens -= 1;
         return;
       }
-      await sleep(Math.ceil(((1 - this.tokens) * 1000) / this.perSecond), undefined, signal === undefined ? {} : { signal });
+      await sleep(Math.ceil(((1 - this.tokens) * 1000) / this.perSecond), signal);
     }
   }
 
