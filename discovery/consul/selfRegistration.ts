@@ -50,7 +50,8 @@ function httpStatus(error: unknown): number | undefined {
  * passing while `health()` says so, critical with its reason otherwise. If Tandem dies the TTL lapses
  * and the instance turns critical on its own; after `deregister_critical_service_after` Consul removes
  * it. If the agent forgets the service (restarted without state: a check update answers 404), it is
- * registered again at once. Agent calls go through the `consul` package.
+ * registered again at once; after any other failure, at the next attempt. Agent calls go through the
+ * `consul` package.
  */
 export class SelfRegistration implements Registration {
   private readonly checkId: string;
@@ -124,9 +125,12 @@ export class SelfRegistration implements Registration {
       if (this.stopped) return;
       this.failures++;
       this.lastError = (error as Error).message;
+      // Registering is idempotent, so after any failure the next attempt registers again: an agent
+      // that lost its state answers a check update with 404 (500 on older agents, or for a check
+      // that has no TTL any more), and one that was unreachable may have restarted meanwhile.
+      this.registered = false;
       if (httpStatus(error) === 404) {
         log.warn('consul agent forgot this service; registering again', { service_id: this.options.serviceId });
-        this.registered = false;
         this.schedule(0);
         return;
       }

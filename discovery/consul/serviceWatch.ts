@@ -26,7 +26,8 @@ export interface WatchOptions {
  * One service's blocking-query loop on `/v1/health/service/:name`, shared by every upstream that
  * resolves that service. The rules (DESIGN.md §5, Consul's blocking-query docs): always send an
  * explicit `wait`; send back the last `X-Consul-Index`; when it goes backwards (a snapshot restore, an
- * agent restart) start over from 0, which asks for the full state without blocking; treat an index
+ * agent restart) or after any error, start over from 0, which asks for the full state without
+ * blocking; treat an index
  * below 1 as 1 so a buggy answer cannot make every query return at once; take a token per query so
  * churn cannot become a busy loop; and on errors keep the last endpoints and retry with jittered
  * backoff. Every answer is the service's complete instance list, so each is delivered as a reset.
@@ -80,6 +81,9 @@ export class ServiceWatch {
         this.deliver(endpointsFromHealth(entries));
       } catch (error) {
         if (signal.aborted) return;
+        // The agent may have restarted with a lower index, and a query with the old one would then
+        // block for a whole `wait` before noticing: after an error, ask for the full state at once.
+        this.index = 0;
         failures++;
         this.fail(error as Error, failures);
         await sleep(fullJitterBackoffMs(failures, RETRY_BASE_MS, RETRY_MAX_MS), signal).catch(() => undefined);

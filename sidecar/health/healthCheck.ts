@@ -32,7 +32,7 @@ const kinds = new Map<string, HealthCheckKind>();
 
 export function registerHealthCheck<C>(kind: HealthCheckKind<C>): void {
   if (kinds.has(kind.kind)) throw new Error(`health check kind "${kind.kind}" is already registered`);
-  kinds.set(kind.kind, kind as HealthCheckKind);
+  kinds.set(kind.kind, kind);
 }
 
 export function healthCheckKind(name: string): HealthCheckKind | undefined {

@@ -1,0 +1,4 @@
+export { startConsulTestServer } from './server.js';
+export type { ConsulTestServer, ConsulTestServerOptions } from './server.js';
+export type { ConsulFaults } from './faults.js';
+export type { RecordedRequest } from './requestLog.js';
