@@ -132,7 +132,8 @@ const LISTENER_BOUND = /msg="listener bound" listener=(\S+) address=(\S+)/;
 
 /**
  * Runs `tandem sidecar -c <file>` for `config`, with the admin server and every listener the
- * configuration declares on port 0, discovery from a static file with `services`. Resolves once a
+ * configuration declares on port 0, discovery from a static file with `services` unless the config
+ * names its own `discovery`. Resolves once a
  * `listener bound` line has appeared on stderr for every listener; rejects with the stderr if the
  * process exits first or `startTimeoutMs` passes. Needs log level info (the default) for those lines.
  */
@@ -146,7 +147,7 @@ export async function spawnSidecar(config: SidecarProcessConfig, services: Servi
   const document: Record<string, unknown> = {
     ...config,
     admin: { ...(config['admin'] as object | undefined), port: 0 },
-    discovery: { static: { file: 'endpoints.yaml' } },
+    discovery: config['discovery'] ?? { static: { file: 'endpoints.yaml' } },
     upstreams,
   };
   if (config.outbound?.http_proxy_port !== undefined) {
