@@ -161,4 +161,88 @@ describe('Consul discovery through a running Tandem', () => {
     expect(server.maxOpenConnections()).toBeLessThanOrEqual(50);
     expect(server.heldQueries()).toBe(50);
   });
+
+  it('serves every request from the last known endpoints through 30 s of 500s and 30 s of hangs, and sees a new instance within 2 s of recovery', async () => {
+    const { address, control, server } = await consulTestServer();
+    const [a, b, c] = (await namedBackends(3)) as [Named, Named, Named];
+    await register(control, [a, b]);
+    const sidecar = await tandemOnConsul(address);
+    const port = sidecar.port('outbound.orders');
+    await waitFor('two endpoints', async () => (await endpointPorts(sidecar)).length === 2, 5_000);
+
+    // 5,000 requests spread over the minute of outage, ~83 a second.
+    const agent = keepAliveAgent();
+    const answers: string[] = [];
+    const traffic = (async () => {
+      for (let batch = 0; batch < 100; batch++) {
+        const started = Date.now();
+        answers.push(...(await send(port, 50, 10, agent)));
+        await sleep(Math.max(0, 600 - (Date.now() - started)));
+      }
+    })();
+    server.faults.failWith(500, { pathPrefix: '/v1/health/' });
+    await sleep(30_000);
+    server.faults.clear();
+    server.faults.hang({ pathPrefix: '/v1/health/' });
+    await sleep(30_000);
+    expect(server.requests.some((r) => r.status === 500)).toBe(true);
+    server.faults.clear();
+    const recovered = Date.now();
+    await control.registerInstance('orders', 'orders-b2', c.port);
+    await waitFor('the new instance in /clusters', async () => (await endpointPorts(sidecar)).includes(c.port), 2_000, 20);
+    expect(Date.now() - recovered).toBeLessThan(2_000);
+    await traffic;
+
+    expect(answers).toHaveLength(5_000);
+    expect(answers.filter((body) => body !== 'b0' && body !== 'b1' && body !== 'b2')).toEqual([]);
+    const stale = (await (await fetch(`http://127.0.0.1:${sidecar.port('admin')}/metrics`)).text()).match(/^tandem_discovery_errors_total\{upstream="orders"\} (\d+)$/m);
+    expect(Number(stale?.[1])).toBeGreaterThan(0);
+  }, 90_000);
+});
+
+describe('Tandem registering its own service in Consul', () => {
+  async function registeringTandem(address: string, app: Http1Backend): Promise<SidecarProcess> {
+    return spawnSidecar({
+      service: { name: 'billing', port: app.port, health_check: { tcp: {} } },
+      inbound: { address: '127.0.0.1' },
+      discovery: { consul: { address, wait: '5s', registration: { ttl: '3s', tags: ['tandem'] } } },
+    });
+  }
+
+  async function billingCheck(control: ConsulControl): Promise<{ Status: string; Output: string } | undefined> {
+    const [row] = await control.health('billing');
+    return row?.Checks.find((check) => check.CheckID.startsWith('service:'));
+  }
+
+  it('appears with a passing check, turns critical within TTL + 1 s of the app stopping, and leaves on shutdown', async () => {
+    const { address, control } = await consulUnderTest();
+    const app = await startHttp1Backend((_req, res) => res.end('billing'));
+    const sidecar = await registeringTandem(address, app);
+    await waitFor('a passing registration', async () => (await billingCheck(control))?.Status === 'passing', 5_000);
+    const [row] = await control.health('billing');
+    expect(row?.Service.Port).toBe(sidecar.port('inbound'));
+    expect(row?.Service.Meta).toMatchObject({ protocol: 'http1' });
+
+    const stopped = Date.now();
+    app.server.closeAllConnections();
+    await new Promise((resolve) => app.server.close(resolve));
+    await waitFor('a critical check', async () => (await billingCheck(control))?.Status === 'critical', 4_000, 50);
+    expect(Date.now() - stopped).toBeLessThan(3_000 + 1_000);
+    expect((await billingCheck(control))?.Output).toMatch(/local app unhealthy/);
+
+    expect(await sidecar.stop('SIGTERM')).toBe(0);
+    expect(await control.health('billing')).toEqual([]);
+  });
+
+  it('registers again within the TTL when the agent restarts and forgets it', async () => {
+    const { address, control, server } = await consulTestServer();
+    const app = await startHttp1Backend((_req, res) => res.end('billing'));
+    await registeringTandem(address, app);
+    await waitFor('a passing registration', async () => (await billingCheck(control))?.Status === 'passing', 5_000);
+    await server.restart();
+    const restarted = Date.now();
+    expect(await control.health('billing')).toEqual([]);
+    await waitFor('the registration to come back passing', async () => (await billingCheck(control))?.Status === 'passing', 3_000, 50);
+    expect(Date.now() - restarted).toBeLessThan(3_000);
+  });
 });
