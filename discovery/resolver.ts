@@ -67,8 +67,6 @@ export interface LocalHealth {
 export interface Registration {
   /** Removes the entry; resolves when the registry confirmed it, or gave up trying. */
   deregister(): Promise<void>;
-  /** Its state for `/clusters`-style diagnostics. */
-  toJSON(): object;
 }
 
 export interface DiscoveryProvider {

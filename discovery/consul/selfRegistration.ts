@@ -60,8 +60,6 @@ export class SelfRegistration implements Registration {
   private stopped = false;
   private registered = false;
   private failures = 0;
-  private lastReport: { readonly at: string; readonly status: string; readonly output: string } | undefined;
-  private lastError: string | undefined;
   private cycle: Promise<void> = Promise.resolve();
   private deregistering: Promise<void> | undefined;
 
@@ -96,16 +94,6 @@ export class SelfRegistration implements Registration {
     this.registered = false;
   }
 
-  toJSON(): object {
-    return {
-      service_id: this.options.serviceId,
-      check_id: this.checkId,
-      registered: this.registered,
-      last_report: this.lastReport ?? null,
-      last_error: this.lastError ?? null,
-    };
-  }
-
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
@@ -119,12 +107,10 @@ export class SelfRegistration implements Registration {
       if (!this.registered) await this.register();
       await this.report(await this.health());
       this.failures = 0;
-      this.lastError = undefined;
       this.schedule(this.options.ttlMs / 3);
     } catch (error) {
       if (this.stopped) return;
       this.failures++;
-      this.lastError = (error as Error).message;
       // Registering is idempotent, so after any failure the next attempt registers again: an agent
       // that lost its state answers a check update with 404 (500 on older agents, or for a check
       // that has no TTL any more), and one that was unreachable may have restarted meanwhile.
@@ -164,6 +150,5 @@ export class SelfRegistration implements Registration {
 
   private async report(health: LocalHealth): Promise<void> {
     await this.agent.update(health.status, { id: this.checkId, note: health.output, timeout: CALL_TIMEOUT_MS });
-    this.lastReport = { at: new Date().toISOString(), status: health.status, output: health.output };
   }
 }

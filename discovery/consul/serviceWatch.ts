@@ -39,8 +39,8 @@ export class ServiceWatch {
   private endpoints: readonly EndpointSpec[] | undefined;
   private lastError: Error | undefined;
   private running: Promise<void> | undefined;
-  /** The index the next query sends; exposed for `/clusters`-style diagnostics and tests. */
-  index = 0;
+  /** The index the next query sends. */
+  private index = 0;
 
   constructor(
     readonly service: string,
