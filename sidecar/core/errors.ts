@@ -22,6 +22,12 @@ export const ErrorCode = {
   UpstreamProtocol: 'TANDEM_UPSTREAM_PROTOCOL_ERROR',
   /** The request's deadline (`grpc-timeout`) passed. */
   DeadlineExceeded: 'TANDEM_DEADLINE_EXCEEDED',
+  /** The route `timeout` (all attempts) or an attempt's `per_try_timeout` passed before the response started. */
+  UpstreamTimeout: 'TANDEM_UPSTREAM_TIMEOUT',
+  /** Nothing moved in either direction for `stream_idle_timeout`. */
+  StreamIdleTimeout: 'TANDEM_STREAM_IDLE_TIMEOUT',
+  /** A circuit-breaker limit (`max_requests`, `max_pending_requests`…) is reached; the upstream was not touched. */
+  Overflow: 'TANDEM_OVERFLOW',
   /** The downstream client went away; nobody is waiting for the response. */
   DownstreamCancelled: 'TANDEM_DOWNSTREAM_CANCELLED',
   /** The request cannot be proxied as sent. */
