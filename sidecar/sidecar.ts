@@ -4,7 +4,7 @@ import type { DiscoveryProvider, LocalHealth, Registration } from '../discovery/
 import { AdminServer, type AdminSource } from './admin/adminServer.js';
 import { Cluster } from './cluster/cluster.js';
 import type { LoadedConfig } from './config/load.js';
-import { UpstreamSchema, type TandemConfig } from './config/schema.js';
+import { UpstreamSchema, type TandemConfig, type UpstreamConfig } from './config/schema.js';
 import { createLogger, setLogLevel } from './core/log.js';
 import type { Service } from './http/message.js';
 import { Listener } from './listener/listener.js';
@@ -54,21 +54,26 @@ export class Sidecar implements AdminSource {
     for (const upstream of config.upstreams) {
       // Validation guarantees discovery is configured whenever upstreams are.
       const resolver = (discovery as DiscoveryProvider).resolver(upstream.service);
-      const cluster = new Cluster(upstream, { resolver, connector, metrics: metrics.forUpstream(upstream.name) });
+      const upstreamMetrics = metrics.forUpstream(upstream.name);
+      const cluster = new Cluster(upstream, { resolver, connector, metrics: upstreamMetrics });
       clusters.push(cluster);
       const session = upstream.stateful_session;
-      services.set(upstream.name.toLowerCase(), upstreamStack(cluster, session === undefined ? {} : { sessionKey: sessionKey(session, loaded.baseDir) }));
+      const key = session === undefined ? undefined : sessionKey(session, loaded.baseDir);
+      services.set(upstream.name.toLowerCase(), upstreamStack(cluster, { metrics: upstreamMetrics, ...(key === undefined ? {} : { sessionKey: key }) }));
     }
     const listeners = outboundListeners(config, services);
     if (config.inbound !== undefined && config.service !== undefined) {
       const app = config.service;
-      const cluster = new Cluster(UpstreamSchema.parse({ name: LOCAL_APP, service: app.name, protocol: app.protocol, connect_timeout: '1s' }), {
+      const localMetrics = metrics.forUpstream(LOCAL_APP);
+      const cluster = new Cluster(localAppUpstream(app), {
         resolver: fixedResolver([{ address: app.address, port: app.port, weight: 1, health: 'healthy', metadata: {} }]),
         connector: plaintextConnector,
-        metrics: metrics.forUpstream(LOCAL_APP),
+        metrics: localMetrics,
       });
       clusters.push(cluster);
-      listeners.push(new Listener({ name: 'inbound', address: config.inbound.address, port: config.inbound.port, route: fixedRoute(upstreamStack(cluster)) }));
+      listeners.push(
+        new Listener({ name: 'inbound', address: config.inbound.address, port: config.inbound.port, route: fixedRoute(upstreamStack(cluster, { metrics: localMetrics })) }),
+      );
     }
     const sidecar = new Sidecar(loaded, discovery, clusters, listeners, metrics);
     for (const cluster of clusters) cluster.start();
@@ -158,6 +163,26 @@ export class Sidecar implements AdminSource {
     await this.discovery?.close();
     await this.admin.close();
   }
+}
+
+/**
+ * The local app as an upstream of the inbound listener. The calling sidecar owns the request's policy
+ * (its route timeout, retries and budget), so the inbound hop adds none of its own: no route timeout,
+ * no policy retries (transparent resends of unprocessed requests stay), no outlier detection for the
+ * one endpoint there is, and limits high enough never to shed what the app could take.
+ */
+function localAppUpstream(app: NonNullable<TandemConfig['service']>): UpstreamConfig {
+  const unlimited = 2 ** 31 - 1;
+  return UpstreamSchema.parse({
+    name: LOCAL_APP,
+    service: app.name,
+    protocol: app.protocol,
+    connect_timeout: '1s',
+    timeout: '0s',
+    retry: { num_retries: 0 },
+    outlier_detection: { enabled: false },
+    circuit_breaker: { max_connections: unlimited, max_pending_requests: unlimited, max_requests: unlimited, max_retries: unlimited },
+  });
 }
 
 function createDiscovery(loaded: LoadedConfig): DiscoveryProvider | undefined {

@@ -1,14 +1,19 @@
 import type { Resolver } from '../../discovery/resolver.js';
-import type { Balancer, BalancerHelper, PickContext, PickResult, Picker } from '../balancer/balancer.js';
+import type { Balancer, BalancerHelper, Outcome, PickContext, PickResult, Picker } from '../balancer/balancer.js';
 import { balancerFactory } from '../balancer/registry.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { ErrorCode, TandemError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
+import { ActiveHealthChecker } from '../health/activeHealthChecker.js';
+import { healthCheckKind } from '../health/healthCheck.js';
+import { ResourceLimits } from '../limits/resourceLimits.js';
 import { NO_METRICS, type UpstreamMetrics } from '../observe/metrics.js';
+import { RetryBudget } from '../retry/retryBudget.js';
 import type { Connector } from '../upstream/connector.js';
 import { createPool } from '../upstream/pools.js';
 import type { Endpoint } from './endpoint.js';
 import { EndpointSet } from './endpointSet.js';
+import { OutlierDetector } from './outlierDetection.js';
 import { slowStartFactor, type SlowStartConfig } from './slowStart.js';
 
 const log = createLogger('cluster');
@@ -31,11 +36,19 @@ export interface ClusterDependencies {
 
 /**
  * An upstream: the endpoints discovery reports for it, the balancer choosing among them and the
- * connection pools reaching them. The request path asks it for a pick; everything else here runs on
- * discovery's schedule (or, during slow start, a timer), not per request.
+ * connection pools reaching them, with what decides which endpoints take traffic besides discovery —
+ * outlier detection and active health checks — and the resources its requests share (circuit-breaker
+ * limits, the retry budget). The request path asks it for a pick and reports each attempt's outcome;
+ * everything else here runs on discovery's schedule or a timer, not per request.
  */
 export class Cluster {
   readonly name: string;
+  /** Circuit-breaker counts, spent by the limits and retry layers and the pools. */
+  readonly limits: ResourceLimits;
+  /** The upstream's retry budget, shared by its routes unless a route sets its own. */
+  readonly retryBudget: RetryBudget;
+  private readonly outliers: OutlierDetector;
+  private readonly healthChecker: ActiveHealthChecker | undefined;
   private readonly endpoints: EndpointSet;
   private readonly balancer: Balancer<Endpoint>;
   private readonly resolver: Resolver;
@@ -64,6 +77,14 @@ export class Cluster {
       slowStart === undefined
         ? undefined
         : { windowMs: slowStart.window.ms, aggression: slowStart.aggression, minWeightPercent: slowStart.min_weight_percent };
+    this.limits = new ResourceLimits(config.name, config.circuit_breaker, this.metrics.overflows);
+    this.retryBudget = new RetryBudget(config.retry.budget, this.now);
+    this.outliers = new OutlierDetector(config.outlier_detection, {
+      now: this.now,
+      random,
+      changed: (id, ejected, reason) => this.ejectionChanged(id, ejected, reason),
+    });
+    this.healthChecker = this.createHealthChecker(random);
     this.endpoints = new EndpointSet(
       (spec) =>
         createPool(config.protocol, {
@@ -75,6 +96,7 @@ export class Cluster {
           maxConnections: config.pool.max_connections_per_endpoint,
           maxConcurrentStreams: config.pool.max_concurrent_streams,
           idleTimeoutMs: config.pool.idle_timeout.ms,
+          limits: this.limits,
         }),
       config.lb.healthy_panic_threshold,
     );
@@ -91,6 +113,7 @@ export class Cluster {
 
   /** Starts following discovery. */
   start(): void {
+    this.outliers.start();
     this.resolver.start({
       onUpdate: (update) => {
         const first = this.syncedAt === undefined;
@@ -98,7 +121,10 @@ export class Cluster {
         this.metrics.discoverySynced.set(this.syncedAt.getTime() / 1000);
         if (this.lastError !== undefined) log.info('discovery answering again', { upstream: this.name });
         this.lastError = undefined;
-        if (this.endpoints.apply(update, this.now(), first) || first) this.refresh();
+        if (this.endpoints.apply(update, this.now(), first) || first) {
+          this.watchEndpoints();
+          this.refresh();
+        }
       },
       onError: (error) => {
         // One line per outage, not per failed query: the metric counts them all.
@@ -126,6 +152,11 @@ export class Cluster {
   /** The endpoint `id` if it may take requests now (for stateful sessions), else undefined. */
   routableEndpoint(id: string): Endpoint | undefined {
     return this.routableIds.has(id) ? this.endpoints.get(id) : undefined;
+  }
+
+  /** How an attempt on `endpoint` went, for outlier detection. */
+  recordOutcome(endpoint: Endpoint, outcome: Outcome): void {
+    this.outliers.record(endpoint.id, outcome);
   }
 
   /** Counts a request to a hashing upstream that had no hash key. */
@@ -187,6 +218,8 @@ export class Cluster {
 
   close(): void {
     clearTimeout(this.rampTimer);
+    this.outliers.stop();
+    this.healthChecker?.stop();
     this.resolver.stop();
     this.balancer.destroy();
     this.endpoints.close();
@@ -205,8 +238,62 @@ export class Cluster {
       synced: this.synced,
       last_sync: this.syncedAt?.toISOString() ?? null,
       discovery_error: this.lastError?.message ?? null,
-      endpoints: [...this.endpoints.all()].map((endpoint) => ({ ...endpoint.toJSON(), ...(this.balancer.describeEndpoint?.(endpoint) ?? {}) })),
+      circuit_breakers: this.limits.toJSON(),
+      retry_budget: this.retryBudget.describe(),
+      outlier_detection: this.config.outlier_detection.enabled ? this.outliers.stats() : null,
+      endpoints: [...this.endpoints.all()].map((endpoint) => ({
+        ...endpoint.toJSON(),
+        ...(this.balancer.describeEndpoint?.(endpoint) ?? {}),
+        outlier: this.config.outlier_detection.enabled ? (this.outliers.describe(endpoint.id) ?? null) : null,
+        active_health_check: this.healthChecker?.describe(endpoint.id) ?? null,
+      })),
     };
+  }
+
+  /** Keeps outlier detection and active health checks following the endpoints discovery reports. */
+  private watchEndpoints(): void {
+    const all = [...this.endpoints.all()];
+    this.outliers.sync(all.map((endpoint) => endpoint.id));
+    this.healthChecker?.sync(all);
+  }
+
+  private ejectionChanged(id: string, ejected: boolean, reason: string): void {
+    this.metrics.ejected.set(this.outliers.stats().ejected);
+    const endpoint = this.endpoints.get(id);
+    if (endpoint === undefined) return;
+    endpoint.ejected = ejected;
+    if (ejected) {
+      this.metrics.ejections.inc({ reason });
+      log.warn('endpoint ejected by outlier detection', { upstream: this.name, endpoint: id, reason });
+    } else log.info('endpoint back from ejection', { upstream: this.name, endpoint: id, reason });
+    this.endpoints.invalidate();
+    this.refresh();
+  }
+
+  /**
+   * Active health checking, when configured: a failing endpoint leaves rotation after
+   * `unhealthy_threshold` failures and returns after `healthy_threshold` passes; any passing check
+   * also ends an outlier ejection (Envoy's `successful_active_health_check_uneject_host`).
+   */
+  private createHealthChecker(random: () => number): ActiveHealthChecker | undefined {
+    const settings = this.config.health_check;
+    if (settings === undefined) return undefined;
+    const kind = healthCheckKind(settings.kind);
+    if (kind === undefined) throw new Error(`unknown health check kind "${settings.kind}"`); // config validation prevents this
+    return new ActiveHealthChecker(settings, kind.create(settings.config), {
+      random,
+      checked: (id, verdict, state, changed) => {
+        if (!verdict.healthy) this.metrics.healthCheckFailures.inc();
+        else if (this.outliers.isEjected(id)) this.outliers.uneject(id, 'active health check passed');
+        const endpoint = this.endpoints.get(id);
+        if (!changed || endpoint === undefined) return;
+        if (state === 'healthy' && endpoint.activeHealth === 'unhealthy') endpoint.eligibleSince = this.now();
+        endpoint.activeHealth = state;
+        if (state !== 'unknown') log.info(`endpoint ${state} by active health check`, { upstream: this.name, endpoint: id, detail: verdict.detail });
+        this.endpoints.invalidate();
+        this.refresh();
+      },
+    });
   }
 
   /** Sets each endpoint's effective weight; returns true while any is still ramping up. */

@@ -1,6 +1,7 @@
 import type { EndpointHealth, EndpointSpec } from '../../discovery/resolver.js';
 import { endpointId } from '../../discovery/resolver.js';
 import type { BalancerEndpoint } from '../balancer/balancer.js';
+import type { ActiveHealthState } from '../health/activeHealthChecker.js';
 import type { ConnectionPool } from '../upstream/pool.js';
 
 /** What the endpoints of one upstream share: requests in flight over all of them. */
@@ -28,6 +29,10 @@ export class Endpoint implements BalancerEndpoint {
   /** Finished requests, and those that counted as failures. */
   totalRequests = 0;
   totalFailures = 0;
+  /** Passive outlier detection took it out of rotation for a while. Kept current by the cluster. */
+  ejected = false;
+  /** What active health checking says (`unknown` until checked, or when no check is configured). */
+  activeHealth: ActiveHealthState = 'unknown';
 
   constructor(
     spec: EndpointSpec,
@@ -59,9 +64,13 @@ export class Endpoint implements BalancerEndpoint {
     if (!success) this.totalFailures++;
   }
 
-  /** Only healthy endpoints take new requests; draining ones finish what they have. */
+  /**
+   * Takes new requests: discovery says healthy, outlier detection has not ejected it and active health
+   * checking (if any) has not failed it — excluded if any of them says so. Draining endpoints finish
+   * what they have.
+   */
   get eligible(): boolean {
-    return this.health === 'healthy';
+    return this.health === 'healthy' && !this.ejected && this.activeHealth !== 'unhealthy';
   }
 
   /**
@@ -86,6 +95,8 @@ export class Endpoint implements BalancerEndpoint {
       effective_weight: round(this.effectiveWeight),
       health: this.health,
       eligible: this.eligible,
+      ejected: this.ejected,
+      active_health: this.activeHealth,
       active_requests: this.activeRequests,
       total_requests: this.totalRequests,
       total_failures: this.totalFailures,

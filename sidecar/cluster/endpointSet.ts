@@ -62,6 +62,11 @@ export class EndpointSet {
     return changed;
   }
 
+  /** Something outside discovery changed an endpoint's eligibility (an ejection, a health check). */
+  invalidate(): void {
+    this.routableCache = undefined;
+  }
+
   /** The endpoints to balance over right now, in a stable order. */
   routable(): Routable {
     if (this.routableCache !== undefined) return this.routableCache;

@@ -3,15 +3,20 @@ import { ErrorCode, type TandemError } from '../core/errors.js';
 import { grpcStatusOf, httpStatusForGrpc } from '../http/grpc.js';
 import type { Headers } from '../http/message.js';
 
+/** Endings that say nothing about the endpoint by themselves. */
+const NEUTRAL_ENDINGS: ReadonlySet<string> = new Set([ErrorCode.DownstreamCancelled, ErrorCode.UpstreamRefused, ErrorCode.StreamIdleTimeout]);
+
 /**
  * Whether an attempt counts against its endpoint. The one place this is decided, so stats, outlier
- * detection and load-aware balancers agree: local failures count, except two that say nothing bad
- * about the endpoint — the client going away, and a stream the endpoint refused unprocessed (it is
- * rotating its connections with GOAWAY, or at its stream limit; the request goes elsewhere). A gRPC
- * status counts as its HTTP equivalent (Envoy's mapping); 5xx counts.
+ * detection and load-aware balancers agree: local failures count, except those that say nothing bad
+ * about the endpoint — the client going away (or Tandem dropping the response to retry), a stream
+ * idle by the application's choice, and a stream the endpoint refused unprocessed (it is rotating its
+ * connections with GOAWAY, or at its stream limit; the request goes elsewhere). When a head arrived
+ * before such an ending, its status still counts. A gRPC status counts as its HTTP equivalent
+ * (Envoy's mapping); 5xx counts.
  */
 export function isSuccess(status: number | undefined, grpcStatus: number | undefined, error: TandemError | undefined): boolean {
-  if (error !== undefined) return error.code === ErrorCode.DownstreamCancelled || error.code === ErrorCode.UpstreamRefused;
+  if (error !== undefined && !NEUTRAL_ENDINGS.has(error.code)) return false;
   if (grpcStatus !== undefined) return httpStatusForGrpc(grpcStatus) < 500;
   return status === undefined || status < 500;
 }

@@ -5,7 +5,11 @@ import { DEFAULT_POLICY } from '../balancer/policies.js';
 import { HashPolicyList } from '../affinity/hashKeySources.js';
 import { StatefulSessionSchema } from '../affinity/sessionCookie.js';
 import { balancerFactory, registeredBalancers } from '../balancer/registry.js';
-import { HealthCheckConfig } from '../health/healthCheckConfig.js';
+import { ActiveHealthCheckConfig, HealthCheckConfig } from '../health/healthCheckConfig.js';
+import { OutlierDetectionSchema } from '../cluster/outlierDetectionConfig.js';
+import { CircuitBreakerSchema } from '../limits/circuitBreakerConfig.js';
+import { mergeRetry, retryConfigIssues, RetrySchema } from '../retry/retryConfig.js';
+import { RouteSchema } from './routeConfig.js';
 import '../health/index.js';
 import { formatFieldPath } from './issues.js';
 import { LoadBalancing } from './loadBalancing.js';
@@ -58,8 +62,27 @@ export const UpstreamSchema = z
     stateful_session: StatefulSessionSchema.optional(),
     connect_timeout: DurationField.prefault('5s'),
     pool: Pool.prefault({}),
+    /**
+     * The route timeout: from the end of the request to the response head, all attempts included
+     * (Envoy's 15 s). It never cuts a response that has started, so streams are not bounded by it.
+     */
+    timeout: DurationField.prefault('15s'),
+    /** Nothing sent either way for this long ends the exchange (Envoy's 5 min); 0s turns it off. */
+    stream_idle_timeout: DurationField.prefault('5m'),
+    retry: RetrySchema.prefault({}),
+    circuit_breaker: CircuitBreakerSchema.prefault({}),
+    outlier_detection: OutlierDetectionSchema.prefault({}),
+    /** Active health checking of each endpoint; off unless given. */
+    health_check: ActiveHealthCheckConfig.optional(),
+    /** Per-path overrides of timeout, stream_idle_timeout and retry; first match wins. */
+    routes: z.array(RouteSchema).default([]),
   })
   .superRefine((upstream, ctx) => {
+    upstream.routes.forEach((route, index) => {
+      for (const issue of retryConfigIssues(mergeRetry(upstream.retry, route.retry))) {
+        ctx.addIssue({ code: 'custom', path: ['routes', index, 'retry', ...issue.path], message: `${issue.message} (after merging the upstream's retry policy)` });
+      }
+    });
     if (upstream.hash_policy.length > 0 && balancerFactory(upstream.lb.policy)?.usesHashKey !== true) {
       const hashing = registeredBalancers().filter((factory) => factory.usesHashKey).map((factory) => factory.name);
       ctx.addIssue({

@@ -34,6 +34,16 @@ export class Cancellation {
     };
   }
 
+  /**
+   * A cancellation that fires with this one and can also fire alone: one attempt of a request, which
+   * a per-try timeout ends without ending the request. The link lives as long as this object.
+   */
+  child(): Cancellation {
+    const child = new Cancellation();
+    this.onCancel((reason) => child.cancel(reason));
+    return child;
+  }
+
   cancel(reason: TandemError): void {
     if (this.cancelReason !== undefined) return;
     this.cancelReason = reason;

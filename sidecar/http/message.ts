@@ -27,12 +27,23 @@ export interface ProxyRequest {
   readonly downstreamVersion: HttpVersion;
   /** The downstream peer's IP address. */
   readonly peerAddress: string | undefined;
-  /** Cancelled when the downstream goes away or the deadline passes. */
-  readonly cancellation: Cancellation;
+  /**
+   * Cancelled when the downstream goes away or a timeout ends the exchange. The retry layer replaces
+   * it with a child per attempt, so a per-try timeout ends that attempt alone; pools hook whichever
+   * is current when they dispatch.
+   */
+  cancellation: Cancellation;
   /** When the request head arrived, on the `performance.now()` clock. */
   readonly receivedAt: number;
-  /** Absolute deadline on the `performance.now()` clock; `Infinity` when there is none. */
+  /**
+   * The client's deadline (`grpc-timeout`) for the whole exchange, absolute on the `performance.now()`
+   * clock; `Infinity` when there is none. What remains of it is sent upstream with each attempt.
+   */
   deadline: number;
+  /** When the route `timeout` runs out for the response head (all attempts); `Infinity` until armed or when off. */
+  headDeadline: number;
+  /** Times the request has been sent upstream so far (each attempt, transparent resends included). */
+  attempts: number;
   /** Endpoint ids earlier attempts used; the balancer prefers others. */
   readonly tried: Set<string>;
   /** Hash of the request's affinity key (hash policy), for the hashing balancers; see `PickContext`. */

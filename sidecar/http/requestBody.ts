@@ -20,7 +20,7 @@ export interface BodyTarget {
  * Backpressure: when the current target's `write` returns false the downstream source is paused
  * until that target drains, so at most the transport's buffers hold unsent bytes.
  *
- * Replay: until `commit()` (the response has started), every chunk sent is also kept, up to
+ * Replay: until `commit()` (the retry layer accepted a response), every chunk sent is also kept, up to
  * `replayLimit` bytes, so `sendTo()` on a new target re-sends the same bytes first. Past the limit
  * the copy is dropped and `replayable` turns false.
  */
@@ -33,6 +33,9 @@ export class RequestBody {
   private listening = false;
   private sourceEnded: boolean;
   private drainTarget: BodyTarget | undefined;
+  private completionListeners: Array<() => void> | undefined;
+  /** When the last chunk arrived from downstream (`performance.now()`), for the stream idle timeout. */
+  lastDataAt = 0;
 
   /**
    * @param source the downstream body stream; undefined for a request without a body.
@@ -47,6 +50,20 @@ export class RequestBody {
 
   static none(): RequestBody {
     return new RequestBody(undefined, true);
+  }
+
+  /** Whether the downstream has sent the whole body (an empty body is complete from the start). */
+  get complete(): boolean {
+    return this.sourceEnded;
+  }
+
+  /**
+   * Calls `listener` once the downstream has sent the whole body (at once if it has). The route timeout
+   * starts here, as Envoy's does: a client still streaming its request is not waiting for a response.
+   */
+  onComplete(listener: () => void): void {
+    if (this.sourceEnded) listener();
+    else (this.completionListeners ??= []).push(listener);
   }
 
   /** Whether a new attempt can still be sent the whole body. */
@@ -84,13 +101,14 @@ export class RequestBody {
     if (this.listening && !this.sourceEnded) this.source?.pause();
   }
 
-  /** The response has started: no further attempt will be made, so stop keeping a copy. */
+  /** A response was accepted: no further attempt will be made, so stop keeping a copy. */
   commit(): void {
     this.replay = undefined;
     this.replayBytes = 0;
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    this.lastDataAt = performance.now();
     if (this.replay !== undefined) {
       this.replayBytes += chunk.length;
       if (this.replayBytes > this.replayLimit) this.commit();
@@ -117,5 +135,8 @@ export class RequestBody {
   private readonly onEnd = (): void => {
     this.sourceEnded = true;
     this.target?.end();
+    const listeners = this.completionListeners;
+    this.completionListeners = undefined;
+    if (listeners !== undefined) for (const listener of listeners) listener();
   };
 }

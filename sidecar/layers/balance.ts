@@ -28,7 +28,7 @@ export function balance(cluster: Cluster): Service {
     const preferred = request.preferredEndpoint;
     if (preferred !== undefined && !request.tried.has(preferred)) {
       const endpoint = cluster.routableEndpoint(preferred);
-      if (endpoint !== undefined) return dispatch(endpoint, undefined, request);
+      if (endpoint !== undefined) return dispatch(cluster, endpoint, undefined, request);
     }
     let pick = cluster.pick(request);
     if (pick.kind === 'queue') {
@@ -37,18 +37,20 @@ export function balance(cluster: Cluster): Service {
     }
     if (pick.kind === 'queue') throw noAnswerYet(cluster);
     if (pick.kind === 'fail') throw pick.error;
-    return dispatch(pick.endpoint, pick.onDone, request);
+    return dispatch(cluster, pick.endpoint, pick.onDone, request);
   };
 }
 
-async function dispatch(endpoint: Endpoint, onDone: OnDone<Endpoint> | undefined, request: ProxyRequest): Promise<ProxyResponse> {
+async function dispatch(cluster: Cluster, endpoint: Endpoint, onDone: OnDone<Endpoint> | undefined, request: ProxyRequest): Promise<ProxyResponse> {
   request.tried.add(endpoint.id);
   request.endpoint = endpoint.id;
+  markAttempt(request);
   endpoint.requestStarted();
   const started = performance.now();
   const record = (outcome: Outcome): void => {
     endpoint.requestFinished(outcome.success);
     onDone?.(endpoint, outcome);
+    cluster.recordOutcome(endpoint, outcome);
   };
   let response: ProxyResponse;
   try {
@@ -60,6 +62,17 @@ async function dispatch(endpoint: Endpoint, onDone: OnDone<Endpoint> | undefined
   const timeToHeadMs = performance.now() - started;
   response.body.onFinish((result) => record(outcomeOf(performance.now() - started, timeToHeadMs, response, result.trailers, result.error)));
   return response;
+}
+
+/**
+ * Numbers the attempt for the upstream: `x-tandem-attempt` from 1 (Envoy's `x-envoy-attempt-count`),
+ * and for gRPC `grpc-previous-rpc-attempts` on every attempt after the first (gRFC A6), so a server can
+ * tell a retry from a first try.
+ */
+function markAttempt(request: ProxyRequest): void {
+  request.attempts++;
+  request.headers['x-tandem-attempt'] = String(request.attempts);
+  if (request.grpc && request.attempts > 1) request.headers['grpc-previous-rpc-attempts'] = String(request.attempts - 1);
 }
 
 function noAnswerYet(cluster: Cluster): TandemError {

@@ -42,6 +42,8 @@ export function onHttp1Request(req: IncomingMessage, res: ServerResponse, contex
     cancellation,
     receivedAt: performance.now(),
     deadline: Infinity,
+    headDeadline: Infinity,
+    attempts: 0,
     tried: new Set(),
     hashKey: undefined,
     preferredEndpoint: undefined,

@@ -57,6 +57,8 @@ export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeade
     cancellation,
     receivedAt: performance.now(),
     deadline: Infinity,
+    headDeadline: Infinity,
+    attempts: 0,
     tried: new Set(),
     hashKey: undefined,
     preferredEndpoint: undefined,

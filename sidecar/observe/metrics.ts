@@ -10,6 +10,18 @@ export interface UpstreamMetrics {
   readonly discoverySynced: { set(value: number): void };
   /** Discovery failed to answer (the upstream keeps its last known endpoints). */
   readonly discoveryErrors: { inc(): void };
+  /** A retry was sent, for the named retry_on condition. */
+  readonly retries: { inc(labels: { condition: string }): void };
+  /** A retriable failure went back to the client as it was: the budget or max_retries said no. */
+  readonly retriesRefused: { inc(labels: { reason: string }): void };
+  /** A circuit-breaker limit was hit. */
+  readonly overflows: { inc(labels: { limit: string }): void };
+  /** Outlier detection ejected an endpoint. */
+  readonly ejections: { inc(labels: { reason: string }): void };
+  /** Endpoints ejected right now. */
+  readonly ejected: { set(value: number): void };
+  /** An active health check probe failed. */
+  readonly healthCheckFailures: { inc(): void };
 }
 
 /**
@@ -45,12 +57,62 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly retries = new Counter({
+    name: 'tandem_retries_total',
+    help: 'Retries sent, by the retry_on condition that allowed them.',
+    labelNames: ['upstream', 'condition'],
+    registers: [this.registry],
+  });
+  private readonly retriesRefused = new Counter({
+    name: 'tandem_retries_refused_total',
+    help: 'Retriable failures returned to the client unretried because the retry budget (reason="budget") or max_retries (reason="max_retries") said no.',
+    labelNames: ['upstream', 'reason'],
+    registers: [this.registry],
+  });
+  private readonly overflows = new Counter({
+    name: 'tandem_circuit_breaker_overflows_total',
+    help: 'Times a circuit-breaker limit was reached: requests failed with TANDEM_OVERFLOW (max_requests, max_pending_requests), retries not sent (max_retries), or requests made to wait (max_connections).',
+    labelNames: ['upstream', 'limit'],
+    registers: [this.registry],
+  });
+  private readonly ejections = new Counter({
+    name: 'tandem_outlier_ejections_total',
+    help: 'Endpoints ejected by outlier detection, by detector.',
+    labelNames: ['upstream', 'reason'],
+    registers: [this.registry],
+  });
+  private readonly ejected = new Gauge({
+    name: 'tandem_outlier_ejected_endpoints',
+    help: 'Endpoints currently ejected by outlier detection.',
+    labelNames: ['upstream'],
+    registers: [this.registry],
+  });
+  private readonly healthCheckFailures = new Counter({
+    name: 'tandem_health_check_failures_total',
+    help: 'Active health check probes that failed.',
+    labelNames: ['upstream'],
+    registers: [this.registry],
+  });
+
   forUpstream(upstream: string): UpstreamMetrics {
     const panic = this.panic.labels(upstream);
     panic.set(0);
     const discoveryErrors = this.discoveryErrors.labels(upstream);
     discoveryErrors.inc(0);
-    return { panic, hashKeyMissing: this.hashKeyMissing.labels(upstream), discoverySynced: this.discoverySynced.labels(upstream), discoveryErrors };
+    const ejected = this.ejected.labels(upstream);
+    ejected.set(0);
+    return {
+      panic,
+      hashKeyMissing: this.hashKeyMissing.labels(upstream),
+      discoverySynced: this.discoverySynced.labels(upstream),
+      discoveryErrors,
+      retries: { inc: (labels) => this.retries.inc({ upstream, ...labels }) },
+      retriesRefused: { inc: (labels) => this.retriesRefused.inc({ upstream, ...labels }) },
+      overflows: { inc: (labels) => this.overflows.inc({ upstream, ...labels }) },
+      ejections: { inc: (labels) => this.ejections.inc({ upstream, ...labels }) },
+      ejected,
+      healthCheckFailures: this.healthCheckFailures.labels(upstream),
+    };
   }
 
   /** The Prometheus text exposition. */
@@ -69,4 +131,10 @@ export const NO_METRICS: UpstreamMetrics = {
   hashKeyMissing: { inc: () => undefined },
   discoverySynced: { set: () => undefined },
   discoveryErrors: { inc: () => undefined },
+  retries: { inc: () => undefined },
+  retriesRefused: { inc: () => undefined },
+  overflows: { inc: () => undefined },
+  ejections: { inc: () => undefined },
+  ejected: { set: () => undefined },
+  healthCheckFailures: { inc: () => undefined },
 };

@@ -1,53 +1,84 @@
 import { createHashKeySources } from '../affinity/hashPolicy.js';
 import { SessionCookieCodec } from '../affinity/sessionCookie.js';
 import { balancerFactory } from '../balancer/registry.js';
+import { routeMatches, type RouteConfig } from '../config/routeConfig.js';
 import { createLogger } from '../core/log.js';
 import type { Cluster } from '../cluster/cluster.js';
 import { stack, type Layer, type Service } from '../http/message.js';
 import { balance } from '../layers/balance.js';
-import { deadline } from '../layers/deadline.js';
 import { hashKey } from '../layers/hashKey.js';
+import { limits } from '../layers/limits.js';
+import { retry, type RetryObserver } from '../layers/retry.js';
 import { statefulSession } from '../layers/statefulSession.js';
-import { transparentRetry } from '../layers/transparentRetry.js';
+import { timeout } from '../layers/timeout.js';
+import type { UpstreamMetrics } from '../observe/metrics.js';
+import { RetryBudget } from '../retry/retryBudget.js';
+import { mergeRetry } from '../retry/retryConfig.js';
 
 const log = createLogger('stack');
 
 export interface UpstreamStackOptions {
   /** HMAC key for the upstream's `stateful_session`, already read from config or its key file. */
   readonly sessionKey?: Buffer;
+  /** Where retries and refusals are counted. */
+  readonly metrics?: Pick<UpstreamMetrics, 'retries' | 'retriesRefused'>;
 }
 
 /**
- * The request path to one upstream, outermost layer first. Every listener that sends traffic to an
- * upstream (its local port, the HTTP proxy port, the inbound listener for the local app) uses this.
+ * The request path to one upstream. Every listener that sends traffic to an upstream (its local
+ * port, the HTTP proxy port, the inbound listener for the local app) uses this. Each of the
+ * upstream's `routes` gets its own stack (its timeouts and retry policy); requests no route matches
+ * get the upstream's own settings. Everything per upstream — limits, balancer, endpoints — is shared.
  */
 export function upstreamStack(cluster: Cluster, options: UpstreamStackOptions = {}): Service {
   const { config } = cluster;
-  const session = config.stateful_session;
   const hashing = balancerFactory(config.lb.policy)?.usesHashKey === true;
   if (hashing && config.hash_policy.length === 0) {
     log.warn('hashing policy without hash_policy: every request is balanced at random', { upstream: cluster.name, policy: config.lb.policy });
   }
+  const fallback = routeStack(cluster, {}, options);
+  if (config.routes.length === 0) return fallback;
+  const routes = config.routes.map((route) => ({ match: route.match, service: routeStack(cluster, route, options) }));
+  return (request) => (routes.find((route) => routeMatches(route.match, request.method, request.path))?.service ?? fallback)(request);
+}
+
+/** The layers for one route, outermost first. */
+function routeStack(cluster: Cluster, route: Partial<RouteConfig>, options: UpstreamStackOptions): Service {
+  const { config } = cluster;
+  const session = config.stateful_session;
+  const policy = mergeRetry(config.retry, route.retry);
+  // A route that sets its own budget spends its own; otherwise the upstream's routes share one.
+  const budget = route.retry?.budget === undefined ? cluster.retryBudget : new RetryBudget(policy.budget, () => performance.now());
+  const metrics = options.metrics;
+  const observer: RetryObserver = {
+    retried: (condition) => metrics?.retries.inc({ condition }),
+    refused: (reason) => metrics?.retriesRefused.inc({ reason }),
+  };
   return stack(
     [
-      // grpc-timeout → absolute deadline; each attempt sends upstream the time that remains.
-      deadline(),
+      // The client's deadline, the route timeout (to the response head) and the stream idle timeout.
+      timeout({
+        upstream: cluster.name,
+        timeoutMs: (route.timeout ?? config.timeout).ms,
+        streamIdleTimeoutMs: (route.stream_idle_timeout ?? config.stream_idle_timeout).ms,
+      }),
       // A valid session cookie pins the request to its endpoint; the response names the endpoint that served.
-      ...optional(
-        session !== undefined && options.sessionKey !== undefined,
-        () =>
-          statefulSession({
-            cookieName: session?.cookie.name as string,
-            path: session?.cookie.path as string,
-            maxAgeSeconds: session?.cookie.ttl === undefined ? undefined : Math.ceil(session.cookie.ttl.ms / 1000),
-            codec: new SessionCookieCodec(options.sessionKey as Buffer, cluster.name, session?.cookie.ttl?.ms),
-          }),
+      ...optional(session !== undefined && options.sessionKey !== undefined, () =>
+        statefulSession({
+          cookieName: session?.cookie.name as string,
+          path: session?.cookie.path as string,
+          maxAgeSeconds: session?.cookie.ttl === undefined ? undefined : Math.ceil(session.cookie.ttl.ms / 1000),
+          codec: new SessionCookieCodec(options.sessionKey as Buffer, cluster.name, session?.cookie.ttl?.ms),
+        }),
       ),
       // The hash key for ring_hash / maglev, from the upstream's hash_policy (misses are counted).
-      ...optional(hashing, () => hashKey(createHashKeySources(config.hash_policy), cluster)),
-      // Resend what the upstream never processed: refused streams, streams above a GOAWAY's
-      // last-stream-id, failed connects, dead keep-alive sockets (idempotent requests only).
-      transparentRetry(),
+      ...optional(balancerFactory(config.lb.policy)?.usesHashKey === true, () => hashKey(createHashKeySources(config.hash_policy), cluster)),
+      // Free resends of what the upstream never processed (refused streams, failed connects, dead
+      // keep-alive sockets); then retry_on, judged on each attempt's head or failure, within
+      // num_retries, the budget, max_retries and the time left.
+      retry({ upstream: cluster.name, policy, budget, limits: cluster.limits, observer }),
+      // max_requests: over it, TANDEM_OVERFLOW without touching the upstream.
+      limits(cluster.limits),
     ],
     // Pick an endpoint, send on its connection pool, record the outcome when the body ends.
     balance(cluster),

@@ -7,27 +7,70 @@ import type { ConnectionPool, PoolOptions, PoolStats } from './pool.js';
 import { StreamedBody } from './streamedBody.js';
 import { connectFailed, connectionLost, protocolError, streamRefused, type Peer } from './upstreamErrors.js';
 
+/** A request held by the pool until the upstream's `max_connections` lets a socket open. */
+interface Held {
+  readonly request: ProxyRequest;
+  readonly resolve: (response: ProxyResponse) => void;
+  readonly reject: (error: TandemError) => void;
+  releaseCancel: () => void;
+}
+
 /**
  * HTTP/1.1 keep-alive connections to one endpoint, on Node's `http.Agent`: at most `maxConnections`
  * sockets (requests beyond wait in the agent's queue), most recently used socket first (LIFO keeps
  * the fewest sockets warm and the least likely to have been closed by the peer), idle sockets closed
  * after `idleTimeoutMs`. Node also retires a socket a second before the server's advertised
  * `Keep-Alive: timeout=N`.
+ *
+ * Circuit breaking: a request that would make the agent open a socket while the upstream is at
+ * `max_connections` is held here until a socket frees up in this pool or closes anywhere in the
+ * upstream; one that would wait for a socket counts as pending. Both waits are bounded by
+ * `max_pending_requests`.
  */
 export class Http1Pool implements ConnectionPool {
   readonly peer: Peer;
   private readonly agent: EndpointAgent;
+  private readonly held: Held[] = [];
   private active = 0;
   private closed = false;
 
   constructor(readonly options: PoolOptions) {
     this.peer = { upstream: options.upstream, endpoint: `${options.address}:${options.port}` };
     this.agent = new EndpointAgent(options, this.peer);
+    this.agent.on('free', this.releaseHeld);
   }
 
   dispatch(request: ProxyRequest): Promise<ProxyResponse> {
     if (this.closed) return Promise.reject(streamRefused(this.peer, 'endpoint removed'));
-    const { address, port } = this.options;
+    const { limits } = this.options;
+    const sockets = this.socketCounts();
+    const needsSocket = sockets.free === 0 && sockets.busy < this.options.maxConnections;
+    if (this.held.length > 0 || (needsSocket && !limits.tryConnection())) {
+      if (!limits.tryPending()) return Promise.reject(limits.overflowError('max_pending_requests'));
+      limits.whenConnectionFreed(this.releaseHeld);
+      return new Promise((resolve, reject) => {
+        const held: Held = { request, resolve, reject, releaseCancel: noop };
+        held.releaseCancel = request.cancellation.onCancel((reason) => {
+          this.held.splice(this.held.indexOf(held), 1);
+          limits.releasePending();
+          reject(reason);
+        });
+        this.held.push(held);
+      });
+    }
+    // With no socket free and none allowed to open, the agent queues the request: it is pending.
+    const queued = !needsSocket && sockets.free === 0;
+    if (queued && !limits.tryPending()) return Promise.reject(limits.overflowError('max_pending_requests'));
+    return this.send(request, needsSocket, queued);
+  }
+
+  /**
+   * @param reservedSocket a connection was counted for this request (the agent will open one for it).
+   * @param queued the agent will queue it for a socket: pending until it gets one.
+   */
+  private send(request: ProxyRequest, reservedSocket: boolean, queued: boolean): Promise<ProxyResponse> {
+    const { address, port, limits } = this.options;
+    if (reservedSocket) this.agent.reserved++;
     const headers: OutgoingHttpHeaders = { host: request.authority };
     for (const name in request.headers) headers[name] = request.headers[name];
     // A body of unknown length must be chunked (RFC 9112 §6). Node only chunks by default for methods
@@ -38,7 +81,21 @@ export class Http1Pool implements ConnectionPool {
     try {
       upstream = httpRequest({ agent: this.agent, host: address, port, method: request.method, path: request.path, headers, setHost: false });
     } catch (error) {
+      if (queued) limits.releasePending();
+      if (reservedSocket) {
+        this.agent.reserved--;
+        limits.releaseConnection();
+      }
       return Promise.reject(new TandemError(ErrorCode.BadRequest, `request cannot be sent over HTTP/1.1: ${(error as Error).message}`));
+    }
+    if (queued) {
+      let waiting = true;
+      const leave = (): void => {
+        if (waiting) limits.releasePending();
+        waiting = false;
+      };
+      upstream.once('socket', leave);
+      upstream.once('close', leave);
     }
     this.active++;
     return new Promise((resolve, reject) => {
@@ -52,6 +109,11 @@ export class Http1Pool implements ConnectionPool {
 
   close(): void {
     this.closed = true;
+    for (const held of this.held.splice(0)) {
+      held.releaseCancel();
+      this.options.limits.releasePending();
+      held.reject(streamRefused(this.peer, 'endpoint removed'));
+    }
     for (const sockets of Object.values(this.agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
     if (this.active === 0) this.agent.destroy();
   }
@@ -59,6 +121,29 @@ export class Http1Pool implements ConnectionPool {
   destroy(): void {
     this.closed = true;
     this.agent.destroy();
+  }
+
+  /** Sends held requests while a socket is free here or may open under the upstream's limit. */
+  private readonly releaseHeld = (): void => {
+    const { limits } = this.options;
+    while (this.held.length > 0 && !this.closed) {
+      const sockets = this.socketCounts();
+      const needsSocket = sockets.free === 0;
+      if (needsSocket && (sockets.busy >= this.options.maxConnections || !limits.tryConnection())) {
+        limits.whenConnectionFreed(this.releaseHeld);
+        return;
+      }
+      const held = this.held.shift() as Held;
+      held.releaseCancel();
+      limits.releasePending();
+      this.send(held.request, needsSocket, false).then(held.resolve, held.reject);
+    }
+  };
+
+  private socketCounts(): { free: number; busy: number } {
+    let free = 0;
+    for (const key in this.agent.freeSockets) for (const socket of this.agent.freeSockets[key] ?? []) if (!socket.destroyed) free++;
+    return { free, busy: countSockets(this.agent.sockets) };
   }
 
   /** @internal */
@@ -69,6 +154,9 @@ export class Http1Pool implements ConnectionPool {
 }
 
 class EndpointAgent extends Agent {
+  /** Sockets already counted against the upstream's `max_connections` by the request about to use them. */
+  reserved = 0;
+
   constructor(
     private readonly pool: PoolOptions,
     private readonly peer: Peer,
@@ -84,7 +172,13 @@ class EndpointAgent extends Agent {
 
   override createConnection(): Duplex {
     const { pool } = this;
-    return pool.connector.connect({ ...this.peer, address: pool.address, port: pool.port, timeoutMs: pool.connectTimeoutMs });
+    // Counted in advance by the pool's dispatch; a socket Node opens on its own (to serve its queue
+    // after one closed) is counted here, even past the limit, rather than stall a queued request.
+    if (this.reserved > 0) this.reserved--;
+    else pool.limits.connections++;
+    const socket = pool.connector.connect({ ...this.peer, address: pool.address, port: pool.port, timeoutMs: pool.connectTimeoutMs });
+    socket.once('close', () => pool.limits.releaseConnection());
+    return socket;
   }
 }
 
@@ -122,7 +216,6 @@ class Http1Exchange {
 
   private readonly onResponse = (response: IncomingMessage): void => {
     this.responded = true;
-    this.request.body.commit();
     const upstream = this.upstream;
     const status = response.statusCode ?? 502;
     const body = new StreamedBody(response, () => upstream.destroy(), () => {

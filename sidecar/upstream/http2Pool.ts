@@ -72,10 +72,13 @@ export class Http2Pool implements ConnectionPool {
     if (this.closed) return Promise.reject(streamRefused(this.peer, 'endpoint removed'));
     const connection = this.waiting.length === 0 ? this.acquire() : undefined;
     if (connection !== undefined) return connection.send(request);
+    const { limits } = this.options;
+    if (!limits.tryPending()) return Promise.reject(limits.overflowError('max_pending_requests'));
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { request, resolve, reject, releaseCancel: noop };
       waiter.releaseCancel = request.cancellation.onCancel((reason) => {
         this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        limits.releasePending();
         reject(reason);
       });
       this.waiting.push(waiter);
@@ -92,6 +95,7 @@ export class Http2Pool implements ConnectionPool {
     this.closed = true;
     for (const waiter of this.waiting.splice(0)) {
       waiter.releaseCancel();
+      this.options.limits.releasePending();
       waiter.reject(streamRefused(this.peer, 'endpoint removed'));
     }
     for (const connection of [...this.connections]) connection.retire();
@@ -106,8 +110,11 @@ export class Http2Pool implements ConnectionPool {
   forget(connection: Http2Connection): void {
     const index = this.connections.indexOf(connection);
     if (index >= 0) this.connections.splice(index, 1);
+    this.options.limits.releaseConnection();
     this.serveWaiting();
   }
+
+  private readonly onConnectionFreed = (): void => this.serveWaiting();
 
   /** @internal a stream slot may have opened: a stream ended, a session closed or SETTINGS raised a limit. */
   serveWaiting(): void {
@@ -116,11 +123,12 @@ export class Http2Pool implements ConnectionPool {
       if (connection === undefined) return;
       const waiter = this.waiting.shift() as Waiter;
       waiter.releaseCancel();
+      this.options.limits.releasePending();
       connection.send(waiter.request).then(waiter.resolve, waiter.reject);
     }
   }
 
-  /** A session with a free stream slot, a new session if the cap allows one, or undefined. */
+  /** A session with a free stream slot, a new session if the caps allow one, or undefined. */
   private acquire(): Http2Connection | undefined {
     let live = 0;
     for (const connection of this.connections) {
@@ -129,6 +137,11 @@ export class Http2Pool implements ConnectionPool {
       if (connection.active < connection.capacity()) return connection;
     }
     if (live >= this.options.maxConnections) return undefined;
+    if (!this.options.limits.tryConnection()) {
+      // The upstream is at max_connections: a session closing anywhere in it may make room here.
+      this.options.limits.whenConnectionFreed(this.onConnectionFreed);
+      return undefined;
+    }
     const connection = new Http2Connection(this);
     this.connections.push(connection);
     return connection;
@@ -270,7 +283,6 @@ class Http2Exchange {
 
   private readonly onResponse = (head: IncomingHttpHeaders & IncomingHttpStatusHeader, flags: number): void => {
     this.responded = true;
-    this.request.body.commit();
     const stream = this.stream;
     this.body = new StreamedBody(
       stream,

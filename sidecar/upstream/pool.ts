@@ -1,4 +1,5 @@
 import type { ProxyRequest, ProxyResponse } from '../http/message.js';
+import type { ResourceLimits } from '../limits/resourceLimits.js';
 import type { Connector } from './connector.js';
 
 /**
@@ -36,4 +37,10 @@ export interface PoolOptions {
   /** Cap on streams per HTTP/2 session; the peer's SETTINGS_MAX_CONCURRENT_STREAMS may lower it. */
   readonly maxConcurrentStreams: number;
   readonly idleTimeoutMs: number;
+  /**
+   * The upstream's circuit-breaker counts, shared by the pools of all its endpoints: a pool opens a
+   * connection only under `max_connections` (else the request waits), and a request waits for a
+   * connection or stream slot only under `max_pending_requests` (else TANDEM_OVERFLOW).
+   */
+  readonly limits: ResourceLimits;
 }

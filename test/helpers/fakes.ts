@@ -83,6 +83,8 @@ export function fakeRequest(overrides: Partial<ProxyRequest> = {}): ProxyRequest
     cancellation: new Cancellation(),
     receivedAt: 0,
     deadline: Infinity,
+    headDeadline: Infinity,
+    attempts: 0,
     tried: new Set(),
     hashKey: undefined,
     preferredEndpoint: undefined,

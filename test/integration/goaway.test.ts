@@ -128,7 +128,7 @@ describe('upstream GOAWAY and REFUSED_STREAM', () => {
     expect(attempts).toEqual([`${method} /orders`, `${method} /orders`]);
   });
 
-  it('answers 503 TANDEM_UPSTREAM_REFUSED after three attempts when every attempt is refused', async () => {
+  it('answers 503 TANDEM_UPSTREAM_REFUSED after five attempts when every attempt is refused: two free resends, then num_retries 2', async () => {
     let attempts = 0;
     const backend = await startHttp2Backend((stream) => {
       attempts++;
@@ -138,7 +138,7 @@ describe('upstream GOAWAY and REFUSED_STREAM', () => {
     const response = await h1Request(mesh.port('outbound.api'), { path: '/busy' });
     expect(response.status).toBe(503);
     expect(response.headers['x-tandem-error']).toBe('TANDEM_UPSTREAM_REFUSED');
-    expect(attempts).toBe(3);
-    expect(endpointStats(mesh, 'api')).toMatchObject({ total_requests: 3, active_requests: 0 });
+    expect(attempts).toBe(5);
+    expect(endpointStats(mesh, 'api')).toMatchObject({ total_requests: 5, active_requests: 0 });
   });
 });

@@ -1,0 +1,178 @@
+import type { Cancellation } from '../core/cancellation.js';
+import { formatDurationMs } from '../core/duration.js';
+import { ErrorCode, TandemError } from '../core/errors.js';
+import { parseGrpcTimeoutMs } from '../http/grpc.js';
+import type { Layer, ProxyRequest, ProxyResponse, ResponseBody, ResponseSink } from '../http/message.js';
+
+export interface TimeoutSettings {
+  readonly upstream: string;
+  /**
+   * The route timeout: from the end of the request to the response head, every attempt included;
+   * 0 turns it off. It never covers a response body, so it cannot cut a stream that has started.
+   */
+  readonly timeoutMs: number;
+  /** Nothing moving either way for this long ends the exchange; 0 turns it off. */
+  readonly streamIdleTimeoutMs: number;
+}
+
+/**
+ * Every clock an exchange runs against, on one timer:
+ *
+ * - the client's deadline (`grpc-timeout`), covering the whole call; the remaining time goes upstream
+ *   with each attempt, and a deadline already gone fails here without dialling;
+ * - the route `timeout`, from the moment the request has been sent in full (Envoy's start point, so a
+ *   client-streaming call is never timed while it streams) to the response head. Unary responses come
+ *   with their head — a gRPC server sends headers with the reply — while a streaming response's head
+ *   comes with its first message: so unary calls are bounded and streams are not, without Tandem having
+ *   to know which methods stream (anchor-features §2.10; Envoy's 15 s route timeout kills streams);
+ * - `stream_idle_timeout`, reset by every chunk either way, for the life of the exchange.
+ *
+ * Whichever runs out cancels the request with its own error: before the head the client gets it as a
+ * local reply, after it the body fails with it (a gRPC client reads the status in the trailers).
+ */
+export function timeout(settings: TimeoutSettings): Layer {
+  return (inner) => async (request) => {
+    if (request.grpc) {
+      const timeoutMs = parseGrpcTimeoutMs(request.headers['grpc-timeout']);
+      if (timeoutMs !== undefined) request.deadline = Math.min(request.deadline, request.receivedAt + timeoutMs);
+    }
+    if (request.deadline <= performance.now()) throw deadlineExceeded(settings.upstream, request);
+    if (request.deadline === Infinity && settings.timeoutMs === 0 && settings.streamIdleTimeoutMs === 0) return inner(request);
+    const clock = new ExchangeClock(settings, request);
+    let response: ProxyResponse;
+    try {
+      response = await inner(request);
+    } catch (error) {
+      clock.stop();
+      throw error;
+    }
+    return clock.responded(response);
+  };
+}
+
+class ExchangeClock {
+  private readonly cancellation: Cancellation;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private responseDataAt = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly settings: TimeoutSettings,
+    private readonly request: ProxyRequest,
+  ) {
+    // The request-level cancellation: the retry layer below swaps in one per attempt.
+    this.cancellation = request.cancellation;
+    if (settings.timeoutMs > 0) {
+      request.body.onComplete(() => {
+        if (this.stopped) return;
+        request.headDeadline = performance.now() + settings.timeoutMs;
+        this.schedule();
+      });
+    }
+    this.schedule();
+  }
+
+  /** The head arrived: the route timeout is done; the body is watched until it ends. */
+  responded(response: ProxyResponse): ProxyResponse {
+    this.request.headDeadline = Infinity;
+    if (this.stopped) return response;
+    if (this.request.deadline === Infinity && this.settings.streamIdleTimeoutMs === 0) {
+      this.stop();
+      return response;
+    }
+    response.body.onFinish(() => this.stop());
+    this.schedule();
+    return { ...response, body: new WatchedBody(response.body, () => (this.responseDataAt = performance.now())) };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The earliest moment something may run out; the timer is moved only when that moves earlier. */
+  private nextCheck(): number {
+    const { request, settings } = this;
+    let at = Math.min(request.deadline, request.headDeadline);
+    if (settings.streamIdleTimeoutMs > 0) at = Math.min(at, this.lastActivity() + settings.streamIdleTimeoutMs);
+    return at;
+  }
+
+  private lastActivity(): number {
+    return Math.max(this.request.receivedAt, this.request.body.lastDataAt, this.responseDataAt);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const at = this.nextCheck();
+    if (at === Infinity || (this.timer !== undefined && this.timerAt <= at)) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.fire, Math.max(0, at - performance.now()));
+  }
+
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    if (this.stopped) return;
+    const now = performance.now();
+    const { request, settings } = this;
+    let error: TandemError | undefined;
+    if (now >= request.deadline) error = deadlineExceeded(settings.upstream, request);
+    else if (now >= request.headDeadline) {
+      error = new TandemError(ErrorCode.UpstreamTimeout, `upstream "${settings.upstream}": no response within the route timeout (${formatDurationMs(settings.timeoutMs)})`, {
+        upstream: settings.upstream,
+      });
+    } else if (settings.streamIdleTimeoutMs > 0 && now - this.lastActivity() >= settings.streamIdleTimeoutMs) {
+      error = new TandemError(
+        ErrorCode.StreamIdleTimeout,
+        `upstream "${settings.upstream}": nothing sent either way for ${formatDurationMs(settings.streamIdleTimeoutMs)} (stream_idle_timeout)`,
+        { upstream: settings.upstream },
+      );
+    }
+    if (error === undefined) {
+      this.schedule(); // activity moved the idle instant on
+      return;
+    }
+    this.stop();
+    this.cancellation.cancel(error);
+  };
+}
+
+function deadlineExceeded(upstream: string, request: ProxyRequest): TandemError {
+  const given = request.deadline - request.receivedAt;
+  return new TandemError(ErrorCode.DeadlineExceeded, `upstream "${upstream}": deadline exceeded (the client's ${Math.round(given)} ms)`, { upstream });
+}
+
+/** A response body that reports each chunk on its way to the downstream, for the idle clock. */
+class WatchedBody implements ResponseBody {
+  constructor(
+    private readonly inner: ResponseBody,
+    private readonly onData: () => void,
+  ) {}
+
+  pipe(sink: ResponseSink): void {
+    const onData = this.onData;
+    this.inner.pipe({
+      data: (chunk) => {
+        onData();
+        return sink.data(chunk);
+      },
+      end: (trailers) => sink.end(trailers),
+      fail: (error) => sink.fail(error),
+    });
+  }
+
+  resume(): void {
+    this.inner.resume();
+  }
+
+  abort(error: TandemError): void {
+    this.inner.abort(error);
+  }
+
+  onFinish(listener: Parameters<ResponseBody['onFinish']>[0]): void {
+    this.inner.onFinish(listener);
+  }
+}
