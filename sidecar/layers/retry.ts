@@ -137,14 +137,15 @@ function timeLeftFor(delayMs: number, request: ProxyRequest): boolean {
 /** Waits `ms`; false if the request was cancelled meanwhile (a timeout, or the client left). */
 function backoff(ms: number, cancellation: Cancellation): Promise<boolean> {
   return new Promise((resolve) => {
-    const release = cancellation.onCancel(() => {
-      clearTimeout(timer);
-      resolve(false);
-    });
+    let release = noop;
     const timer = setTimeout(() => {
       release();
       resolve(true);
     }, ms);
+    release = cancellation.onCancel(() => {
+      clearTimeout(timer);
+      resolve(false);
+    });
   });
 }
 

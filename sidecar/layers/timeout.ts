@@ -56,6 +56,7 @@ class ExchangeClock {
   private timerAt = Infinity;
   private responseDataAt = 0;
   private stopped = false;
+  private headArrived = false;
 
   constructor(
     private readonly settings: TimeoutSettings,
@@ -65,7 +66,8 @@ class ExchangeClock {
     this.cancellation = request.cancellation;
     if (settings.timeoutMs > 0) {
       request.body.onComplete(() => {
-        if (this.stopped) return;
+        // A body that ends after the head (a bidi stream half-closing) must not start the route timeout.
+        if (this.stopped || this.headArrived) return;
         request.headDeadline = performance.now() + settings.timeoutMs;
         this.schedule();
       });
@@ -75,6 +77,7 @@ class ExchangeClock {
 
   /** The head arrived: the route timeout is done; the body is watched until it ends. */
   responded(response: ProxyResponse): ProxyResponse {
+    this.headArrived = true;
     this.request.headDeadline = Infinity;
     if (this.stopped) return response;
     if (this.request.deadline === Infinity && this.settings.streamIdleTimeoutMs === 0) {

@@ -1,0 +1,311 @@
+import { EventEmitter } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ErrorCode, TandemError } from '../../../../sidecar/core/errors.js';
+import type { BodyResult, ProxyRequest, ProxyResponse, ResponseBody, ResponseSink, Service } from '../../../../sidecar/http/message.js';
+import { RequestBody, type BodyTarget } from '../../../../sidecar/http/requestBody.js';
+import { timeout, type TimeoutSettings } from '../../../../sidecar/layers/timeout.js';
+import { fakeRequest } from '../../../helpers/fakes.js';
+
+/** A response body the test streams by hand. */
+class FakeBody implements ResponseBody {
+  private sink: ResponseSink | undefined;
+  private readonly finishListeners: Array<(result: BodyResult) => void> = [];
+
+  pipe(sink: ResponseSink): void {
+    this.sink = sink;
+  }
+  resume(): void {}
+  abort(): void {}
+  onFinish(listener: (result: BodyResult) => void): void {
+    this.finishListeners.push(listener);
+  }
+  send(text: string): void {
+    this.sink?.data(Buffer.from(text));
+  }
+  finish(): void {
+    for (const listener of this.finishListeners) listener({ trailers: undefined, error: undefined });
+    this.sink?.end(undefined);
+  }
+}
+
+/** An upstream request that accepts everything. */
+class FakeTarget extends EventEmitter implements BodyTarget {
+  write(): boolean {
+    return true;
+  }
+  end(): void {}
+}
+
+const discardingSink: ResponseSink = { data: () => true, end: () => undefined, fail: () => undefined };
+
+/** Lets stream events (nextTick, setImmediate) run; those are not faked. */
+const flushStreams = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * An inner service that sends the request body upstream, then answers with a head when the test says
+ * so — or fails with the cancellation's reason, as a pool does.
+ */
+function upstream() {
+  let answer: ((response: ProxyResponse) => void) | undefined;
+  const body = new FakeBody();
+  const service: Service = (request) => {
+    request.body.sendTo(new FakeTarget());
+    return new Promise((resolve, reject) => {
+      answer = resolve;
+      request.cancellation.onCancel(reject);
+    });
+  };
+  return {
+    service,
+    body,
+    respond(): void {
+      if (answer === undefined) throw new Error('no request in flight');
+      answer({ status: 200, headers: {}, endStream: false, body });
+    },
+  };
+}
+
+function layer(settings: Partial<TimeoutSettings>, inner: Service): Service {
+  return timeout({ upstream: 'u', timeoutMs: 0, streamIdleTimeoutMs: 0, ...settings })(inner);
+}
+
+/** A request whose body the test streams through `source`. */
+function streamingRequest(overrides: Partial<ProxyRequest> = {}): { request: ProxyRequest; source: PassThrough } {
+  const source = new PassThrough();
+  return { request: fakeRequest({ body: new RequestBody(source, false), ...overrides }), source };
+}
+
+/** Records how `pending` settles, so a test can watch it while moving the clock. */
+function watch<T>(pending: Promise<T>): { readonly error: unknown; readonly value: T | undefined } {
+  const state: { error: unknown; value: T | undefined } = { error: undefined, value: undefined };
+  pending.then(
+    (value) => (state.value = value),
+    (error: unknown) => (state.error = error),
+  );
+  return state;
+}
+
+function codeOf(error: unknown): string | undefined {
+  return TandemError.is(error) ? error.code : undefined;
+}
+
+describe('timeout layer', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  describe('client deadline', () => {
+    it('grpc-timeout sets the deadline from when the request arrived', async () => {
+      vi.advanceTimersByTime(50);
+      const inner = upstream();
+      const request = fakeRequest({ grpc: true, headers: { 'grpc-timeout': '100m' }, receivedAt: 20 });
+      const result = watch(layer({}, inner.service)(request));
+      expect(request.deadline).toBe(120);
+      await vi.advanceTimersByTimeAsync(69);
+      expect(result.error).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(codeOf(result.error)).toBe(ErrorCode.DeadlineExceeded);
+      expect(request.cancellation.reason).toBe(result.error);
+    });
+
+    it('keeps a nearer deadline the request already has', () => {
+      const request = fakeRequest({ grpc: true, headers: { 'grpc-timeout': '1S' }, deadline: 300 });
+      void layer({}, upstream().service)(request);
+      expect(request.deadline).toBe(300);
+    });
+
+    it('ignores grpc-timeout on a plain HTTP request', () => {
+      const request = fakeRequest({ headers: { 'grpc-timeout': '100m' } });
+      void layer({}, upstream().service)(request);
+      expect(request.deadline).toBe(Infinity);
+    });
+
+    it('fails a request whose deadline has passed without calling the upstream', async () => {
+      vi.advanceTimersByTime(10);
+      let calls = 0;
+      const counting: Service = () => Promise.reject(new Error(`upstream called ${++calls} time(s)`));
+      const request = fakeRequest({ grpc: true, headers: { 'grpc-timeout': '10m' }, receivedAt: 0 });
+      const error: unknown = await layer({ timeoutMs: 1_000 }, counting)(request).catch((caught: unknown) => caught);
+      expect(codeOf(error)).toBe(ErrorCode.DeadlineExceeded);
+      expect(calls).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('still applies after the head: the body is cut with DEADLINE_EXCEEDED', async () => {
+      const inner = upstream();
+      const request = fakeRequest({ grpc: true, headers: { 'grpc-timeout': '1000m' } });
+      const pending = layer({ timeoutMs: 100 }, inner.service)(request);
+      await vi.advanceTimersByTimeAsync(50);
+      inner.respond();
+      (await pending).body.pipe(discardingSink);
+      await vi.advanceTimersByTimeAsync(949);
+      expect(request.cancellation.cancelled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(request.cancellation.reason?.code).toBe(ErrorCode.DeadlineExceeded);
+    });
+  });
+
+  describe('route timeout', () => {
+    it('starts only once the request body is complete', async () => {
+      const inner = upstream();
+      const { request, source } = streamingRequest();
+      const result = watch(layer({ timeoutMs: 100 }, inner.service)(request));
+      await vi.advanceTimersByTimeAsync(500);
+      expect(request.cancellation.cancelled).toBe(false);
+      expect(request.headDeadline).toBe(Infinity);
+      source.end();
+      await flushStreams();
+      expect(request.headDeadline).toBe(600);
+      await vi.advanceTimersByTimeAsync(99);
+      expect(request.cancellation.cancelled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(request.cancellation.reason?.code).toBe(ErrorCode.UpstreamTimeout);
+      expect(result.error).toBe(request.cancellation.reason);
+    });
+
+    it('cancels the cancellation the request arrived with, not one a lower layer swapped in', async () => {
+      const attempts: Service = (request) => {
+        request.cancellation = request.cancellation.child();
+        return new Promise((_, reject) => request.cancellation.onCancel(reject));
+      };
+      const request = fakeRequest();
+      const parent = request.cancellation;
+      const result = watch(layer({ timeoutMs: 100 }, attempts)(request));
+      await vi.advanceTimersByTimeAsync(100);
+      expect(parent.reason?.code).toBe(ErrorCode.UpstreamTimeout);
+      expect(result.error).toBe(parent.reason);
+    });
+
+    it('no longer applies once the head arrived: a body streaming past it is not cut', async () => {
+      const inner = upstream();
+      const request = fakeRequest();
+      const pending = layer({ timeoutMs: 100 }, inner.service)(request);
+      await vi.advanceTimersByTimeAsync(50);
+      inner.respond();
+      const response = await pending;
+      expect(request.headDeadline).toBe(Infinity);
+      expect(vi.getTimerCount()).toBe(0);
+      response.body.pipe(discardingSink);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(request.cancellation.cancelled).toBe(false);
+    });
+
+    it('is not armed by a request body that completes after the head', async () => {
+      const inner = upstream();
+      const { request, source } = streamingRequest();
+      const pending = layer({ timeoutMs: 100, streamIdleTimeoutMs: 10_000 }, inner.service)(request);
+      inner.respond();
+      const response = await pending;
+      response.body.pipe(discardingSink);
+      await vi.advanceTimersByTimeAsync(50);
+      source.end('last message');
+      await flushStreams();
+      for (let i = 0; i < 10; i++) {
+        inner.body.send('reply');
+        await vi.advanceTimersByTimeAsync(50);
+      }
+      expect(request.cancellation.reason).toBeUndefined();
+      expect(request.headDeadline).toBe(Infinity);
+    });
+  });
+
+  describe('stream_idle_timeout', () => {
+    it('cancels with STREAM_IDLE_TIMEOUT when nothing moves after the head', async () => {
+      const inner = upstream();
+      const request = fakeRequest();
+      const pending = layer({ streamIdleTimeoutMs: 100 }, inner.service)(request);
+      inner.respond();
+      (await pending).body.pipe(discardingSink);
+      await vi.advanceTimersByTimeAsync(99);
+      expect(request.cancellation.cancelled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(request.cancellation.reason?.code).toBe(ErrorCode.StreamIdleTimeout);
+    });
+
+    it('cancels with STREAM_IDLE_TIMEOUT while waiting for a head', async () => {
+      const inner = upstream();
+      const request = fakeRequest();
+      const result = watch(layer({ streamIdleTimeoutMs: 100 }, inner.service)(request));
+      await vi.advanceTimersByTimeAsync(100);
+      expect(codeOf(result.error)).toBe(ErrorCode.StreamIdleTimeout);
+    });
+
+    it('response data moving keeps the exchange alive', async () => {
+      const inner = upstream();
+      const request = fakeRequest();
+      const pending = layer({ streamIdleTimeoutMs: 100 }, inner.service)(request);
+      inner.respond();
+      (await pending).body.pipe(discardingSink);
+      await vi.advanceTimersByTimeAsync(60);
+      inner.body.send('chunk');
+      await vi.advanceTimersByTimeAsync(99);
+      expect(request.cancellation.cancelled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(request.cancellation.reason?.code).toBe(ErrorCode.StreamIdleTimeout);
+    });
+
+    it('request data moving keeps the exchange alive', async () => {
+      const inner = upstream();
+      const { request, source } = streamingRequest();
+      const pending = layer({ streamIdleTimeoutMs: 100 }, inner.service)(request);
+      inner.respond();
+      (await pending).body.pipe(discardingSink);
+      await vi.advanceTimersByTimeAsync(60);
+      source.write('chunk');
+      await flushStreams();
+      await vi.advanceTimersByTimeAsync(99);
+      expect(request.cancellation.cancelled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(request.cancellation.reason?.code).toBe(ErrorCode.StreamIdleTimeout);
+    });
+
+    it('passes the inner body\'s data through to the sink', async () => {
+      const inner = upstream();
+      const pending = layer({ streamIdleTimeoutMs: 100 }, inner.service)(fakeRequest());
+      inner.respond();
+      const received: string[] = [];
+      let ended = false;
+      (await pending).body.pipe({ data: (chunk) => received.push(chunk.toString()) > 0, end: () => (ended = true), fail: () => undefined });
+      inner.body.send('a');
+      inner.body.send('b');
+      inner.body.finish();
+      expect(received).toEqual(['a', 'b']);
+      expect(ended).toBe(true);
+    });
+  });
+
+  describe('timers', () => {
+    it('are cleared when the response body finishes', async () => {
+      const inner = upstream();
+      const request = fakeRequest({ grpc: true, headers: { 'grpc-timeout': '5S' } });
+      const pending = layer({ timeoutMs: 100, streamIdleTimeoutMs: 1_000 }, inner.service)(request);
+      inner.respond();
+      (await pending).body.pipe(discardingSink);
+      expect(vi.getTimerCount()).toBeGreaterThan(0);
+      inner.body.finish();
+      expect(vi.getTimerCount()).toBe(0);
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(request.cancellation.cancelled).toBe(false);
+    });
+
+    it('are cleared when the upstream fails', async () => {
+      const failure = new TandemError(ErrorCode.UpstreamReset, 'reset');
+      const pending = layer({ timeoutMs: 100, streamIdleTimeoutMs: 1_000 }, () => Promise.reject(failure))(fakeRequest());
+      await expect(pending).rejects.toBe(failure);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('with every clock off the upstream is called directly', async () => {
+      const answer: ProxyResponse = { status: 200, headers: {}, endStream: true, body: new FakeBody() };
+      const request = fakeRequest({ headDeadline: 42 });
+      const response = await layer({}, () => Promise.resolve(answer))(request);
+      expect(response).toBe(answer);
+      expect(request.headDeadline).toBe(42);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+  });
+});
