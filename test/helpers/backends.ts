@@ -10,6 +10,7 @@ import {
 import type { AddressInfo, Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { onCleanup } from './cleanup.js';
+import { EchoService } from './echoService.js';
 
 /** A real HTTP/1.1 server on 127.0.0.1, closed after the test. */
 export interface Http1Backend {
@@ -78,27 +79,7 @@ function listen(server: Http1Server | Http2Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 }
 
-/**
- * A gRPC service on raw bytes (identity serializers), so tests see exactly what crossed the wire:
- * `/test.Echo/Unary`, `ClientStream`, `ServerStream` and `Bidi`.
- */
-const bytes = (buffer: Buffer): Buffer => buffer;
-const method = (name: string, requestStream: boolean, responseStream: boolean) => ({
-  path: `/test.Echo/${name}`,
-  requestStream,
-  responseStream,
-  requestSerialize: bytes,
-  requestDeserialize: bytes,
-  responseSerialize: bytes,
-  responseDeserialize: bytes,
-});
-
-export const EchoService = {
-  unary: method('Unary', false, false),
-  clientStream: method('ClientStream', true, false),
-  serverStream: method('ServerStream', false, true),
-  bidi: method('Bidi', true, true),
-} as const satisfies grpc.ServiceDefinition;
+export { EchoService };
 
 export type EchoHandlers = Partial<{
   unary: grpc.handleUnaryCall<Buffer, Buffer>;

@@ -13,7 +13,7 @@ import type { Services } from './sidecar.js';
  */
 
 /** The repository root: the first directory above this file holding a package.json (works from dist/ too). */
-function repositoryRoot(): string {
+export function repositoryRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);

@@ -46,7 +46,7 @@ describe('admin server', () => {
             connections: { used: 1, limit: 1024, overflows: 0 },
             pending_requests: { used: 0, limit: 1024, overflows: 0 },
             requests: { used: 0, limit: 1024, overflows: 0 },
-            retries: { used: 0, limit: 3, overflows: 0 },
+            retries: { used: 0, limit: 1024, overflows: 0 },
           },
           // Two requests; the 503 was retried twice (gateway-error), both times from the per-second floor.
           retry_budget: {

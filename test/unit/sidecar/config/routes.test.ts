@@ -21,7 +21,7 @@ describe('upstream resilience configuration', () => {
     expect(upstream?.stream_idle_timeout.ms).toBe(300_000);
     expect(upstream?.retry.num_retries).toBe(2);
     expect(upstream?.retry.budget).toMatchObject({ retry_ratio: 0.2, min_retries_per_second: 10 });
-    expect(upstream?.circuit_breaker).toEqual({ max_connections: 1024, max_pending_requests: 1024, max_requests: 1024, max_retries: 3 });
+    expect(upstream?.circuit_breaker).toEqual({ max_connections: 1024, max_pending_requests: 1024, max_requests: 1024, max_retries: 1024 });
     expect(upstream?.outlier_detection).toMatchObject({ enabled: true, consecutive_5xx: 5, max_ejection_percent: 10 });
     expect(upstream?.health_check).toBeUndefined();
     expect(upstream?.routes).toEqual([]);

@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { onCleanup } from './cleanup.js';
+import { repositoryRoot } from './processes.js';
+
+/** A backend running as a child process, SIGKILLed after the test if it is still alive. */
+export interface ChildBackend {
+  readonly pid: number;
+  readonly port: number;
+  /** `127.0.0.1:port`, as the endpoints file lists it. */
+  readonly endpoint: string;
+  /** Sends `signal` (a crash: SIGKILL) and resolves once the process is gone. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts `grpcEchoProcess.js` from `dist/` (built by `npm run build`, as for the e2e tests) with the
+ * test's own Node, and resolves once it listens. Its stdin stays open; it exits when that closes.
+ */
+export async function spawnGrpcEchoProcess(options: { delayMs?: number; startTimeoutMs?: number } = {}): Promise<ChildBackend> {
+  const script = join(repositoryRoot(), 'dist', 'test', 'helpers', 'grpcEchoProcess.js');
+  if (!existsSync(script)) throw new Error(`${script} does not exist: run \`npm run build\` first`);
+  const child = spawn(process.execPath, [script, String(options.delayMs ?? 0)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.on('error', () => undefined);
+  let output = '';
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  onCleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  const startTimeoutMs = options.startTimeoutMs ?? 10_000;
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`grpcEchoProcess did not start within ${startTimeoutMs}ms:\n${output}`)), startTimeoutMs);
+    const onData = (text: string): void => {
+      output += text;
+      const match = /ready port=(\d+)/.exec(output);
+      if (match === null) return;
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      resolve(Number(match[1]));
+    };
+    child.stdout.setEncoding('utf8').on('data', onData);
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (output += text));
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`grpcEchoProcess exited before listening:\n${output}`));
+    });
+  });
+  return {
+    pid: child.pid as number,
+    port,
+    endpoint: `127.0.0.1:${port}`,
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
