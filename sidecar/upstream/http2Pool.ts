@@ -267,7 +267,11 @@ class Http2Exchange {
     stream.on('trailers', (trailers: IncomingHttpHeaders) => {
       this.trailers = trailers;
     });
-    stream.on('end', () => this.body?.complete(forwardableTrailers(this.trailers)));
+    // Node also emits 'end' on a stream Tandem itself closed (a timeout's or the client's cancel):
+    // that body did not complete, and 'close' fails it with the reason.
+    stream.on('end', () => {
+      if (this.cancelledBy === undefined && (stream.rstCode ?? 0) === 0) this.body?.complete(forwardableTrailers(this.trailers));
+    });
     stream.on('error', (error: NodeJS.ErrnoException) => {
       // A stream queued on a session whose socket fails is cancelled by Node, with the socket's error
       // (ECONNREFUSED, our connect timeout) as the cause, and before the session reports it.
