@@ -1,4 +1,5 @@
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
+import { onCleanup } from './cleanup.js';
 
 /** `HealthCheckResponse.ServingStatus` values (grpc/grpc-proto health.proto). */
 export const SERVING = 1;
@@ -30,4 +31,15 @@ export function addGrpcHealthService(server: grpc.Server, status: (service: stri
   server.addService(HealthService, {
     Check: (call: grpc.ServerUnaryCall<{ service: string }, number>, callback: grpc.sendUnaryData<number>) => callback(null, status(call.request.service)),
   });
+}
+
+/** A grpc-js server serving only grpc.health.v1, answering `status(service)`; shut down after the test. */
+export async function startGrpcHealthServer(status: (service: string) => number): Promise<number> {
+  const server = new grpc.Server();
+  addGrpcHealthService(server, status);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))),
+  );
+  onCleanup(() => server.forceShutdown());
+  return port;
 }

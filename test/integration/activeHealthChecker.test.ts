@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { ActiveHealthChecker, type ActiveHealthState } from '../../sidecar/health/activeHealthChecker.js';
 import type { HealthChecker } from '../../sidecar/health/healthCheck.js';
@@ -6,6 +5,7 @@ import { ActiveHealthCheckConfig } from '../../sidecar/health/healthCheckConfig.
 import { healthCheckKind } from '../../sidecar/health/index.js';
 import { startHttp1Backend } from '../helpers/backends.js';
 import { onCleanup } from '../helpers/cleanup.js';
+import { NOT_SERVING, SERVING, startGrpcHealthServer } from '../helpers/grpcHealth.js';
 import { waitFor } from '../helpers/wait.js';
 
 const INTERVAL_MS = 200;
@@ -13,37 +13,6 @@ const THRESHOLD = 2;
 /** How long a flip may take to show: the probes the threshold needs, plus a second of slack. */
 const FLIP_BOUND_MS = INTERVAL_MS * THRESHOLD + 1_000;
 
-/** `HealthCheckResponse.ServingStatus` values. */
-const SERVING = 1;
-const NOT_SERVING = 2;
-
-/**
- * A grpc.health.v1 server answering `status()` for every service name (as in healthChecks.test.ts,
- * which keeps its copy private).
- */
-async function grpcHealthServer(status: () => number): Promise<number> {
-  const server = new grpc.Server();
-  server.addService(
-    {
-      Check: {
-        path: '/grpc.health.v1.Health/Check',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: (request: { service: string }) => Buffer.from(request.service),
-        // An object, as a generated stub gives: grpc-js takes a falsy request ('') for a missing one.
-        requestDeserialize: (bytes: Buffer) => ({ service: bytes.length === 0 ? '' : bytes.subarray(2).toString('utf8') }),
-        responseSerialize: (serving: number) => Buffer.from([0x08, serving]),
-        responseDeserialize: (bytes: Buffer) => bytes[1] as number,
-      },
-    },
-    { Check: (_call: grpc.ServerUnaryCall<{ service: string }, number>, callback: grpc.sendUnaryData<number>) => callback(null, status()) },
-  );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))),
-  );
-  onCleanup(() => server.forceShutdown());
-  return port;
-}
 
 /** Checks one endpoint every 200 ms with thresholds 2/2, recording each state change with its streak. */
 function watch(check: object, port: number) {
@@ -92,7 +61,7 @@ describe('active health checking against real servers', () => {
 
   it('grpc: unhealthy within its bound after NOT_SERVING, healthy again after two SERVING answers', async () => {
     let serving = SERVING;
-    const port = await grpcHealthServer(() => serving);
+    const port = await startGrpcHealthServer(() => serving);
     const { health, changes } = watch({ grpc: { service_name: 'orders' } }, port);
     await until(health, 'healthy');
     serving = NOT_SERVING;

@@ -1,37 +1,10 @@
-import * as grpc from '@grpc/grpc-js';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { grpcCheck } from '../../sidecar/health/grpcCheck.js';
 import { httpCheck } from '../../sidecar/health/httpCheck.js';
 import { tcpCheck } from '../../sidecar/health/tcpCheck.js';
 import { startHttp1Backend } from '../helpers/backends.js';
-import { onCleanup } from '../helpers/cleanup.js';
-
-/** A grpc.health.v1 server answering `status` for every service name it is asked about. */
-async function healthServer(statusOf: (service: string) => number): Promise<number> {
-  const server = new grpc.Server();
-  server.addService(
-    {
-      Check: {
-        path: '/grpc.health.v1.Health/Check',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: (request: { service: string }) => Buffer.from(request.service),
-        // HealthCheckRequest { string service = 1; }: tag, one-byte length, text (short names only).
-        // An object, as a generated stub gives: grpc-js takes a falsy request ('') for a missing one.
-        requestDeserialize: (bytes: Buffer) => ({ service: bytes.length === 0 ? '' : bytes.subarray(2).toString('utf8') }),
-        responseSerialize: (status: number) => Buffer.from([0x08, status]),
-        responseDeserialize: (bytes: Buffer) => bytes[1] as number,
-      },
-    },
-    { Check: (call: grpc.ServerUnaryCall<{ service: string }, number>, callback: grpc.sendUnaryData<number>) => callback(null, statusOf(call.request.service)) },
-  );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error))),
-  );
-  onCleanup(() => server.forceShutdown());
-  return port;
-}
+import { startGrpcHealthServer } from '../helpers/grpcHealth.js';
 
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -67,7 +40,7 @@ describe('health checkers', () => {
   });
 
   it('grpc: healthy only when grpc.health.v1 answers SERVING for the configured service', async () => {
-    const port = await healthServer((service) => (service === 'orders' ? 1 : service === '' ? 1 : 2));
+    const port = await startGrpcHealthServer((service) => (service === 'orders' ? 1 : service === '' ? 1 : 2));
     const check = (service_name: string) => grpcCheck.create(grpcCheck.configSchema.parse({ service_name })).check(at(port), 1_000);
     expect(await check('')).toEqual({ healthy: true, detail: 'grpc.health.v1 SERVING' });
     expect(await check('orders')).toEqual({ healthy: true, detail: 'grpc.health.v1 SERVING' });
