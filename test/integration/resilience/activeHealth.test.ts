@@ -3,7 +3,7 @@ import { callUnary, echoClient, startGrpcBackend, startHttp1Backend } from '../.
 import { onCleanup } from '../../helpers/cleanup.js';
 import { h1Request } from '../../helpers/clients.js';
 import { addGrpcHealthService, NOT_SERVING, SERVING } from '../../helpers/grpcHealth.js';
-import { startSidecarFor, type TestSidecar } from '../../helpers/sidecar.js';
+import { startSidecar, startSidecarFor, type TestSidecar } from '../../helpers/sidecar.js';
 import { sleep, waitFor } from '../../helpers/wait.js';
 
 const INTERVAL_MS = 500;
@@ -220,5 +220,74 @@ describe('active health checks take endpoints out of rotation and back', () => {
 
   it('grpc: a backend whose grpc.health.v1 answers NOT_SERVING leaves within interval × unhealthy_threshold + 1 s and returns after healthy_threshold passes', async () => {
     await flipAndRecover(await grpcFleet(), 'grpc.health.v1 NOT_SERVING');
+  });
+});
+
+/** The in-process `/clusters` view of the endpoint on `port`. */
+function endpointOn(mesh: TestSidecar, port: number): { eligible: boolean; ejected: boolean; health: string; outlier: { times_ejected: number } } {
+  const [cluster] = mesh.sidecar.clusters() as Array<{ endpoints: Array<{ port: number; eligible: boolean; ejected: boolean; health: string; outlier: { times_ejected: number } }> }>;
+  const endpoint = cluster?.endpoints.find((candidate) => candidate.port === port);
+  if (endpoint === undefined) throw new Error(`no endpoint on port ${port}`);
+  return endpoint;
+}
+
+describe('active health checks together with the other sources of health', () => {
+  it('a passing check ends an outlier ejection early; the endpoint is ejected again if its traffic still fails', async () => {
+    // Backend 0 fails every request but passes its health checks (a broken handler behind a healthy probe).
+    const arrivals = [0, 0];
+    const backends = await Promise.all(
+      [0, 1].map((index) =>
+        startHttp1Backend((req, res) => {
+          if (req.url === '/health') res.end();
+          else {
+            arrivals[index] = (arrivals[index] as number) + 1;
+            res.writeHead(index === 0 ? 503 : 200).end(`b${index}`);
+          }
+        }),
+      ),
+    );
+    const bad = backends[0]?.port as number;
+    const mesh = await startSidecarFor(
+      'web',
+      'http1',
+      backends.map((backend) => backend.endpoint),
+      { lb: { policy: 'round_robin' }, health_check: { http: { path: '/health' }, ...CHECK_TIMING } },
+    );
+    const port = mesh.port('outbound.web');
+    const send = async (): Promise<number> => (await h1Request(port, { path: '/work' })).status;
+
+    const statuses: number[] = [];
+    while (!endpointOn(mesh, bad).ejected && statuses.length < 50) statuses.push(await send());
+    const ejectedAt = performance.now();
+    expect(endpointOn(mesh, bad)).toMatchObject({ ejected: true, outlier: { times_ejected: 1 } });
+    // base_ejection_time is 30 s; the next passing probe (one interval away) returns it.
+    await waitFor('a passing health check to end the ejection', () => !endpointOn(mesh, bad).ejected, INTERVAL_MS + 1_000, 5);
+    expect(performance.now() - ejectedAt).toBeLessThan(INTERVAL_MS + 1_000);
+    const atReturn = arrivals[0] as number;
+    while (!endpointOn(mesh, bad).ejected && statuses.length < 100) statuses.push(await send());
+    expect(endpointOn(mesh, bad)).toMatchObject({ ejected: true, outlier: { times_ejected: 2 } });
+    expect((arrivals[0] as number) - atReturn).toBe(5);
+    // Every 503 was retried on the good backend.
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+  });
+
+  it('an endpoint discovery calls unhealthy stays out of rotation however its health checks go', async () => {
+    const served: number[] = [];
+    const backends = await Promise.all(
+      [0, 1, 2].map((index) =>
+        startHttp1Backend((req, res) => {
+          if (req.url !== '/health') served.push(index);
+          res.end();
+        }),
+      ),
+    );
+    const mesh = await startSidecar(
+      { upstreams: [{ name: 'web', local_port: 0, health_check: { http: { path: '/health' }, ...CHECK_TIMING } }] },
+      { web: [backends[0]?.endpoint as string, backends[1]?.endpoint as string, { address: '127.0.0.1', port: backends[2]?.port as number, health: 'unhealthy' }] },
+    );
+    await sleep(INTERVAL_MS * 2); // several passing probes for each endpoint
+    for (let i = 0; i < 30; i++) expect((await h1Request(mesh.port('outbound.web'), { path: '/work' })).status).toBe(200);
+    expect(endpointOn(mesh, backends[2]?.port as number)).toMatchObject({ health: 'unhealthy', eligible: false });
+    expect(served.filter((index) => index === 2)).toEqual([]);
   });
 });
