@@ -17,15 +17,20 @@ export async function runConcurrently<T>(count: number, concurrency: number, tas
 
 export interface LatencySummary {
   readonly p50: number;
+  readonly p90: number;
   readonly p99: number;
   readonly max: number;
 }
 
+/** The nearest-rank `p`th percentile of `samples`. */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) throw new Error('no samples');
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
 /** Nearest-rank percentiles of `samples` (milliseconds), rounded to 0.1 ms for reporting. */
 export function latencySummary(samples: readonly number[]): LatencySummary {
-  if (samples.length === 0) throw new Error('no latency samples');
-  const sorted = [...samples].sort((a, b) => a - b);
-  const rank = (p: number): number => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] as number;
   const round = (ms: number): number => Math.round(ms * 10) / 10;
-  return { p50: round(rank(50)), p99: round(rank(99)), max: round(sorted[sorted.length - 1] as number) };
+  return { p50: round(percentile(samples, 50)), p90: round(percentile(samples, 90)), p99: round(percentile(samples, 99)), max: round(percentile(samples, 100)) };
 }
