@@ -182,6 +182,14 @@ describe('tandem CLI', () => {
     expect(result.stderr).toContain('cannot read');
   });
 
+  it('validate exits 2 naming discovery.consul.token_file when the token file cannot be read', async () => {
+    const { file, dir } = writeConfig({ admin: { port: 0 }, discovery: { consul: { address: 'http://127.0.0.1:8500', token_file: './no-such-token' } } });
+    const result = await runCli(['validate', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`discovery.consul.token_file: cannot read ./no-such-token: ENOENT`);
+    expect(result.stderr).toContain(`${dir}/no-such-token`);
+  });
+
   it('sidecar exits 1 naming the listener when its port is already in use', async () => {
     const busy = await occupy();
     const busyPort = (busy.address() as AddressInfo).port;
