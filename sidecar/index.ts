@@ -29,3 +29,6 @@ export { stack } from './http/message.js';
 
 // Transport seam: how upstream connections are opened.
 export { plaintextConnector, type Connector, type ConnectTarget } from './upstream/connector.js';
+
+// Health-check seam: register a checker kind; it becomes valid in `service.health_check` and `upstreams[].health_check`.
+export { registerHealthCheck, registeredHealthChecks, type HealthChecker, type HealthCheckKind, type HealthTarget, type HealthVerdict } from './health/index.js';
