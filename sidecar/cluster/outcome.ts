@@ -3,12 +3,14 @@ import { ErrorCode, type TandemError } from '../core/errors.js';
 import { grpcStatusOf, httpStatusForGrpc } from '../http/grpc.js';
 import type { Headers } from '../http/message.js';
 
-/** Endings that say nothing about the endpoint by themselves. */
-const NEUTRAL_ENDINGS: ReadonlySet<string> = new Set([ErrorCode.DownstreamCancelled, ErrorCode.UpstreamRefused, ErrorCode.StreamIdleTimeout]);
+/**
+ * Endings that say nothing about the endpoint by themselves. Outlier detection
+ * (`outlierOutcome.ts`) starts from the same set and adds Tandem's own refusals.
+ */
+export const NEUTRAL_ENDINGS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([ErrorCode.DownstreamCancelled, ErrorCode.UpstreamRefused, ErrorCode.StreamIdleTimeout]);
 
 /**
- * Whether an attempt counts against its endpoint. The one place this is decided, so stats, outlier
- * detection and load-aware balancers agree: local failures count, except those that say nothing bad
+ * Whether an attempt counts against its endpoint, for stats and load-aware balancers: local failures count, except those that say nothing bad
  * about the endpoint — the client going away (or Tandem dropping the response to retry), a stream
  * idle by the application's choice, and a stream the endpoint refused unprocessed (it is rotating its
  * connections with GOAWAY, or at its stream limit; the request goes elsewhere). When a head arrived

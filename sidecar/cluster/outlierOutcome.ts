@@ -1,6 +1,7 @@
 import type { Outcome } from '../balancer/balancer.js';
 import { ErrorCode } from '../core/errors.js';
 import { httpStatusForGrpc } from '../http/grpc.js';
+import { NEUTRAL_ENDINGS } from './outcome.js';
 
 /**
  * What one finished attempt says about its endpoint, for outlier detection:
@@ -12,18 +13,11 @@ import { httpStatusForGrpc } from '../http/grpc.js';
 export type OutlierSignal = 'neutral' | 'local_failure' | 'success' | 'server_error' | 'gateway_failure';
 
 /**
- * Failures that are not the endpoint's fault: the client went away, the endpoint refused the stream
- * unprocessed (GOAWAY rotation, stream limit), our own circuit breaker or idle timer stopped it, the
- * request was unproxiable, or we are shutting down.
+ * Failures that are not the endpoint's fault: the neutral endings every observer shares (the client
+ * went away, the endpoint refused the stream unprocessed, the stream sat idle), plus Tandem's own
+ * refusals — a circuit breaker, an unproxiable request, shutting down.
  */
-const NEUTRAL_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  ErrorCode.DownstreamCancelled,
-  ErrorCode.UpstreamRefused,
-  ErrorCode.Overflow,
-  ErrorCode.StreamIdleTimeout,
-  ErrorCode.BadRequest,
-  ErrorCode.ShuttingDown,
-]);
+const NEUTRAL_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([...NEUTRAL_ENDINGS, ErrorCode.Overflow, ErrorCode.BadRequest, ErrorCode.ShuttingDown]);
 
 const FIRST_SERVER_ERROR = 500;
 const GATEWAY_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);

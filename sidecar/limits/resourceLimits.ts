@@ -60,11 +60,7 @@ export class ResourceLimits {
 
   /** Whether another connection may open now. At the limit requests wait (Envoy: pending), they do not fail. */
   tryConnection(): boolean {
-    if (this.connections >= this.config.max_connections) {
-      this.overflows.max_connections++;
-      this.counter.inc({ limit: 'max_connections' });
-      return false;
-    }
+    if (this.connections >= this.config.max_connections) return this.overflow('max_connections');
     this.connections++;
     return true;
   }

@@ -140,10 +140,13 @@ export class Http1Pool implements ConnectionPool {
     }
   };
 
+  /**
+   * The agent's sockets, counted per key rather than per socket: this runs on every dispatch. A free
+   * socket destroyed but not yet removed is skipped by the agent, which then opens one unreserved;
+   * `createConnection` counts that one itself.
+   */
   private socketCounts(): { free: number; busy: number } {
-    let free = 0;
-    for (const key in this.agent.freeSockets) for (const socket of this.agent.freeSockets[key] ?? []) if (!socket.destroyed) free++;
-    return { free, busy: countSockets(this.agent.sockets) };
+    return { free: countSockets(this.agent.freeSockets), busy: countSockets(this.agent.sockets) };
   }
 
   /** @internal */

@@ -1,6 +1,7 @@
 import type { BalancerEndpoint, BalancerHelper, Picker } from '../../sidecar/balancer/balancer.js';
 import { Cancellation } from '../../sidecar/core/cancellation.js';
-import type { ProxyRequest } from '../../sidecar/http/message.js';
+import type { TandemError } from '../../sidecar/core/errors.js';
+import type { BodyResult, ProxyRequest, ResponseBody, ResponseSink } from '../../sidecar/http/message.js';
 import { RequestBody } from '../../sidecar/http/requestBody.js';
 import type { ConnectionPool, PoolStats } from '../../sidecar/upstream/pool.js';
 
@@ -91,4 +92,34 @@ export function fakeRequest(overrides: Partial<ProxyRequest> = {}): ProxyRequest
     endpoint: undefined,
     ...overrides,
   };
+}
+
+/**
+ * A response body a test drives by hand: it records the sink it is piped into and any abort;
+ * `send()` delivers a chunk, `finish()` ends it (observers first, then the sink, as a real body does).
+ */
+export class FakeResponseBody implements ResponseBody {
+  sink: ResponseSink | undefined;
+  pipes = 0;
+  aborted: TandemError | undefined;
+  private readonly finishListeners: Array<(result: BodyResult) => void> = [];
+
+  pipe(sink: ResponseSink): void {
+    this.pipes++;
+    this.sink = sink;
+  }
+  resume(): void {}
+  abort(error: TandemError): void {
+    this.aborted = error;
+  }
+  onFinish(listener: (result: BodyResult) => void): void {
+    this.finishListeners.push(listener);
+  }
+  send(text: string): void {
+    this.sink?.data(Buffer.from(text));
+  }
+  finish(): void {
+    for (const listener of this.finishListeners) listener({ trailers: undefined, error: undefined });
+    this.sink?.end(undefined);
+  }
 }

@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../../../sidecar/config/load.js';
+import { parseConfig } from '../../../../sidecar/config/load.js';
+import { configProblems } from '../../../helpers/config.js';
 import { routeMatches } from '../../../../sidecar/config/routeConfig.js';
 
 const staticDiscovery = { static: { file: './endpoints.yaml' } };
 
 function problems(upstream: Record<string, unknown>): readonly string[] {
-  try {
-    parseConfig({ discovery: staticDiscovery, upstreams: [{ name: 'orders', ...upstream }] });
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('configuration was accepted');
+  return configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'orders', ...upstream }] });
 }
 
 describe('upstream resilience configuration', () => {

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../../../sidecar/config/load.js';
+import { parseConfig } from '../../../../sidecar/config/load.js';
+import { configProblems } from '../../../helpers/config.js';
 
 const staticDiscovery = { static: { file: './endpoints.yaml' } };
-
-/** The problems a configuration is rejected with (fails the test if it is accepted). */
-function problems(document: unknown): readonly string[] {
-  try {
-    parseConfig(document);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('configuration was accepted');
-}
 
 describe('configuration schema', () => {
   it('fills in every default and freezes the result', () => {
@@ -37,26 +27,26 @@ describe('configuration schema', () => {
   });
 
   it('names the field of a value with the wrong type', () => {
-    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'orders', local_port: 'abc' }] })).toEqual([
+    expect(configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'orders', local_port: 'abc' }] })).toEqual([
       'upstreams[0].local_port: expected number, got string',
     ]);
   });
 
   it('names an unknown balancing policy and lists the known ones', () => {
-    const [problem] = problems({ discovery: staticDiscovery, upstreams: [{ name: 'a' }, { name: 'b', lb: { policy: 'fancy' } }] });
+    const [problem] = configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'a' }, { name: 'b', lb: { policy: 'fancy' } }] });
     expect(problem).toMatch(/^upstreams\[1\]\.lb\.policy: unknown policy "fancy"; expected one of: .*round_robin/);
   });
 
   it('names a missing required field', () => {
-    expect(problems({ discovery: staticDiscovery, upstreams: [{ local_port: 9191 }] })).toEqual(['upstreams[0].name: required (string)']);
+    expect(configProblems({ discovery: staticDiscovery, upstreams: [{ local_port: 9191 }] })).toEqual(['upstreams[0].name: required (string)']);
   });
 
   it('rejects two listeners on one port, naming both', () => {
-    expect(problems({ admin: { port: 9191 }, discovery: staticDiscovery, upstreams: [{ name: 'a', local_port: 9191 }] })).toEqual([
+    expect(configProblems({ admin: { port: 9191 }, discovery: staticDiscovery, upstreams: [{ name: 'a', local_port: 9191 }] })).toEqual([
       'upstreams[0].local_port: port 9191 is already used by admin.port',
     ]);
     expect(
-      problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', local_port: 7000 }, { name: 'b', local_port: 7000 }] }),
+      configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'a', local_port: 7000 }, { name: 'b', local_port: 7000 }] }),
     ).toEqual(['upstreams[1].local_port: port 7000 is already used by upstreams[0].local_port']);
   });
 
@@ -67,40 +57,40 @@ describe('configuration schema', () => {
   });
 
   it('rejects unknown keys at every level, naming the key', () => {
-    expect(problems({ admn: {} })).toEqual(['admn: unknown key']);
-    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', pool: { max_conns: 3 } }] })).toEqual([
+    expect(configProblems({ admn: {} })).toEqual(['admn: unknown key']);
+    expect(configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'a', pool: { max_conns: 3 } }] })).toEqual([
       'upstreams[0].pool.max_conns: unknown key',
     ]);
-    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', lb: { policy: 'round_robin', choice_count: 2 } }] })).toEqual([
+    expect(configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'a', lb: { policy: 'round_robin', choice_count: 2 } }] })).toEqual([
       'upstreams[0].lb.choice_count: unknown key',
     ]);
-    expect(problems({ discovery: { static: { file: 'x', watch: true } } })).toEqual(['discovery.static.watch: unknown key']);
+    expect(configProblems({ discovery: { static: { file: 'x', watch: true } } })).toEqual(['discovery.static.watch: unknown key']);
   });
 
   it('rejects a malformed duration with an example of the right form', () => {
-    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', connect_timeout: '5 seconds' }] })).toEqual([
+    expect(configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'a', connect_timeout: '5 seconds' }] })).toEqual([
       'upstreams[0].connect_timeout: expected a duration such as "250ms", "15s" or "1h", got "5 seconds"',
     ]);
   });
 
   it('rejects duplicate upstream names and out-of-range numbers', () => {
-    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a' }, { name: 'A' }] })).toEqual([
+    expect(configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'a' }, { name: 'A' }] })).toEqual([
       'upstreams[1].name: "A" is already the name of upstreams[0]',
     ]);
-    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', local_port: 70000 }] })).toEqual([
+    expect(configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'a', local_port: 70000 }] })).toEqual([
       'upstreams[0].local_port: must be <= 65535',
     ]);
   });
 
   it('requires discovery when upstreams are declared, and a service when inbound is', () => {
-    expect(problems({ upstreams: [{ name: 'a' }] })).toEqual([
+    expect(configProblems({ upstreams: [{ name: 'a' }] })).toEqual([
       'discovery: required when upstreams are declared (e.g. { static: { file: ./endpoints.yaml } })',
     ]);
-    expect(problems({ inbound: { port: 15006 } })).toEqual(['service: required when inbound is configured (the app to forward to)']);
+    expect(configProblems({ inbound: { port: 15006 } })).toEqual(['service: required when inbound is configured (the app to forward to)']);
   });
 
   it('names an unknown discovery kind', () => {
-    expect(problems({ discovery: { zookeeper: {} } })).toEqual(['discovery.zookeeper: unknown discovery kind; expected one of: static, consul']);
+    expect(configProblems({ discovery: { zookeeper: {} } })).toEqual(['discovery.zookeeper: unknown discovery kind; expected one of: static, consul']);
   });
 
   it('validates the keys every policy shares, with defaults, next to the policy own keys', () => {
@@ -116,7 +106,7 @@ describe('configuration schema', () => {
       slow_start: { window: '30s', aggression: 1, min_weight_percent: 10 },
     });
     expect(
-      problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', lb: { choice_count: 1, healthy_panic_threshold: 101, slow_start: {} } }] }),
+      configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'a', lb: { choice_count: 1, healthy_panic_threshold: 101, slow_start: {} } }] }),
     ).toEqual([
       'upstreams[0].lb.choice_count: must be >= 2',
       'upstreams[0].lb.healthy_panic_threshold: must be <= 100',
@@ -133,10 +123,10 @@ describe('configuration schema', () => {
       { source_ip: true, terminal: true },
       { query_parameter: 'u', terminal: true },
     ]);
-    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', hash_policy: [{ header: 'x' }] }] })).toEqual([
+    expect(configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'a', hash_policy: [{ header: 'x' }] }] })).toEqual([
       'upstreams[0].hash_policy: only used by ring_hash, maglev, but lb.policy is least_request',
     ]);
-    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', lb: { policy: 'maglev' }, hash_policy: [{ header: 'x', cookie: { name: 'c' } }, { nope: 1 }] }] })).toEqual([
+    expect(configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'a', lb: { policy: 'maglev' }, hash_policy: [{ header: 'x', cookie: { name: 'c' } }, { nope: 1 }] }] })).toEqual([
       'upstreams[0].hash_policy[0]: expected exactly one of: header, cookie, source_ip, query_parameter; got header, cookie',
       'upstreams[0].hash_policy[1]: expected exactly one of: header, cookie, source_ip, query_parameter; got nope',
     ]);
@@ -148,22 +138,22 @@ describe('configuration schema', () => {
       cookie: { name: 'tandem-session', path: '/' },
       key: '[redacted]',
     });
-    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', stateful_session: {} }] })).toEqual([
+    expect(configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'a', stateful_session: {} }] })).toEqual([
       'upstreams[0].stateful_session.key: give exactly one of key and key_file',
     ]);
-    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', stateful_session: { key: 'short' } }] })).toEqual([
+    expect(configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'a', stateful_session: { key: 'short' } }] })).toEqual([
       'upstreams[0].stateful_session.key: must be at least 16 characters',
     ]);
   });
 
   it('rejects a protocol it does not speak, listing the ones it does', () => {
-    expect(problems({ discovery: staticDiscovery, upstreams: [{ name: 'a', protocol: 'http3' }] })).toEqual([
+    expect(configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'a', protocol: 'http3' }] })).toEqual([
       'upstreams[0].protocol: expected one of: "http1", "http2", "grpc"',
     ]);
   });
 
   it('reports every field problem at once; cross-field checks wait until the fields are valid', () => {
-    expect(problems({ admin: { port: -1 }, upstreams: [{ name: 'a', local_port: 'x' }], extra: 1 })).toEqual([
+    expect(configProblems({ admin: { port: -1 }, upstreams: [{ name: 'a', local_port: 'x' }], extra: 1 })).toEqual([
       'admin.port: must be >= 0',
       'upstreams[0].local_port: expected number, got string',
       'extra: unknown key',

@@ -1,24 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, TandemError } from '../../../../sidecar/core/errors.js';
-import type { BodyResult, ProxyResponse, ResponseBody, Service } from '../../../../sidecar/http/message.js';
+import type { ProxyResponse, Service } from '../../../../sidecar/http/message.js';
 import { limits } from '../../../../sidecar/layers/limits.js';
 import { CircuitBreakerSchema } from '../../../../sidecar/limits/circuitBreakerConfig.js';
 import { ResourceLimits, type LimitName, type OverflowCounter } from '../../../../sidecar/limits/resourceLimits.js';
-import { fakeRequest } from '../../../helpers/fakes.js';
-
-/** A response body that ends when the test says so. */
-class FakeBody implements ResponseBody {
-  private readonly finishListeners: Array<(result: BodyResult) => void> = [];
-  pipe(): void {}
-  resume(): void {}
-  abort(): void {}
-  onFinish(listener: (result: BodyResult) => void): void {
-    this.finishListeners.push(listener);
-  }
-  finish(): void {
-    for (const listener of this.finishListeners) listener({ trailers: undefined, error: undefined });
-  }
-}
+import { FakeResponseBody, fakeRequest } from '../../../helpers/fakes.js';
 
 class RecordingCounter implements OverflowCounter {
   readonly limits: LimitName[] = [];
@@ -33,10 +19,10 @@ function resources(config: Record<string, number> = {}): { limits: ResourceLimit
 }
 
 /** An upstream that answers every request at once with a response whose body the test ends. */
-function answering(): { service: Service; bodies: FakeBody[] } {
-  const bodies: FakeBody[] = [];
+function answering(): { service: Service; bodies: FakeResponseBody[] } {
+  const bodies: FakeResponseBody[] = [];
   const service: Service = () => {
-    const body = new FakeBody();
+    const body = new FakeResponseBody();
     bodies.push(body);
     return Promise.resolve<ProxyResponse>({ status: 200, headers: {}, endStream: false, body });
   };
@@ -95,7 +81,7 @@ describe('limits layer', () => {
     const first = service(fakeRequest());
     expect(resourceLimits.requests).toBe(1);
     await expect(service(fakeRequest())).rejects.toSatisfy((error) => codeOf(error) === ErrorCode.Overflow);
-    const body = new FakeBody();
+    const body = new FakeResponseBody();
     answer?.({ status: 200, headers: {}, endStream: true, body });
     await first;
     body.finish();

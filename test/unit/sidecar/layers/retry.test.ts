@@ -1,45 +1,21 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Cancellation } from '../../../../sidecar/core/cancellation.js';
 import { ErrorCode, TandemError } from '../../../../sidecar/core/errors.js';
-import type { BodyResult, Headers, ProxyResponse, ResponseBody, ResponseSink, Service } from '../../../../sidecar/http/message.js';
+import type { Headers, ProxyResponse, Service } from '../../../../sidecar/http/message.js';
 import { retry, type RetryObserver } from '../../../../sidecar/layers/retry.js';
 import { CircuitBreakerSchema } from '../../../../sidecar/limits/circuitBreakerConfig.js';
 import { ResourceLimits } from '../../../../sidecar/limits/resourceLimits.js';
 import { RetryBudget } from '../../../../sidecar/retry/retryBudget.js';
 import { RetrySchema } from '../../../../sidecar/retry/retryConfig.js';
 import type { RetryCondition } from '../../../../sidecar/retry/retryPolicy.js';
-import { fakeRequest } from '../../../helpers/fakes.js';
+import { FakeResponseBody, fakeRequest } from '../../../helpers/fakes.js';
 
-/** A response body that records how the retry layer treats it. */
-class FakeBody implements ResponseBody {
-  sink: ResponseSink | undefined;
-  pipes = 0;
-  aborted: TandemError | undefined;
-  private readonly finishListeners: Array<(result: BodyResult) => void> = [];
-
-  pipe(sink: ResponseSink): void {
-    this.pipes++;
-    this.sink = sink;
-  }
-  resume(): void {}
-  abort(error: TandemError): void {
-    this.aborted = error;
-  }
-  onFinish(listener: (result: BodyResult) => void): void {
-    this.finishListeners.push(listener);
-  }
-  finish(): void {
-    for (const listener of this.finishListeners) listener({ trailers: undefined, error: undefined });
-    this.sink?.end(undefined);
-  }
-}
-
-function response(status: number, headers: Headers = {}, endStream = false): ProxyResponse & { body: FakeBody } {
-  return { status, headers, endStream, body: new FakeBody() };
+function response(status: number, headers: Headers = {}, endStream = false): ProxyResponse & { body: FakeResponseBody } {
+  return { status, headers, endStream, body: new FakeResponseBody() };
 }
 
 /** A trailers-only gRPC response carrying `grpcStatus`. */
-function grpcResponse(grpcStatus: number, headers: Headers = {}): ProxyResponse & { body: FakeBody } {
+function grpcResponse(grpcStatus: number, headers: Headers = {}): ProxyResponse & { body: FakeResponseBody } {
   return response(200, { 'content-type': 'application/grpc', 'grpc-status': String(grpcStatus), ...headers }, true);
 }
 

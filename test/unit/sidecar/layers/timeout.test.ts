@@ -2,32 +2,10 @@ import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, TandemError } from '../../../../sidecar/core/errors.js';
-import type { BodyResult, ProxyRequest, ProxyResponse, ResponseBody, ResponseSink, Service } from '../../../../sidecar/http/message.js';
+import type { ProxyRequest, ProxyResponse, ResponseSink, Service } from '../../../../sidecar/http/message.js';
 import { RequestBody, type BodyTarget } from '../../../../sidecar/http/requestBody.js';
 import { timeout, type TimeoutSettings } from '../../../../sidecar/layers/timeout.js';
-import { fakeRequest } from '../../../helpers/fakes.js';
-
-/** A response body the test streams by hand. */
-class FakeBody implements ResponseBody {
-  private sink: ResponseSink | undefined;
-  private readonly finishListeners: Array<(result: BodyResult) => void> = [];
-
-  pipe(sink: ResponseSink): void {
-    this.sink = sink;
-  }
-  resume(): void {}
-  abort(): void {}
-  onFinish(listener: (result: BodyResult) => void): void {
-    this.finishListeners.push(listener);
-  }
-  send(text: string): void {
-    this.sink?.data(Buffer.from(text));
-  }
-  finish(): void {
-    for (const listener of this.finishListeners) listener({ trailers: undefined, error: undefined });
-    this.sink?.end(undefined);
-  }
-}
+import { FakeResponseBody, fakeRequest } from '../../../helpers/fakes.js';
 
 /** An upstream request that accepts everything. */
 class FakeTarget extends EventEmitter implements BodyTarget {
@@ -48,7 +26,7 @@ const flushStreams = (): Promise<void> => new Promise((resolve) => setImmediate(
  */
 function upstream() {
   let answer: ((response: ProxyResponse) => void) | undefined;
-  const body = new FakeBody();
+  const body = new FakeResponseBody();
   const service: Service = (request) => {
     request.body.sendTo(new FakeTarget());
     return new Promise((resolve, reject) => {
@@ -300,7 +278,7 @@ describe('timeout layer', () => {
     });
 
     it('with every clock off the upstream is called directly', async () => {
-      const answer: ProxyResponse = { status: 200, headers: {}, endStream: true, body: new FakeBody() };
+      const answer: ProxyResponse = { status: 200, headers: {}, endStream: true, body: new FakeResponseBody() };
       const request = fakeRequest({ headDeadline: 42 });
       const response = await layer({}, () => Promise.resolve(answer))(request);
       expect(response).toBe(answer);
