@@ -2,7 +2,8 @@
  * Tandem's public API: run a sidecar from code, and the seams to extend it. Named exports only;
  * everything else under sidecar/ is internal and may change.
  */
-export { Sidecar, LOCAL_APP, type SidecarOptions } from './sidecar.js';
+export { Sidecar, type SidecarOptions } from './sidecar.js';
+export { LOCAL_APP } from './cluster/localApp.js';
 export { ConfigError, loadConfigFile, parseConfig, type LoadedConfig } from './config/load.js';
 export type { TandemConfig, UpstreamConfig, ServiceConfig, PoolConfig } from './config/schema.js';
 export { Duration } from './core/duration.js';
@@ -24,7 +25,10 @@ export type {
 export { registerBalancer, registeredBalancers } from './balancer/registry.js';
 
 // The request path's vocabulary, for layers.
-export type { Headers, Layer, ProxyRequest, ProxyResponse, ResponseBody, ResponseSink, Service } from './http/message.js';
+export type { Headers, Layer, ProxyResponse, ResponseBody, ResponseSink, Service } from './http/message.js';
+export { ProxyRequest, type DownstreamConnection, type Peer, type RequestHead } from './http/request.js';
+export { RequestContext, type TraceContext } from './http/context.js';
+export { RequestBody } from './http/requestBody.js';
 export { stack } from './http/message.js';
 
 // Transport seam: how upstream connections are opened.

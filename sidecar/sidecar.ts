@@ -1,24 +1,23 @@
-import { fixedResolver } from '../discovery/fixedResolver.js';
 import { discoveryKind } from '../discovery/registry.js';
 import type { DiscoveryProvider, LocalHealth, Registration } from '../discovery/resolver.js';
 import { AdminServer, type AdminSource } from './admin/adminServer.js';
-import { Cluster } from './cluster/cluster.js';
-import type { LoadedConfig } from './config/load.js';
-import { UpstreamSchema, type TandemConfig, type UpstreamConfig } from './config/schema.js';
-import { createLogger, setLogLevel } from './core/log.js';
-import type { Service } from './http/message.js';
-import { Listener } from './listener/listener.js';
-import { Metrics } from './observe/metrics.js';
 import { sessionKey } from './affinity/sessionCookie.js';
-import { authorityRoute, fixedRoute } from './stack/routes.js';
-import { upstreamStack } from './stack/upstreamStack.js';
+import { Cluster } from './cluster/cluster.js';
+import { LocalApp } from './cluster/localApp.js';
+import type { LoadedConfig } from './config/load.js';
+import type { TandemConfig } from './config/schema.js';
+import { createLogger, setLogLevel } from './core/log.js';
 import { healthCheckKind, type HealthChecker } from './health/index.js';
+import { Listener } from './listener/listener.js';
+import type { ConnectionTimeouts } from './listener/servers.js';
+import type { Service } from './http/message.js';
+import { Metrics } from './observe/metrics.js';
+import { inbound } from './stack/inbound.js';
+import { outbound, upstreamStack } from './stack/outbound.js';
+import { authorityRouter, fixedRouter, type RouteTarget } from './stack/router.js';
 import { plaintextConnector, type Connector } from './upstream/connector.js';
 
 const log = createLogger('sidecar');
-
-/** The cluster behind the inbound listener (Envoy and Consul call it `local_app` too). */
-export const LOCAL_APP = 'local_app';
 
 export interface SidecarOptions {
   /** How upstream connections are made; plaintext TCP unless given (the seam mTLS plugs into). */
@@ -26,8 +25,8 @@ export interface SidecarOptions {
 }
 
 /**
- * A running Tandem: discovery, one cluster per upstream (plus the local app), the listeners that feed
- * them and the admin server. `start()` binds everything or nothing.
+ * A running Tandem: discovery, one cluster per upstream, the local app, the listeners that feed them
+ * and the admin server. `start()` binds everything or nothing.
  */
 export class Sidecar implements AdminSource {
   private readonly admin: AdminServer;
@@ -37,6 +36,7 @@ export class Sidecar implements AdminSource {
     private readonly loaded: LoadedConfig,
     private readonly discovery: DiscoveryProvider | undefined,
     private readonly clusterList: readonly Cluster[],
+    private readonly localApp: LocalApp | undefined,
     private readonly listenerList: readonly Listener[],
     private readonly metricsRegistry: Metrics,
   ) {
@@ -50,7 +50,7 @@ export class Sidecar implements AdminSource {
     const discovery = createDiscovery(loaded);
     const metrics = new Metrics();
     const clusters: Cluster[] = [];
-    const services = new Map<string, Service>();
+    const targets: RouteTarget[] = [];
     for (const upstream of config.upstreams) {
       // Validation guarantees discovery is configured whenever upstreams are.
       const resolver = (discovery as DiscoveryProvider).resolver(upstream.service);
@@ -59,23 +59,17 @@ export class Sidecar implements AdminSource {
       clusters.push(cluster);
       const session = upstream.stateful_session;
       const key = session === undefined ? undefined : sessionKey(session, loaded.baseDir);
-      services.set(upstream.name.toLowerCase(), upstreamStack(cluster, { metrics: upstreamMetrics, ...(key === undefined ? {} : { sessionKey: key }) }));
+      targets.push(upstreamStack(cluster, { metrics: upstreamMetrics, ...(key === undefined ? {} : { sessionKey: key }) }));
     }
-    const listeners = outboundListeners(config, services);
+    const listeners = outboundListeners(config, targets, metrics);
+    let localApp: LocalApp | undefined;
     if (config.inbound !== undefined && config.service !== undefined) {
-      const app = config.service;
-      const localMetrics = metrics.forUpstream(LOCAL_APP);
-      const cluster = new Cluster(localAppUpstream(app), {
-        resolver: fixedResolver([{ address: app.address, port: app.port, weight: 1, health: 'healthy', metadata: {} }]),
-        connector: plaintextConnector,
-        metrics: localMetrics,
-      });
-      clusters.push(cluster);
-      listeners.push(
-        new Listener({ name: 'inbound', address: config.inbound.address, port: config.inbound.port, route: fixedRoute(upstreamStack(cluster, { metrics: localMetrics })) }),
-      );
+      const settings = config.inbound;
+      localApp = new LocalApp(config.service, plaintextConnector);
+      const service = inbound(metrics.forListener('inbound', 'inbound'), localApp, { streamIdleTimeoutMs: settings.stream_idle_timeout.ms });
+      listeners.push(new Listener({ name: 'inbound', address: settings.address, port: settings.port, service, timeouts: timeoutsOf(settings) }));
     }
-    const sidecar = new Sidecar(loaded, discovery, clusters, listeners, metrics);
+    const sidecar = new Sidecar(loaded, discovery, clusters, localApp, listeners, metrics);
     for (const cluster of clusters) cluster.start();
     try {
       for (const listener of listeners) await bind(listener.listen(), listener.name, listener.address);
@@ -89,7 +83,7 @@ export class Sidecar implements AdminSource {
     return sidecar;
   }
 
-  /** Registers the local service with discovery (Consul), reachable at the inbound listener. */
+/** Registers the local service with discovery (Consul), reachable at the inbound listener. */
   private register(): void {
     const { service, inbound } = this.loaded.config;
     if (service === undefined || inbound === undefined || this.discovery?.register === undefined) return;
@@ -122,7 +116,9 @@ export class Sidecar implements AdminSource {
   }
 
   clusters(): unknown {
-    return this.clusterList.map((cluster) => cluster.toJSON());
+    const clusters: object[] = this.clusterList.map((cluster) => cluster.toJSON());
+    if (this.localApp !== undefined) clusters.push(this.localApp.toJSON());
+    return clusters;
   }
 
   listeners(): unknown {
@@ -160,29 +156,10 @@ export class Sidecar implements AdminSource {
     await this.registration?.deregister();
     await Promise.all(this.listenerList.map((listener) => listener.close(graceMs)));
     for (const cluster of this.clusterList) cluster.close();
+    this.localApp?.close();
     await this.discovery?.close();
     await this.admin.close();
   }
-}
-
-/**
- * The local app as an upstream of the inbound listener. The calling sidecar owns the request's policy
- * (its route timeout, retries and budget), so the inbound hop adds none of its own: no route timeout,
- * no policy retries (transparent resends of unprocessed requests stay), no outlier detection for the
- * one endpoint there is, and limits high enough never to shed what the app could take.
- */
-function localAppUpstream(app: NonNullable<TandemConfig['service']>): UpstreamConfig {
-  const unlimited = 2 ** 31 - 1;
-  return UpstreamSchema.parse({
-    name: LOCAL_APP,
-    service: app.name,
-    protocol: app.protocol,
-    connect_timeout: '1s',
-    timeout: '0s',
-    retry: { num_retries: 0 },
-    outlier_detection: { enabled: false },
-    circuit_breaker: { max_connections: unlimited, max_pending_requests: unlimited, max_requests: unlimited, max_retries: unlimited },
-  });
 }
 
 function createDiscovery(loaded: LoadedConfig): DiscoveryProvider | undefined {
@@ -193,18 +170,23 @@ function createDiscovery(loaded: LoadedConfig): DiscoveryProvider | undefined {
   return kind.create(discovery.config, { baseDir: loaded.baseDir });
 }
 
-function outboundListeners(config: TandemConfig, services: ReadonlyMap<string, Service>): Listener[] {
+/** A listener per upstream `local_port`, and the HTTP proxy port routing by authority to them all. */
+function outboundListeners(config: TandemConfig, targets: readonly RouteTarget[], metrics: Metrics): Listener[] {
+  const settings = config.outbound;
+  const timeouts = timeoutsOf(settings);
   const listeners: Listener[] = [];
-  const { address } = config.outbound;
-  for (const upstream of config.upstreams) {
-    if (upstream.local_port === undefined) continue;
-    const service = services.get(upstream.name.toLowerCase()) as Service;
-    listeners.push(new Listener({ name: `outbound.${upstream.name}`, address, port: upstream.local_port, route: fixedRoute(service) }));
-  }
-  if (config.outbound.http_proxy_port !== undefined) {
-    listeners.push(new Listener({ name: 'outbound.http_proxy', address, port: config.outbound.http_proxy_port, route: authorityRoute(services) }));
-  }
+  const listen = (name: string, port: number, router: Service): void => {
+    listeners.push(new Listener({ name, address: settings.address, port, service: outbound(metrics.forListener('outbound', name), router), timeouts }));
+  };
+  config.upstreams.forEach((upstream, index) => {
+    if (upstream.local_port !== undefined) listen(`outbound.${upstream.name}`, upstream.local_port, fixedRouter(targets[index] as RouteTarget));
+  });
+  if (settings.http_proxy_port !== undefined) listen('outbound.http_proxy', settings.http_proxy_port, authorityRouter(targets));
   return listeners;
+}
+
+function timeoutsOf(settings: TandemConfig['outbound'] | NonNullable<TandemConfig['inbound']>): ConnectionTimeouts {
+  return { requestHeadersTimeoutMs: settings.request_headers_timeout.ms, idleTimeoutMs: settings.idle_timeout.ms };
 }
 
 async function bind<T>(listening: Promise<T>, name: string, address: string): Promise<T> {

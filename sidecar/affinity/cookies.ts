@@ -1,7 +1,7 @@
 import type { Headers } from '../http/message.js';
 
 /** The value of cookie `name` in a request's Cookie header(s), or undefined (RFC 6265 §5.4). */
-export function requestCookie(headers: Headers, name: string): string | undefined {
+export function requestCookie(headers: Readonly<Headers>, name: string): string | undefined {
   const header = headers['cookie'];
   if (header === undefined) return undefined;
   for (const line of Array.isArray(header) ? header : [header]) {

@@ -45,7 +45,7 @@ registerHashPolicy({
 registerHashPolicy({
   kind: 'source_ip',
   configSchema: z.literal(true),
-  create: () => ({ key: (request) => request.peerAddress }),
+  create: () => ({ key: (request) => request.peer.address }),
 });
 
 /** `{ query_parameter: user }`: the first value of that query parameter, percent-decoded. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { forwardIssues, isPlainObject } from '../config/fields.js';
-import type { ProxyRequest } from '../http/message.js';
+import type { ProxyRequest } from '../http/request.js';
 
 /**
  * Where a hashing balancer's key comes from (Envoy's `hash_policy`). Kinds register by name, so a new

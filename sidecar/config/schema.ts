@@ -94,6 +94,18 @@ export const UpstreamSchema = z
   })
   .transform(({ service, ...upstream }) => ({ ...upstream, service: service ?? upstream.name }));
 
+/**
+ * Per-connection limits every listener kind takes (Envoy's HTTP connection manager names). Envoy leaves
+ * `request_headers_timeout` off by default; Tandem does not, since a proxy that waits forever for a
+ * head is open to slow-loris clients.
+ */
+const connectionTimeouts = {
+  /** Time a client has to send a whole request head from its first byte; also how long a new connection may stay silent. */
+  request_headers_timeout: DurationField.prefault('10s'),
+  /** A connection with no request in flight for this long is closed (Envoy's `idle_timeout`, 1 h). */
+  idle_timeout: DurationField.prefault('1h'),
+};
+
 export const ConfigSchema = z
   .strictObject({
     /** The local application this sidecar fronts; the inbound listener forwards to it. */
@@ -112,12 +124,21 @@ export const ConfigSchema = z
      * Where peers reach the local service. Plaintext for now, so it binds loopback unless told
      * otherwise; mutual TLS will plug in here.
      */
-    inbound: z.strictObject({ address: Address.default('127.0.0.1'), port: Port }).optional(),
+    inbound: z
+      .strictObject({
+        address: Address.default('127.0.0.1'),
+        port: Port,
+        ...connectionTimeouts,
+        /** Nothing sent either way on a stream for this long ends it (as an upstream's default, Envoy's 5 min). */
+        stream_idle_timeout: DurationField.prefault('5m'),
+      })
+      .optional(),
     outbound: z
       .strictObject({
         address: Address.default('127.0.0.1'),
         /** One port for every upstream, routed by Host/:authority (also the transparent-proxy target). */
         http_proxy_port: Port.optional(),
+        ...connectionTimeouts,
       })
       .prefault({}),
     discovery: Discovery.optional(),
@@ -160,3 +181,5 @@ export type TandemConfig = z.output<typeof ConfigSchema>;
 export type UpstreamConfig = TandemConfig['upstreams'][number];
 export type ServiceConfig = NonNullable<TandemConfig['service']>;
 export type PoolConfig = UpstreamConfig['pool'];
+export type InboundConfig = NonNullable<TandemConfig['inbound']>;
+export type OutboundConfig = TandemConfig['outbound'];

@@ -1,58 +1,11 @@
-import type { Cancellation } from '../core/cancellation.js';
 import type { TandemError } from '../core/errors.js';
-import type { RequestBody } from './requestBody.js';
+import type { RequestContext } from './context.js';
+import type { ProxyRequest } from './request.js';
 
 /** Header names are lower case; pseudo-headers (`:path`) never appear here. */
 export type Headers = Record<string, string | string[] | undefined>;
 
 export type HttpVersion = 'http1' | 'http2';
-
-/**
- * One request as it travels the stack, independent of the protocol it arrived on.
- * Listeners build it from the downstream exchange; pools turn it into an upstream exchange.
- */
-export interface ProxyRequest {
-  readonly method: string;
-  /** `:scheme` the client used towards Tandem. */
-  readonly scheme: string;
-  /** `:authority`, or the Host header for HTTP/1.1. Forwarded unchanged (Envoy's default). */
-  readonly authority: string;
-  /** Path and query, as received. */
-  readonly path: string;
-  /** End-to-end headers for the upstream: hop-by-hop headers removed, forwarding headers set. */
-  readonly headers: Headers;
-  readonly body: RequestBody;
-  /** The request is a gRPC call (`content-type: application/grpc…`); local errors use gRPC status. */
-  readonly grpc: boolean;
-  readonly downstreamVersion: HttpVersion;
-  /** The downstream peer's IP address. */
-  readonly peerAddress: string | undefined;
-  /**
-   * Cancelled when the downstream goes away or a timeout ends the exchange. The retry layer replaces
-   * it with a child per attempt, so a per-try timeout ends that attempt alone; pools hook whichever
-   * is current when they dispatch.
-   */
-  cancellation: Cancellation;
-  /** When the request head arrived, on the `performance.now()` clock. */
-  readonly receivedAt: number;
-  /**
-   * The client's deadline (`grpc-timeout`) for the whole exchange, absolute on the `performance.now()`
-   * clock; `Infinity` when there is none. What remains of it is sent upstream with each attempt.
-   */
-  deadline: number;
-  /** When the route `timeout` runs out for the response head (all attempts); `Infinity` until armed or when off. */
-  headDeadline: number;
-  /** Times the request has been sent upstream so far (each attempt, transparent resends included). */
-  attempts: number;
-  /** Endpoint ids earlier attempts used; the balancer prefers others. */
-  readonly tried: Set<string>;
-  /** Hash of the request's affinity key (hash policy), for the hashing balancers; see `PickContext`. */
-  hashKey: number | undefined;
-  /** An endpoint id a stateful session cookie asks for; honoured while that endpoint may take traffic. */
-  preferredEndpoint: string | undefined;
-  /** The endpoint the latest attempt went to. */
-  endpoint: string | undefined;
-}
 
 /** The response head from upstream, with a body that streams afterwards. */
 export interface ProxyResponse {
@@ -98,8 +51,11 @@ export interface ResponseBody {
   onFinish(listener: (result: BodyResult) => void): void;
 }
 
-/** A service answers a request with a response head whose body streams later. */
-export type Service = (request: ProxyRequest) => Promise<ProxyResponse>;
+/**
+ * A service answers a request with a response head whose body streams later. `request` is what the
+ * request is; `context` is what the stack learns while serving it (see `RequestContext`).
+ */
+export type Service = (request: ProxyRequest, context: RequestContext) => Promise<ProxyResponse>;
 
 /** A layer wraps a service with one concern (deadline, retry, balancing…). */
 export type Layer = (inner: Service) => Service;

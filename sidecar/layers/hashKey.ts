@@ -15,7 +15,7 @@ const KEY_SEPARATOR = '\u0000';
  * one and sets it on the response. A request with no key at all is balanced at random and counted.
  */
 export function hashKey(entries: ReadonlyArray<{ readonly source: HashKeySource; readonly terminal: boolean }>, cluster: Cluster): Layer {
-  return (inner) => async (request) => {
+  return (inner) => async (request, context) => {
     let text: string | undefined;
     let cookie: string | undefined;
     for (const { source, terminal } of entries) {
@@ -32,8 +32,8 @@ export function hashKey(entries: ReadonlyArray<{ readonly source: HashKeySource;
       if (terminal) break;
     }
     if (text === undefined) cluster.hashKeyMissing();
-    else request.hashKey = hash53(text);
-    const response = await inner(request);
+    else context.hashKey = hash53(text);
+    const response = await inner(request, context);
     return cookie === undefined ? response : withSetCookie(response, cookie);
   };
 }

@@ -8,11 +8,11 @@ import type { ResourceLimits } from '../limits/resourceLimits.js';
  * upstream from collecting an unbounded queue of work it will answer too late.
  */
 export function limits(resources: ResourceLimits): Layer {
-  return (inner) => async (request) => {
+  return (inner) => async (request, context) => {
     if (!resources.tryRequest()) throw resources.overflowError('max_requests');
     let response;
     try {
-      response = await inner(request);
+      response = await inner(request, context);
     } catch (error) {
       resources.releaseRequest();
       throw error;

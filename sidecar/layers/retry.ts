@@ -2,7 +2,8 @@ import { fullJitterBackoffMs } from '../core/backoff.js';
 import type { Cancellation } from '../core/cancellation.js';
 import { formatDurationMs } from '../core/duration.js';
 import { ErrorCode, TandemError } from '../core/errors.js';
-import type { Layer, ProxyRequest, ProxyResponse, ResponseBody } from '../http/message.js';
+import type { RequestContext } from '../http/context.js';
+import type { Layer, ProxyResponse, ResponseBody } from '../http/message.js';
 import type { ResourceLimits } from '../limits/resourceLimits.js';
 import type { RetryBudget } from '../retry/retryBudget.js';
 import type { RetryConfig } from '../retry/retryConfig.js';
@@ -59,19 +60,19 @@ export function retry(settings: RetrySettings): Layer {
   const { policy, budget, limits, observer } = settings;
   const random = settings.random ?? Math.random;
   const perTryMs = policy.per_try_timeout?.ms;
-  return (inner) => async (request) => {
+  return (inner) => async (request, context) => {
     budget.deposit();
-    const parent = request.cancellation;
+    const parent = context.cancellation;
     let holdsRetrySlot = false;
     let freeResends = 0;
     for (let retries = 0; ; ) {
       const attempt = parent.child();
-      request.cancellation = attempt;
+      context.attemptCancellation = attempt;
       const timer = perTryMs === undefined ? undefined : setTimeout(() => attempt.cancel(perTryTimeout(settings.upstream, perTryMs)), perTryMs);
       let result: AttemptResult;
       let response: ProxyResponse | undefined;
       try {
-        response = await inner(request);
+        response = await inner(request, context);
         result = { kind: 'response', status: response.status, headers: response.headers, endStream: response.endStream };
       } catch (error) {
         if (!TandemError.is(error)) throw error;
@@ -88,7 +89,7 @@ export function retry(settings: RetrySettings): Layer {
       }
       const condition = replayable && retries < policy.num_retries ? retryCondition(policy, request, result) : undefined;
       const delayMs = condition === undefined ? undefined : retryDelayMs(policy, retries + 1, result, random);
-      if (condition === undefined || delayMs === undefined || !timeLeftFor(delayMs, request) || !admit(budget, limits, observer)) {
+      if (condition === undefined || delayMs === undefined || !timeLeftFor(delayMs, context) || !admit(budget, limits, observer)) {
         if (response === undefined) throw (result as { error: TandemError }).error;
         request.body.commit();
         return response;
@@ -130,8 +131,8 @@ function retryDelayMs(policy: RetryConfig, retry: number, result: AttemptResult,
 }
 
 /** Whether waiting `delayMs` still leaves time before the client's deadline or the route timeout. */
-function timeLeftFor(delayMs: number, request: ProxyRequest): boolean {
-  return performance.now() + delayMs < Math.min(request.deadline, request.headDeadline);
+function timeLeftFor(delayMs: number, context: RequestContext): boolean {
+  return performance.now() + delayMs < context.giveUpAt;
 }
 
 /** Waits `ms`; false if the request was cancelled meanwhile (a timeout, or the client left). */

@@ -18,12 +18,12 @@ export interface StatefulSessionOptions {
  */
 export function statefulSession(options: StatefulSessionOptions): Layer {
   const { cookieName, codec } = options;
-  return (inner) => async (request) => {
+  return (inner) => async (request, context) => {
     const value = requestCookie(request.headers, cookieName);
     const pinned = value === undefined ? undefined : codec.decode(value);
-    request.preferredEndpoint = pinned;
-    const response = await inner(request);
-    const served = request.endpoint;
+    context.pinnedEndpoint = pinned;
+    const response = await inner(request, context);
+    const served = context.endpoint;
     if (served === undefined || served === pinned) return response;
     return withSetCookie(response, setCookie(cookieName, codec.encode(served), { path: options.path, maxAgeSeconds: options.maxAgeSeconds }));
   };

@@ -1,8 +1,9 @@
-import type { Cancellation } from '../core/cancellation.js';
 import { formatDurationMs } from '../core/duration.js';
 import { ErrorCode, TandemError } from '../core/errors.js';
 import { parseGrpcTimeoutMs } from '../http/grpc.js';
-import type { Layer, ProxyRequest, ProxyResponse, ResponseBody, ResponseSink } from '../http/message.js';
+import type { RequestContext } from '../http/context.js';
+import type { Layer, ProxyResponse, ResponseBody, ResponseSink } from '../http/message.js';
+import type { ProxyRequest } from '../http/request.js';
 
 export interface TimeoutSettings {
   readonly upstream: string;
@@ -31,17 +32,17 @@ export interface TimeoutSettings {
  * local reply, after it the body fails with it (a gRPC client reads the status in the trailers).
  */
 export function timeout(settings: TimeoutSettings): Layer {
-  return (inner) => async (request) => {
+  return (inner) => async (request, context) => {
     if (request.grpc) {
       const timeoutMs = parseGrpcTimeoutMs(request.headers['grpc-timeout']);
-      if (timeoutMs !== undefined) request.deadline = Math.min(request.deadline, request.receivedAt + timeoutMs);
+      if (timeoutMs !== undefined) context.limitDeadline(request.receivedAt + timeoutMs);
     }
-    if (request.deadline <= performance.now()) throw deadlineExceeded(settings.upstream, request);
-    if (request.deadline === Infinity && settings.timeoutMs === 0 && settings.streamIdleTimeoutMs === 0) return inner(request);
-    const clock = new ExchangeClock(settings, request);
+    if (context.deadline <= performance.now()) throw deadlineExceeded(settings.upstream, request, context);
+    if (context.deadline === Infinity && settings.timeoutMs === 0 && settings.streamIdleTimeoutMs === 0) return inner(request, context);
+    const clock = new ExchangeClock(settings, request, context);
     let response: ProxyResponse;
     try {
-      response = await inner(request);
+      response = await inner(request, context);
     } catch (error) {
       clock.stop();
       throw error;
@@ -51,7 +52,6 @@ export function timeout(settings: TimeoutSettings): Layer {
 }
 
 class ExchangeClock {
-  private readonly cancellation: Cancellation;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private responseDataAt = 0;
@@ -61,14 +61,13 @@ class ExchangeClock {
   constructor(
     private readonly settings: TimeoutSettings,
     private readonly request: ProxyRequest,
+    private readonly context: RequestContext,
   ) {
-    // The request-level cancellation: the retry layer below swaps in one per attempt.
-    this.cancellation = request.cancellation;
     if (settings.timeoutMs > 0) {
       request.body.onComplete(() => {
         // A body that ends after the head (a bidi stream half-closing) must not start the route timeout.
         if (this.stopped || this.headArrived) return;
-        request.headDeadline = performance.now() + settings.timeoutMs;
+        context.setHeadDeadline(performance.now() + settings.timeoutMs);
         this.schedule();
       });
     }
@@ -78,9 +77,9 @@ class ExchangeClock {
   /** The head arrived: the route timeout is done; the body is watched until it ends. */
   responded(response: ProxyResponse): ProxyResponse {
     this.headArrived = true;
-    this.request.headDeadline = Infinity;
+    this.context.setHeadDeadline(Infinity);
     if (this.stopped) return response;
-    if (this.request.deadline === Infinity && this.settings.streamIdleTimeoutMs === 0) {
+    if (this.context.deadline === Infinity && this.settings.streamIdleTimeoutMs === 0) {
       this.stop();
       return response;
     }
@@ -97,8 +96,8 @@ class ExchangeClock {
 
   /** The earliest moment something may run out; the timer is moved only when that moves earlier. */
   private nextCheck(): number {
-    const { request, settings } = this;
-    let at = Math.min(request.deadline, request.headDeadline);
+    const { context, settings } = this;
+    let at = context.giveUpAt;
     if (settings.streamIdleTimeoutMs > 0) at = Math.min(at, this.lastActivity() + settings.streamIdleTimeoutMs);
     return at;
   }
@@ -120,10 +119,10 @@ class ExchangeClock {
     this.timer = undefined;
     if (this.stopped) return;
     const now = performance.now();
-    const { request, settings } = this;
+    const { request, context, settings } = this;
     let error: TandemError | undefined;
-    if (now >= request.deadline) error = deadlineExceeded(settings.upstream, request);
-    else if (now >= request.headDeadline) {
+    if (now >= context.deadline) error = deadlineExceeded(settings.upstream, request, context);
+    else if (now >= context.headDeadline) {
       error = new TandemError(ErrorCode.UpstreamTimeout, `upstream "${settings.upstream}": no response within the route timeout (${formatDurationMs(settings.timeoutMs)})`, {
         upstream: settings.upstream,
       });
@@ -139,12 +138,12 @@ class ExchangeClock {
       return;
     }
     this.stop();
-    this.cancellation.cancel(error);
+    this.context.cancellation.cancel(error);
   };
 }
 
-function deadlineExceeded(upstream: string, request: ProxyRequest): TandemError {
-  const given = request.deadline - request.receivedAt;
+function deadlineExceeded(upstream: string, request: ProxyRequest, context: RequestContext): TandemError {
+  const given = context.deadline - request.receivedAt;
   return new TandemError(ErrorCode.DeadlineExceeded, `upstream "${upstream}": deadline exceeded (the client's ${Math.round(given)} ms)`, { upstream });
 }
 

@@ -14,6 +14,14 @@ export interface OverflowCounter {
  * pending requests). Counting is all it does; each spender decides what to do at the limit.
  */
 export class ResourceLimits {
+  /** For what has no limits of its own (the local app behind the inbound listener): counts, never refuses. */
+  static readonly UNLIMITED: CircuitBreakerConfig = Object.freeze({
+    max_connections: Infinity,
+    max_pending_requests: Infinity,
+    max_requests: Infinity,
+    max_retries: Infinity,
+  });
+
   connections = 0;
   pendingRequests = 0;
   requests = 0;

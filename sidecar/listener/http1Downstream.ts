@@ -1,21 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Cancellation } from '../core/cancellation.js';
 import { ErrorCode, TandemError } from '../core/errors.js';
-import { isGrpcContentType } from '../http/grpc.js';
-import { upstreamRequestHeaders } from '../http/headers.js';
-import type { Headers, ProxyRequest, ProxyResponse, ResponseBody } from '../http/message.js';
+import { RequestContext } from '../http/context.js';
+import type { Headers, ProxyResponse, ResponseBody, Service } from '../http/message.js';
+import { ProxyRequest, type DownstreamConnection } from '../http/request.js';
 import { RequestBody } from '../http/requestBody.js';
 import { localReply } from './respond.js';
-import { cancelled, serve, type Downstream, type Route } from './serve.js';
-
-export interface DownstreamContext {
-  readonly route: Route;
-  /** Scheme of the downstream connection, for `x-forwarded-proto`. */
-  readonly scheme: string;
-}
+import { cancelled, serve, type Downstream } from './serve.js';
 
 /** Handles one HTTP/1.1 request from `http.Server`. */
-export function onHttp1Request(req: IncomingMessage, res: ServerResponse, context: DownstreamContext): void {
+export function onHttp1Request(req: IncomingMessage, res: ServerResponse, connection: DownstreamConnection, service: Service): void {
   const downstream = new Http1Downstream(req, res);
   const target = parseTarget(req);
   if (target === undefined) {
@@ -25,31 +18,12 @@ export function onHttp1Request(req: IncomingMessage, res: ServerResponse, contex
   const headers = req.headers as Headers;
   // RFC 9112 §6.3: a request has a body only if it says so with Content-Length or Transfer-Encoding.
   const empty = headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0');
-  const cancellation = new Cancellation();
+  const request = new ProxyRequest({ method: req.method ?? 'GET', ...target, headers }, new RequestBody(empty ? undefined : req, empty), connection);
+  const context = new RequestContext();
   res.on('close', () => {
-    if (!res.writableFinished) cancellation.cancel(cancelled());
+    if (!res.writableFinished) context.cancellation.cancel(cancelled());
   });
-  const request: ProxyRequest = {
-    method: req.method ?? 'GET',
-    scheme: context.scheme,
-    authority: target.authority,
-    path: target.path,
-    headers: upstreamRequestHeaders(headers, { remoteAddress: req.socket.remoteAddress, scheme: context.scheme }),
-    body: new RequestBody(empty ? undefined : req, empty),
-    grpc: isGrpcContentType(headers['content-type']),
-    downstreamVersion: 'http1',
-    peerAddress: req.socket.remoteAddress,
-    cancellation,
-    receivedAt: performance.now(),
-    deadline: Infinity,
-    headDeadline: Infinity,
-    attempts: 0,
-    tried: new Set(),
-    hashKey: undefined,
-    preferredEndpoint: undefined,
-    endpoint: undefined,
-  };
-  serve(context.route, request, downstream);
+  serve(service, request, context, downstream);
 }
 
 /** Origin-form (`/path`) uses the Host header; absolute-form (`http://orders/path`, sent to HTTP proxies) carries its own. */

@@ -5,14 +5,13 @@ import {
   type ServerHttp2Stream,
   type ServerStreamResponseOptions,
 } from 'node:http2';
-import { Cancellation } from '../core/cancellation.js';
 import { ErrorCode, TandemError } from '../core/errors.js';
+import { RequestContext } from '../http/context.js';
 import { isGrpcContentType } from '../http/grpc.js';
-import { upstreamRequestHeaders } from '../http/headers.js';
 import { END_STREAM_FLAG } from '../http/http2Settings.js';
-import type { Headers, ProxyRequest, ProxyResponse, ResponseBody } from '../http/message.js';
+import type { Headers, ProxyResponse, ResponseBody, Service } from '../http/message.js';
+import { ProxyRequest, type DownstreamConnection } from '../http/request.js';
 import { RequestBody } from '../http/requestBody.js';
-import type { DownstreamContext } from './http1Downstream.js';
 import { encodeGrpcMessage, localReply } from './respond.js';
 import { cancelled, serve, type Downstream } from './serve.js';
 
@@ -25,12 +24,11 @@ function asReceived(endStream: boolean): RespondOptions {
   return endStream ? { endStream: true, sendDate: false } : { waitForTrailers: true, sendDate: false };
 }
 
-/** Handles one stream from the HTTP/2 (h2c) server. */
-export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeaders, flags: number, context: DownstreamContext): void {
+/** Handles one stream from the HTTP/2 server. */
+export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeaders, flags: number, connection: DownstreamConnection, service: Service): void {
   const method = head[':method'];
   const path = head[':path'];
-  const grpc = isGrpcContentType(head['content-type']);
-  const downstream = new Http2Downstream(stream, method === 'HEAD', grpc);
+  const downstream = new Http2Downstream(stream, method === 'HEAD', isGrpcContentType(head['content-type']));
   stream.on('error', noop); // resets are observed through 'close'
   if (method === undefined || path === undefined || method === 'CONNECT') {
     downstream.reply(new TandemError(ErrorCode.BadRequest, 'CONNECT and requests without :path are not proxied'));
@@ -40,31 +38,13 @@ export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeade
   // Tandem answers the expectation itself and does not forward it (as it does on HTTP/1.1, where
   // Node's server sends the 100): the client may send its body at once.
   if (!empty && head.expect?.toLowerCase() === '100-continue') stream.additionalHeaders({ ':status': 100 });
-  const cancellation = new Cancellation();
+  const authority = head[':authority'] ?? head.host ?? '';
+  const request = new ProxyRequest({ method, scheme: head[':scheme'], authority, path, headers: head }, new RequestBody(empty ? undefined : stream, empty), connection);
+  const context = new RequestContext();
   stream.on('close', () => {
-    if (!downstream.complete) cancellation.cancel(cancelled(stream.rstCode));
+    if (!downstream.complete) context.cancellation.cancel(cancelled(stream.rstCode));
   });
-  const request: ProxyRequest = {
-    method,
-    scheme: head[':scheme'] ?? context.scheme,
-    authority: head[':authority'] ?? head.host ?? '',
-    path,
-    headers: upstreamRequestHeaders(head, { remoteAddress: stream.session?.socket.remoteAddress, scheme: context.scheme }),
-    body: new RequestBody(empty ? undefined : stream, empty),
-    grpc,
-    downstreamVersion: 'http2',
-    peerAddress: stream.session?.socket.remoteAddress,
-    cancellation,
-    receivedAt: performance.now(),
-    deadline: Infinity,
-    headDeadline: Infinity,
-    attempts: 0,
-    tried: new Set(),
-    hashKey: undefined,
-    preferredEndpoint: undefined,
-    endpoint: undefined,
-  };
-  serve(context.route, request, downstream);
+  serve(service, request, context, downstream);
 }
 
 class Http2Downstream implements Downstream {

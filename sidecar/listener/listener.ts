@@ -1,45 +1,62 @@
 import type { Server as Http1Server } from 'node:http';
 import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createLogger } from '../core/log.js';
-import { detectHttpVersion } from './detect.js';
-import { onHttp1Request, type DownstreamContext } from './http1Downstream.js';
+import type { Service } from '../http/message.js';
+import type { DownstreamConnection } from '../http/request.js';
+import { plaintextAcceptor, type Acceptor } from './acceptor.js';
+import { onHttp1Request } from './http1Downstream.js';
 import { onHttp2Stream } from './http2Downstream.js';
-import type { Route } from './serve.js';
-import { http1Server, http2Server } from './servers.js';
+import { closeWhenIdle } from './idleSessions.js';
+import { http1Server, http2Server, type ConnectionTimeouts } from './servers.js';
 
 const log = createLogger('listener');
 
 export interface ListenerOptions {
-  /** For logs and admin output: `outbound.orders`, `outbound.http_proxy`, `inbound`. */
+  /** For logs, metrics and admin output: `outbound.orders`, `outbound.http_proxy`, `inbound`. */
   readonly name: string;
   readonly address: string;
   /** 0 picks a free port; `port` tells which after `listen()`. */
   readonly port: number;
-  readonly route: Route;
+  /** The direction's stack: every request the listener parses goes here. */
+  readonly service: Service;
+  readonly timeouts: ConnectionTimeouts;
+  /** How connections are established; plaintext sniffing of HTTP/1.1 and h2c unless given. */
+  readonly acceptor?: Acceptor;
 }
 
 /**
- * One TCP port serving HTTP/1.1 and h2c (prior knowledge) side by side: each connection is sniffed,
- * then handed to Node's HTTP/1.1 or HTTP/2 server. Both servers only parse; requests go to `route`.
+ * One TCP port serving HTTP/1.1 and HTTP/2 side by side. The acceptor establishes each connection
+ * (which protocol, which peer); Node's HTTP/1.1 or HTTP/2 server then only parses, and every request
+ * goes to the listener's service with the connection's facts.
  */
 export class Listener {
   readonly name: string;
   private readonly tcp: TcpServer;
   private readonly http1: Http1Server;
   private readonly http2: Http2Server;
+  private readonly acceptor: Acceptor;
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<ServerHttp2Session>();
+  /** What the acceptor learned, by the stream HTTP/1.1 requests arrive on. */
+  private readonly http1Connections = new WeakMap<Duplex, DownstreamConnection>();
+  private readonly http2Connections = new WeakMap<ServerHttp2Session, DownstreamConnection>();
+  /** The connection whose stream is being handed to the HTTP/2 server, which opens its session synchronously. */
+  private handingOver: DownstreamConnection | undefined;
   private boundPort = 0;
 
   constructor(private readonly options: ListenerOptions) {
     this.name = options.name;
-    const context: DownstreamContext = { route: options.route, scheme: 'http' };
-    this.http1 = http1Server((req, res) => onHttp1Request(req, res, context));
-    this.http2 = http2Server((stream, head, flags) => onHttp2Stream(stream, head, flags, context));
-    this.http2.on('session', (session) => {
+    const { service, timeouts } = options;
+    this.acceptor = options.acceptor ?? plaintextAcceptor(timeouts.requestHeadersTimeoutMs);
+    this.http1 = http1Server((req, res) => onHttp1Request(req, res, this.http1Connections.get(req.socket) as DownstreamConnection, service), timeouts);
+    this.http2 = http2Server((stream, head, flags) => onHttp2Stream(stream, head, flags, this.http2Connections.get(stream.session as ServerHttp2Session) as DownstreamConnection, service));
+    this.http2.on('session', (session: ServerHttp2Session) => {
+      this.http2Connections.set(session, this.handingOver as DownstreamConnection);
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
+      closeWhenIdle(session, timeouts.idleTimeoutMs);
     });
     this.tcp = createTcpServer({ noDelay: true }, (socket) => this.accept(socket));
   }
@@ -68,11 +85,11 @@ export class Listener {
 
   /**
    * Stops accepting, asks every connection to finish (GOAWAY on HTTP/2, close-after-response on
-   * HTTP/1.1) and destroys whatever is still open after `graceMs`.
+   * HTTP/1.1, idle ones closed now) and destroys whatever is still open after `graceMs`.
    */
   close(graceMs = 0): Promise<void> {
     this.tcp.close();
-    this.http1.closeIdleConnections();
+    this.http1.close(); // closes idle connections and stops the head-timeout checks
     for (const session of this.sessions) session.close();
     if (this.sockets.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
@@ -91,12 +108,15 @@ export class Listener {
   private accept(socket: Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    detectHttpVersion(socket, (version) => {
-      if (version === 'http2') {
-        this.http2.emit('connection', socket); // the session reads the unshifted preface itself
+    this.acceptor.accept(socket, (stream, connection) => {
+      if (connection.protocol === 'http2') {
+        this.handingOver = connection;
+        this.http2.emit('connection', stream); // the session reads the unshifted preface itself
+        this.handingOver = undefined;
       } else {
-        this.http1.emit('connection', socket);
-        socket.resume(); // the HTTP/1 parser waits for flowing data
+        this.http1Connections.set(stream, connection);
+        this.http1.emit('connection', stream);
+        stream.resume(); // the HTTP/1 parser waits for flowing data
       }
     });
   }

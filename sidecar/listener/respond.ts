@@ -1,4 +1,4 @@
-import { ErrorCode, type TandemError } from '../core/errors.js';
+import { ErrorCode, TandemError } from '../core/errors.js';
 import { GrpcStatus } from '../http/grpc.js';
 import type { Headers } from '../http/message.js';
 
@@ -49,6 +49,15 @@ export interface LocalReply {
   readonly headers: Headers;
   /** Text body; undefined for gRPC (trailers-only). */
   readonly body: string | undefined;
+}
+
+/**
+ * What a client is told of a local failure: an HTTP status, and for a gRPC call the gRPC status (with
+ * HTTP 200). Anything thrown that is not a TandemError is a bug in Tandem, answered as TANDEM_INTERNAL_ERROR.
+ */
+export function replyStatus(error: unknown, grpc: boolean): { readonly status: number; readonly grpcStatus: number | undefined } {
+  const code = TandemError.is(error) ? error.code : ErrorCode.Internal;
+  return grpc ? { status: 200, grpcStatus: GRPC_STATUS[code] } : { status: HTTP_STATUS[code], grpcStatus: undefined };
 }
 
 export function localReply(error: TandemError, grpc: boolean): LocalReply {

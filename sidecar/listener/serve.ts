@@ -1,11 +1,10 @@
 import { ErrorCode, TandemError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import type { ProxyRequest, ProxyResponse, ResponseSink, Service } from '../http/message.js';
+import type { RequestContext } from '../http/context.js';
+import type { ProxyResponse, ResponseSink, Service } from '../http/message.js';
+import type { ProxyRequest } from '../http/request.js';
 
 const log = createLogger('listener');
-
-/** A routing decision: the service for a request, or why there is none. */
-export type Route = (request: ProxyRequest) => Service | TandemError;
 
 /** The protocol side of one downstream exchange (HTTP/1.1 response, HTTP/2 stream). */
 export interface Downstream extends ResponseSink {
@@ -18,20 +17,14 @@ export interface Downstream extends ResponseSink {
 }
 
 /**
- * Runs one request through its route's service and streams the result to the downstream. Every
+ * Runs one request through the listener's service and streams the result to the downstream. Every
  * failure before the response head becomes a local reply here, and nowhere else.
  */
-export function serve(route: Route, request: ProxyRequest, downstream: Downstream): void {
-  const service = route(request);
-  if (typeof service !== 'function') {
-    request.body.detach();
-    downstream.reply(service);
-    return;
-  }
-  service(request).then(
+export function serve(service: Service, request: ProxyRequest, context: RequestContext, downstream: Downstream): void {
+  service(request, context).then(
     (response) => {
       if (downstream.gone) {
-        response.body.abort(request.cancellation.reason ?? cancelled());
+        response.body.abort(context.cancellation.reason ?? cancelled());
         return;
       }
       try {

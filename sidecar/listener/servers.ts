@@ -17,26 +17,41 @@ import { CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../http/http2Setti
 export const MAX_HEADER_BYTES = 60 * 1024;
 /** Header count limit (Envoy `max_headers_count` 100). */
 export const MAX_HEADERS = 100;
-/** Time a client has to send a complete request head (slow-loris guard). */
-export const HEADERS_TIMEOUT_MS = 10_000;
-/** Idle keep-alive time; longer than common client pool idle times so the client closes first. */
-export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** Concurrent streams a client may open on one HTTP/2 connection (Node's default is 2^32-1). */
 export const MAX_CONCURRENT_STREAMS = 1024;
+/**
+ * How often HTTP/1.1 connections are checked for a request head that is taking too long: a slow client
+ * is closed at most this long after its `request_headers_timeout`.
+ */
+const HEAD_TIMEOUT_CHECK_MS = 250;
 
-export function http1Server(onRequest: (req: IncomingMessage, res: ServerResponse) => void): Http1Server {
+/** The per-connection time limits of a listener (its `request_headers_timeout` and `idle_timeout`). */
+export interface ConnectionTimeouts {
+  /** Time a client has to send a complete request head, from its first byte (slow-loris guard); 0 is off. */
+  readonly requestHeadersTimeoutMs: number;
+  /** A connection with no request in flight for this long is closed; 0 is off. */
+  readonly idleTimeoutMs: number;
+}
+
+/**
+ * An HTTP/1.1 server that only parses: the listener feeds it connections its acceptor established.
+ * Node checks head timeouts and tracks idle connections only for a server that has emitted
+ * 'listening' — which a server fed this way never does by itself — so the server is told it listens.
+ */
+export function http1Server(onRequest: (req: IncomingMessage, res: ServerResponse) => void, timeouts: ConnectionTimeouts): Http1Server {
   const server = createHttp1Server(
     {
       maxHeaderSize: MAX_HEADER_BYTES,
-      headersTimeout: HEADERS_TIMEOUT_MS,
+      headersTimeout: timeouts.requestHeadersTimeoutMs,
       // No limit on a whole request: uploads and long polls may legitimately last (Envoy's default too).
       requestTimeout: 0,
-      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-      connectionsCheckingInterval: 1_000,
+      keepAliveTimeout: timeouts.idleTimeoutMs,
+      connectionsCheckingInterval: HEAD_TIMEOUT_CHECK_MS,
     },
     onRequest,
   );
   server.maxHeadersCount = MAX_HEADERS;
+  server.emit('listening');
   return server;
 }
 

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ListenerRequestMetrics, REQUEST_DURATION_BUCKETS, type Direction } from './requestMetrics.js';
 
 /** The metrics one upstream reports into. */
 export interface UpstreamMetrics {
@@ -93,6 +94,31 @@ export class Metrics {
     labelNames: ['upstream'],
     registers: [this.registry],
   });
+
+  private readonly requests = new Counter({
+    name: 'tandem_requests_total',
+    help: 'Requests a listener received, counted when they finish: by the upstream the router chose ("" when none did), the status class the client got and, for gRPC, the grpc-status.',
+    labelNames: ['direction', 'listener', 'upstream', 'status_class', 'grpc_status'],
+    registers: [this.registry],
+  });
+  private readonly requestDuration = new Histogram({
+    name: 'tandem_request_duration_seconds',
+    help: 'Time from a request head arriving to the end of its response, as the client saw it (local failures included).',
+    labelNames: ['direction', 'listener', 'upstream', 'status_class'],
+    buckets: [...REQUEST_DURATION_BUCKETS],
+    registers: [this.registry],
+  });
+  private readonly requestsActive = new Gauge({
+    name: 'tandem_requests_active',
+    help: 'Requests a listener is serving right now: received and not yet answered in full.',
+    labelNames: ['direction', 'listener', 'upstream'],
+    registers: [this.registry],
+  });
+
+  /** The request metrics of one listener, for its edge stage. */
+  forListener(direction: Direction, listener: string): ListenerRequestMetrics {
+    return new ListenerRequestMetrics({ direction, listener }, { requests: this.requests, duration: this.requestDuration, active: this.requestsActive });
+  }
 
   forUpstream(upstream: string): UpstreamMetrics {
     const panic = this.panic.labels(upstream);

@@ -2,7 +2,10 @@ import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage
 import type { Duplex } from 'node:stream';
 import { ErrorCode, TandemError } from '../core/errors.js';
 import { downstreamResponseHeaders, forwardableTrailers } from '../http/headers.js';
-import type { Headers, ProxyRequest, ProxyResponse } from '../http/message.js';
+import { numberAttempt } from '../http/attempt.js';
+import type { RequestContext } from '../http/context.js';
+import type { Headers, ProxyResponse } from '../http/message.js';
+import type { ProxyRequest } from '../http/request.js';
 import type { ConnectionPool, PoolOptions, PoolStats } from './pool.js';
 import { StreamedBody } from './streamedBody.js';
 import { connectFailed, connectionLost, protocolError, streamRefused, type Peer } from './upstreamErrors.js';
@@ -10,6 +13,7 @@ import { connectFailed, connectionLost, protocolError, streamRefused, type Peer 
 /** A request held by the pool until the upstream's `max_connections` lets a socket open. */
 interface Held {
   readonly request: ProxyRequest;
+  readonly context: RequestContext;
   readonly resolve: (response: ProxyResponse) => void;
   readonly reject: (error: TandemError) => void;
   releaseCancel: () => void;
@@ -40,7 +44,7 @@ export class Http1Pool implements ConnectionPool {
     this.agent.on('free', this.releaseHeld);
   }
 
-  dispatch(request: ProxyRequest): Promise<ProxyResponse> {
+  dispatch(request: ProxyRequest, context: RequestContext): Promise<ProxyResponse> {
     if (this.closed) return Promise.reject(streamRefused(this.peer, 'endpoint removed'));
     const { limits } = this.options;
     const sockets = this.socketCounts();
@@ -49,8 +53,8 @@ export class Http1Pool implements ConnectionPool {
       if (!limits.tryPending()) return Promise.reject(limits.overflowError('max_pending_requests'));
       limits.whenConnectionFreed(this.releaseHeld);
       return new Promise((resolve, reject) => {
-        const held: Held = { request, resolve, reject, releaseCancel: noop };
-        held.releaseCancel = request.cancellation.onCancel((reason) => {
+        const held: Held = { request, context, resolve, reject, releaseCancel: noop };
+        held.releaseCancel = context.attemptCancellation.onCancel((reason) => {
           this.held.splice(this.held.indexOf(held), 1);
           limits.releasePending();
           reject(reason);
@@ -61,18 +65,19 @@ export class Http1Pool implements ConnectionPool {
     // With no socket free and none allowed to open, the agent queues the request: it is pending.
     const queued = !needsSocket && sockets.free === 0;
     if (queued && !limits.tryPending()) return Promise.reject(limits.overflowError('max_pending_requests'));
-    return this.send(request, needsSocket, queued);
+    return this.send(request, context, needsSocket, queued);
   }
 
   /**
    * @param reservedSocket a connection was counted for this request (the agent will open one for it).
    * @param queued the agent will queue it for a socket: pending until it gets one.
    */
-  private send(request: ProxyRequest, reservedSocket: boolean, queued: boolean): Promise<ProxyResponse> {
+  private send(request: ProxyRequest, context: RequestContext, reservedSocket: boolean, queued: boolean): Promise<ProxyResponse> {
     const { address, port, limits } = this.options;
     if (reservedSocket) this.agent.reserved++;
     const headers: OutgoingHttpHeaders = { host: request.authority };
     for (const name in request.headers) headers[name] = request.headers[name];
+    numberAttempt(headers, request, context.attempts);
     // A body of unknown length must be chunked (RFC 9112 §6). Node only chunks by default for methods
     // other than GET, HEAD, DELETE, OPTIONS, TRACE and CONNECT; written raw on a keep-alive connection,
     // such a body would be read by the upstream as the next request.
@@ -99,7 +104,7 @@ export class Http1Pool implements ConnectionPool {
     }
     this.active++;
     return new Promise((resolve, reject) => {
-      new Http1Exchange(this, upstream, request, resolve, reject);
+      new Http1Exchange(this, upstream, request, context, resolve, reject);
     });
   }
 
@@ -136,7 +141,7 @@ export class Http1Pool implements ConnectionPool {
       const held = this.held.shift() as Held;
       held.releaseCancel();
       limits.releasePending();
-      this.send(held.request, needsSocket, false).then(held.resolve, held.reject);
+      this.send(held.request, held.context, needsSocket, false).then(held.resolve, held.reject);
     }
   };
 
@@ -197,6 +202,7 @@ class Http1Exchange {
     private readonly pool: Http1Pool,
     private readonly upstream: ClientRequest,
     private readonly request: ProxyRequest,
+    context: RequestContext,
     private readonly resolve: (response: ProxyResponse) => void,
     private readonly reject: (error: TandemError) => void,
   ) {
@@ -209,7 +215,7 @@ class Http1Exchange {
     upstream.on('close', () => {
       if (!this.responded) this.finish();
     });
-    this.releaseCancel = request.cancellation.onCancel((reason) => {
+    this.releaseCancel = context.attemptCancellation.onCancel((reason) => {
       this.cancelledBy = reason;
       upstream.destroy();
     });

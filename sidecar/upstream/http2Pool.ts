@@ -13,7 +13,10 @@ import { ErrorCode, TandemError } from '../core/errors.js';
 import { encodeGrpcTimeout } from '../http/grpc.js';
 import { downstreamResponseHeaders, forwardableTrailers } from '../http/headers.js';
 import { CONNECTION_WINDOW_BYTES, END_STREAM_FLAG, STREAM_WINDOW_BYTES } from '../http/http2Settings.js';
-import type { Headers, ProxyRequest, ProxyResponse } from '../http/message.js';
+import { numberAttempt } from '../http/attempt.js';
+import type { RequestContext } from '../http/context.js';
+import type { Headers, ProxyResponse } from '../http/message.js';
+import type { ProxyRequest } from '../http/request.js';
 import type { ConnectionPool, PoolOptions, PoolStats } from './pool.js';
 import { StreamedBody } from './streamedBody.js';
 import {
@@ -43,6 +46,7 @@ const SESSION_CLOSE_TIMEOUT_MS = 1_000;
 /** A request waiting for a stream slot when every session is full and no new one may open. */
 interface Waiter {
   readonly request: ProxyRequest;
+  readonly context: RequestContext;
   readonly resolve: (response: ProxyResponse) => void;
   readonly reject: (error: TandemError) => void;
   releaseCancel: () => void;
@@ -68,15 +72,15 @@ export class Http2Pool implements ConnectionPool {
     this.peer = { upstream: options.upstream, endpoint: `${options.address}:${options.port}` };
   }
 
-  dispatch(request: ProxyRequest): Promise<ProxyResponse> {
+  dispatch(request: ProxyRequest, context: RequestContext): Promise<ProxyResponse> {
     if (this.closed) return Promise.reject(streamRefused(this.peer, 'endpoint removed'));
     const connection = this.waiting.length === 0 ? this.acquire() : undefined;
-    if (connection !== undefined) return connection.send(request);
+    if (connection !== undefined) return connection.send(request, context);
     const { limits } = this.options;
     if (!limits.tryPending()) return Promise.reject(limits.overflowError('max_pending_requests'));
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { request, resolve, reject, releaseCancel: noop };
-      waiter.releaseCancel = request.cancellation.onCancel((reason) => {
+      const waiter: Waiter = { request, context, resolve, reject, releaseCancel: noop };
+      waiter.releaseCancel = context.attemptCancellation.onCancel((reason) => {
         this.waiting.splice(this.waiting.indexOf(waiter), 1);
         limits.releasePending();
         reject(reason);
@@ -124,7 +128,7 @@ export class Http2Pool implements ConnectionPool {
       const waiter = this.waiting.shift() as Waiter;
       waiter.releaseCancel();
       this.options.limits.releasePending();
-      connection.send(waiter.request).then(waiter.resolve, waiter.reject);
+      connection.send(waiter.request, waiter.context).then(waiter.resolve, waiter.reject);
     }
   }
 
@@ -205,10 +209,10 @@ class Http2Connection {
     if (socket !== undefined) setTimeout(() => socket.destroy(), SESSION_CLOSE_TIMEOUT_MS).unref();
   }
 
-  send(request: ProxyRequest): Promise<ProxyResponse> {
+  send(request: ProxyRequest, context: RequestContext): Promise<ProxyResponse> {
     let stream: ClientHttp2Stream;
     try {
-      stream = this.session.request(requestHead(request, this.pool.options.connector.scheme), {
+      stream = this.session.request(requestHead(request, context, this.pool.options.connector.scheme), {
         endStream: request.body.empty,
       });
     } catch (error) {
@@ -221,7 +225,7 @@ class Http2Connection {
     }
     this.streamOpened();
     return new Promise((resolve, reject) => {
-      new Http2Exchange(this, stream, request, resolve, reject);
+      new Http2Exchange(this, stream, request, context, resolve, reject);
     });
   }
 
@@ -260,6 +264,7 @@ class Http2Exchange {
     private readonly connection: Http2Connection,
     private readonly stream: ClientHttp2Stream,
     private readonly request: ProxyRequest,
+    context: RequestContext,
     private readonly resolve: (response: ProxyResponse) => void,
     private readonly reject: (error: TandemError) => void,
   ) {
@@ -278,7 +283,7 @@ class Http2Exchange {
       this.streamError = error.code === 'ERR_HTTP2_STREAM_CANCEL' && error.cause !== undefined ? error.cause : error;
     });
     stream.on('close', this.onClose);
-    this.releaseCancel = request.cancellation.onCancel((reason) => {
+    this.releaseCancel = context.attemptCancellation.onCancel((reason) => {
       this.cancelledBy = reason;
       if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
     });
@@ -332,7 +337,7 @@ class Http2Exchange {
   }
 }
 
-function requestHead(request: ProxyRequest, scheme: string): OutgoingHttpHeaders {
+function requestHead(request: ProxyRequest, context: RequestContext, scheme: string): OutgoingHttpHeaders {
   const head: OutgoingHttpHeaders = {
     ':method': request.method,
     ':scheme': scheme,
@@ -341,7 +346,8 @@ function requestHead(request: ProxyRequest, scheme: string): OutgoingHttpHeaders
   };
   const headers = request.headers;
   for (const name in headers) head[name] = headers[name];
-  if (request.deadline !== Infinity) head['grpc-timeout'] = encodeGrpcTimeout(Math.max(request.deadline - performance.now(), 0));
+  numberAttempt(head, request, context.attempts);
+  if (context.deadline !== Infinity) head['grpc-timeout'] = encodeGrpcTimeout(Math.max(context.deadline - performance.now(), 0));
   return head;
 }
 

@@ -1,4 +1,6 @@
-import type { ProxyRequest, ProxyResponse } from '../http/message.js';
+import type { RequestContext } from '../http/context.js';
+import type { ProxyResponse } from '../http/message.js';
+import type { ProxyRequest } from '../http/request.js';
 import type { ResourceLimits } from '../limits/resourceLimits.js';
 import type { Connector } from './connector.js';
 
@@ -8,10 +10,11 @@ import type { Connector } from './connector.js';
  */
 export interface ConnectionPool {
   /**
-   * Sends one attempt of `request`. Resolves with the response head once it arrives; rejects with a
+   * Sends one attempt of `request`, numbered by `context.attempts` and ended by
+   * `context.attemptCancellation`. Resolves with the response head once it arrives; rejects with a
    * TandemError when no head arrives (connect failure, refused or reset stream, cancellation).
    */
-  dispatch(request: ProxyRequest): Promise<ProxyResponse>;
+  dispatch(request: ProxyRequest, context: RequestContext): Promise<ProxyResponse>;
   stats(): PoolStats;
   /** Takes no new requests and closes each connection once its requests finish. */
   close(): void;

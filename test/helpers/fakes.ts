@@ -1,7 +1,8 @@
 import type { BalancerEndpoint, BalancerHelper, Picker } from '../../sidecar/balancer/balancer.js';
-import { Cancellation } from '../../sidecar/core/cancellation.js';
 import type { TandemError } from '../../sidecar/core/errors.js';
-import type { BodyResult, ProxyRequest, ResponseBody, ResponseSink } from '../../sidecar/http/message.js';
+import { RequestContext } from '../../sidecar/http/context.js';
+import type { BodyResult, ProxyResponse, ResponseBody, ResponseSink, Service } from '../../sidecar/http/message.js';
+import { ProxyRequest, type RequestHead } from '../../sidecar/http/request.js';
 import { RequestBody } from '../../sidecar/http/requestBody.js';
 import type { ConnectionPool, PoolStats } from '../../sidecar/upstream/pool.js';
 
@@ -69,29 +70,23 @@ export class FakePool implements ConnectionPool {
   }
 }
 
-/** A request as the listeners build it, for layer tests; `overrides` replace any field. */
-export function fakeRequest(overrides: Partial<ProxyRequest> = {}): ProxyRequest {
-  return {
-    method: 'GET',
-    scheme: 'http',
-    authority: 'web',
-    path: '/',
-    headers: {},
-    body: RequestBody.none(),
-    grpc: false,
-    downstreamVersion: 'http1',
-    peerAddress: '127.0.0.1',
-    cancellation: new Cancellation(),
-    receivedAt: 0,
-    deadline: Infinity,
-    headDeadline: Infinity,
-    attempts: 0,
-    tried: new Set(),
-    hashKey: undefined,
-    preferredEndpoint: undefined,
-    endpoint: undefined,
-    ...overrides,
-  };
+export interface FakeRequestInit extends Partial<RequestHead> {
+  /** Sends `content-type: application/grpc`, which is what makes a request a gRPC call. */
+  readonly grpc?: boolean;
+  readonly body?: RequestBody;
+  readonly peerAddress?: string;
+  readonly receivedAt?: number;
+}
+
+/** A request as the listeners build it, through the same constructor, for layer tests. */
+export function fakeRequest(init: FakeRequestInit = {}): ProxyRequest {
+  const headers = { ...(init.grpc === true ? { 'content-type': 'application/grpc' } : {}), ...init.headers };
+  return new ProxyRequest(
+    { method: init.method ?? 'GET', scheme: init.scheme, authority: init.authority ?? 'web', path: init.path ?? '/', headers },
+    init.body ?? RequestBody.none(),
+    { protocol: 'http1', scheme: 'http', peer: { address: init.peerAddress ?? '127.0.0.1', port: 40_000, identity: undefined } },
+    init.receivedAt ?? 0,
+  );
 }
 
 /**
@@ -122,4 +117,9 @@ export class FakeResponseBody implements ResponseBody {
     for (const listener of this.finishListeners) listener({ trailers: undefined, error: undefined });
     this.sink?.end(undefined);
   }
+}
+
+/** Calls `service` as a listener would: with the request and a fresh context, unless given. */
+export function send(service: Service, request: ProxyRequest = fakeRequest(), context: RequestContext = new RequestContext()): Promise<ProxyResponse> {
+  return service(request, context);
 }

@@ -8,7 +8,10 @@ describe('configuration schema', () => {
   it('fills in every default and freezes the result', () => {
     const { config } = parseConfig({ discovery: staticDiscovery, upstreams: [{ name: 'orders', local_port: 9191 }] });
     expect(config.admin).toEqual({ address: '127.0.0.1', port: 9901 });
-    expect(config.outbound).toEqual({ address: '127.0.0.1' });
+    expect(config.outbound.address).toBe('127.0.0.1');
+    expect(config.outbound.http_proxy_port).toBeUndefined();
+    expect(config.outbound.request_headers_timeout.ms).toBe(10_000);
+    expect(config.outbound.idle_timeout.ms).toBe(3_600_000);
     const upstream = config.upstreams[0];
     expect(upstream?.service).toBe('orders');
     expect(upstream?.protocol).toBe('http1');

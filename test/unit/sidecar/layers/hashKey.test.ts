@@ -3,7 +3,9 @@ import '../../../../sidecar/affinity/hashKeySources.js';
 import { createHashKeySources, HashPolicyEntrySchema } from '../../../../sidecar/affinity/hashPolicy.js';
 import { hash53 } from '../../../../sidecar/balancer/support/xxhash64.js';
 import type { Cluster } from '../../../../sidecar/cluster/cluster.js';
-import type { Headers, ProxyRequest, ProxyResponse } from '../../../../sidecar/http/message.js';
+import { RequestContext } from '../../../../sidecar/http/context.js';
+import type { Headers, ProxyResponse } from '../../../../sidecar/http/message.js';
+import type { ProxyRequest } from '../../../../sidecar/http/request.js';
 import { hashKey } from '../../../../sidecar/layers/hashKey.js';
 import { fakeRequest } from '../../../helpers/fakes.js';
 
@@ -16,10 +18,11 @@ async function run(policy: unknown[], req: ProxyRequest, upstreamHeaders: Header
   const entries = policy.map((entry) => HashPolicyEntrySchema.parse(entry));
   let misses = 0;
   const cluster = { hashKeyMissing: () => misses++ } as unknown as Cluster;
+  const context = new RequestContext();
   const response = await hashKey(createHashKeySources(entries), cluster)(() =>
     Promise.resolve({ status: 200, headers: upstreamHeaders, endStream: true } as ProxyResponse),
-  )(req);
-  return { key: req.hashKey, response, misses };
+  )(req, context);
+  return { key: context.hashKey, response, misses };
 }
 
 describe('hash key layer', () => {

@@ -4,7 +4,7 @@ import type { ProxyResponse, Service } from '../../../../sidecar/http/message.js
 import { limits } from '../../../../sidecar/layers/limits.js';
 import { CircuitBreakerSchema } from '../../../../sidecar/limits/circuitBreakerConfig.js';
 import { ResourceLimits, type LimitName, type OverflowCounter } from '../../../../sidecar/limits/resourceLimits.js';
-import { FakeResponseBody, fakeRequest } from '../../../helpers/fakes.js';
+import { FakeResponseBody, fakeRequest, send } from '../../../helpers/fakes.js';
 
 class RecordingCounter implements OverflowCounter {
   readonly limits: LimitName[] = [];
@@ -38,9 +38,9 @@ describe('limits layer', () => {
     const { limits: resourceLimits, counter } = resources({ max_requests: 10 });
     const upstream = answering();
     const service = limits(resourceLimits)(upstream.service);
-    for (let i = 0; i < 10; i++) await service(fakeRequest());
+    for (let i = 0; i < 10; i++) await send(service, fakeRequest());
     expect(resourceLimits.requests).toBe(10);
-    const error: unknown = await service(fakeRequest()).catch((caught: unknown) => caught);
+    const error: unknown = await send(service, fakeRequest()).catch((caught: unknown) => caught);
     expect(codeOf(error)).toBe(ErrorCode.Overflow);
     expect((error as TandemError).upstream).toBe('u');
     expect((error as TandemError).message).toContain('max_requests (10)');
@@ -54,12 +54,12 @@ describe('limits layer', () => {
     const { limits: resourceLimits } = resources({ max_requests: 1 });
     const upstream = answering();
     const service = limits(resourceLimits)(upstream.service);
-    await service(fakeRequest());
+    await send(service, fakeRequest());
     expect(resourceLimits.requests).toBe(1);
-    await expect(service(fakeRequest())).rejects.toSatisfy((error) => codeOf(error) === ErrorCode.Overflow);
+    await expect(send(service, fakeRequest())).rejects.toSatisfy((error) => codeOf(error) === ErrorCode.Overflow);
     upstream.bodies[0]?.finish();
     expect(resourceLimits.requests).toBe(0);
-    await service(fakeRequest());
+    await send(service, fakeRequest());
     expect(resourceLimits.requests).toBe(1);
     expect(upstream.bodies).toHaveLength(2);
   });
@@ -68,9 +68,9 @@ describe('limits layer', () => {
     const { limits: resourceLimits } = resources({ max_requests: 1 });
     const failure = new TandemError(ErrorCode.ConnectFailure, 'refused', { notProcessed: true });
     const service = limits(resourceLimits)(() => Promise.reject(failure));
-    await expect(service(fakeRequest())).rejects.toBe(failure);
+    await expect(send(service, fakeRequest())).rejects.toBe(failure);
     expect(resourceLimits.requests).toBe(0);
-    await expect(service(fakeRequest())).rejects.toBe(failure);
+    await expect(send(service, fakeRequest())).rejects.toBe(failure);
     expect(resourceLimits.overflows.max_requests).toBe(0);
   });
 
@@ -78,9 +78,9 @@ describe('limits layer', () => {
     const { limits: resourceLimits } = resources({ max_requests: 1 });
     let answer: ((response: ProxyResponse) => void) | undefined;
     const service = limits(resourceLimits)(() => new Promise((resolve) => (answer = resolve)));
-    const first = service(fakeRequest());
+    const first = send(service, fakeRequest());
     expect(resourceLimits.requests).toBe(1);
-    await expect(service(fakeRequest())).rejects.toSatisfy((error) => codeOf(error) === ErrorCode.Overflow);
+    await expect(send(service, fakeRequest())).rejects.toSatisfy((error) => codeOf(error) === ErrorCode.Overflow);
     const body = new FakeResponseBody();
     answer?.({ status: 200, headers: {}, endStream: true, body });
     await first;

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Cancellation } from '../../../../sidecar/core/cancellation.js';
 import { ErrorCode, TandemError } from '../../../../sidecar/core/errors.js';
+import { RequestContext } from '../../../../sidecar/http/context.js';
 import type { Headers, ProxyResponse, Service } from '../../../../sidecar/http/message.js';
 import { retry, type RetryObserver } from '../../../../sidecar/layers/retry.js';
 import { CircuitBreakerSchema } from '../../../../sidecar/limits/circuitBreakerConfig.js';
@@ -8,7 +9,7 @@ import { ResourceLimits } from '../../../../sidecar/limits/resourceLimits.js';
 import { RetryBudget } from '../../../../sidecar/retry/retryBudget.js';
 import { RetrySchema } from '../../../../sidecar/retry/retryConfig.js';
 import type { RetryCondition } from '../../../../sidecar/retry/retryPolicy.js';
-import { FakeResponseBody, fakeRequest } from '../../../helpers/fakes.js';
+import { FakeResponseBody, fakeRequest, send } from '../../../helpers/fakes.js';
 
 function response(status: number, headers: Headers = {}, endStream = false): ProxyResponse & { body: FakeResponseBody } {
   return { status, headers, endStream, body: new FakeResponseBody() };
@@ -53,11 +54,12 @@ function harness(policyInput: Record<string, unknown>, script: readonly Step[]) 
   const limits = new ResourceLimits('u', CircuitBreakerSchema.parse({}));
   const observer = new RecordingObserver();
   const attempts: Attempt[] = [];
-  const inner: Service = (request) => {
+  const inner: Service = (_request, context) => {
     const step = script[attempts.length];
-    attempts.push({ cancellation: request.cancellation, at: performance.now(), retrySlots: limits.retries });
+    const cancellation = context.attemptCancellation;
+    attempts.push({ cancellation, at: performance.now(), retrySlots: limits.retries });
     if (step === undefined) return Promise.reject(new Error(`unscripted attempt ${attempts.length}`));
-    if (step === 'hang') return new Promise((_, reject) => request.cancellation.onCancel(reject));
+    if (step === 'hang') return new Promise((_, reject) => cancellation.onCancel(reject));
     return TandemError.is(step) ? Promise.reject(step) : Promise.resolve(step);
   };
   const service = retry({ upstream: 'u', policy, budget, limits, observer, random: () => 0.5 })(inner);
@@ -84,6 +86,14 @@ async function failureOf(pending: Promise<unknown>): Promise<unknown> {
   );
 }
 
+/** A context whose client deadline (or route timeout, with `head`) falls at `at` on the fake clock. */
+function contextWithDeadline(at: number, head = false): RequestContext {
+  const context = new RequestContext();
+  if (head) context.setHeadDeadline(at);
+  else context.limitDeadline(at);
+  return context;
+}
+
 function retriesInWindow(budget: RetryBudget): unknown {
   return budget.describe().retries_in_window;
 }
@@ -101,7 +111,7 @@ describe('retry layer', () => {
       const ok = response(200);
       const { service, attempts, budget, limits, observer } = harness({}, [connectFailure(), refusedStream(), ok]);
       let answered: ProxyResponse | undefined;
-      void service(fakeRequest()).then((answer) => (answered = answer));
+      void send(service, fakeRequest()).then((answer) => (answered = answer));
       await vi.advanceTimersByTimeAsync(0);
       expect(answered).toBe(ok);
       expect(attempts.map((attempt) => attempt.at)).toEqual([0, 0, 0]);
@@ -113,7 +123,7 @@ describe('retry layer', () => {
     it('hands further unprocessed failures to the policy for num_retries more', async () => {
       const failures = [connectFailure(), connectFailure(), connectFailure(), connectFailure(), connectFailure()];
       const { service, attempts, budget, observer } = harness({ num_retries: 2 }, failures);
-      expect(await failureOf(service(fakeRequest()))).toBe(failures[4]);
+      expect(await failureOf(send(service, fakeRequest()))).toBe(failures[4]);
       expect(attempts).toHaveLength(5);
       expect(observer.retries).toEqual(['connect-failure', 'connect-failure']);
       expect(retriesInWindow(budget)).toBe(2);
@@ -122,14 +132,14 @@ describe('retry layer', () => {
     it('resends an unprocessed POST for free too', async () => {
       const ok = response(200);
       const { service, attempts } = harness({}, [connectFailure(), ok]);
-      expect(await settle(service(fakeRequest({ method: 'POST' })))).toBe(ok);
+      expect(await settle(send(service, fakeRequest({ method: 'POST' })))).toBe(ok);
       expect(attempts).toHaveLength(2);
     });
 
     it('resends a stale keep-alive failure for free for GET', async () => {
       const ok = response(200);
       const { service, attempts, budget, observer } = harness({}, [staleReset(), ok]);
-      expect(await settle(service(fakeRequest({ method: 'GET' })))).toBe(ok);
+      expect(await settle(send(service, fakeRequest({ method: 'GET' })))).toBe(ok);
       expect(attempts).toHaveLength(2);
       expect(observer.retries).toEqual([]);
       expect(retriesInWindow(budget)).toBe(0);
@@ -138,7 +148,7 @@ describe('retry layer', () => {
     it('does not resend a stale keep-alive failure for POST', async () => {
       const stale = staleReset();
       const { service, attempts, observer } = harness({}, [stale, response(200)]);
-      expect(await failureOf(service(fakeRequest({ method: 'POST' })))).toBe(stale);
+      expect(await failureOf(send(service, fakeRequest({ method: 'POST' })))).toBe(stale);
       expect(attempts).toHaveLength(1);
       expect(observer.retries).toEqual([]);
     });
@@ -148,7 +158,7 @@ describe('retry layer', () => {
       const { service, attempts } = harness({}, [failure, response(200)]);
       const request = fakeRequest();
       request.body.commit();
-      expect(await failureOf(service(request))).toBe(failure);
+      expect(await failureOf(send(service, request))).toBe(failure);
       expect(attempts).toHaveLength(1);
     });
   });
@@ -159,7 +169,7 @@ describe('retry layer', () => {
       const ok = response(200);
       const { service, attempts, observer } = harness({}, [unavailable, ok]);
       const request = fakeRequest();
-      expect(await settle(service(request))).toBe(ok);
+      expect(await settle(send(service, request))).toBe(ok);
       expect(attempts).toHaveLength(2);
       expect(observer.retries).toEqual(['gateway-error']);
       expect(unavailable.body.pipes).toBe(1);
@@ -172,7 +182,7 @@ describe('retry layer', () => {
     it('resets a discarded body longer than 64 KiB instead of reading it all', async () => {
       const unavailable = response(503);
       const { service } = harness({}, [unavailable, response(200)]);
-      await settle(service(fakeRequest()));
+      await settle(send(service, fakeRequest()));
       unavailable.body.sink?.data(Buffer.alloc(64 * 1024));
       expect(unavailable.body.aborted).toBeUndefined();
       unavailable.body.sink?.data(Buffer.alloc(1));
@@ -183,7 +193,7 @@ describe('retry layer', () => {
       const unavailable = response(503);
       const { service, attempts, observer } = harness({}, [unavailable, response(200)]);
       const request = fakeRequest({ method: 'POST' });
-      expect(await settle(service(request))).toBe(unavailable);
+      expect(await settle(send(service, request))).toBe(unavailable);
       expect(attempts).toHaveLength(1);
       expect(observer.retries).toEqual([]);
       expect(unavailable.body.pipes).toBe(0);
@@ -193,14 +203,14 @@ describe('retry layer', () => {
     it('retries a POST on 503 with non_idempotent', async () => {
       const ok = response(200);
       const { service, attempts } = harness({ non_idempotent: true }, [response(503), ok]);
-      expect(await settle(service(fakeRequest({ method: 'POST' })))).toBe(ok);
+      expect(await settle(send(service, fakeRequest({ method: 'POST' })))).toBe(ok);
       expect(attempts).toHaveLength(2);
     });
 
     it('retries a gRPC call whose trailers-only head says UNAVAILABLE (14)', async () => {
       const ok = grpcResponse(0);
       const { service, attempts, observer } = harness({}, [grpcResponse(14), ok]);
-      expect(await settle(service(fakeRequest({ method: 'POST', grpc: true })))).toBe(ok);
+      expect(await settle(send(service, fakeRequest({ method: 'POST', grpc: true })))).toBe(ok);
       expect(attempts).toHaveLength(2);
       expect(observer.retries).toEqual(['unavailable']);
     });
@@ -208,14 +218,14 @@ describe('retry layer', () => {
     it('does not judge grpc-status on a head that has a body to follow', async () => {
       const streaming = response(200, { 'grpc-status': '14' }, false);
       const { service, attempts } = harness({}, [streaming, grpcResponse(0)]);
-      expect(await settle(service(fakeRequest({ method: 'POST', grpc: true })))).toBe(streaming);
+      expect(await settle(send(service, fakeRequest({ method: 'POST', grpc: true })))).toBe(streaming);
       expect(attempts).toHaveLength(1);
     });
 
     it('returns a response retry_on does not list as it is', async () => {
       const notFound = response(404);
       const { service, attempts } = harness({}, [notFound, response(200)]);
-      expect(await settle(service(fakeRequest()))).toBe(notFound);
+      expect(await settle(send(service, fakeRequest()))).toBe(notFound);
       expect(attempts).toHaveLength(1);
     });
   });
@@ -226,7 +236,7 @@ describe('retry layer', () => {
       const last = response(503);
       const { service, attempts, observer } = harness({ num_retries: 1 }, [first, last, response(200)]);
       const request = fakeRequest();
-      expect(await settle(service(request))).toBe(last);
+      expect(await settle(send(service, request))).toBe(last);
       expect(attempts).toHaveLength(2);
       expect(observer.retries).toEqual(['gateway-error']);
       expect(last.body.pipes).toBe(0);
@@ -236,14 +246,14 @@ describe('retry layer', () => {
     it('throws the last attempt\'s error once num_retries is spent, not a timeout', async () => {
       const failures = [reset(), reset(), reset()];
       const { service, attempts } = harness({ num_retries: 2 }, [...failures, response(200)]);
-      expect(await failureOf(service(fakeRequest()))).toBe(failures[2]);
+      expect(await failureOf(send(service, fakeRequest()))).toBe(failures[2]);
       expect(attempts).toHaveLength(3);
     });
 
     it('num_retries 0 sends once', async () => {
       const failure = reset();
       const { service, attempts } = harness({ num_retries: 0 }, [failure, response(200)]);
-      expect(await failureOf(service(fakeRequest()))).toBe(failure);
+      expect(await failureOf(send(service, fakeRequest()))).toBe(failure);
       expect(attempts).toHaveLength(1);
     });
   });
@@ -252,7 +262,7 @@ describe('retry layer', () => {
     it('returns the original failure when the budget says no', async () => {
       const unavailable = response(503);
       const { service, attempts, observer, limits } = harness({ budget: { retry_ratio: 0, min_retries_per_second: 0 } }, [unavailable, response(200)]);
-      expect(await settle(service(fakeRequest()))).toBe(unavailable);
+      expect(await settle(send(service, fakeRequest()))).toBe(unavailable);
       expect(attempts).toHaveLength(1);
       expect(observer.refusals).toEqual(['budget']);
       expect(observer.retries).toEqual([]);
@@ -264,7 +274,7 @@ describe('retry layer', () => {
       const failure = reset();
       const { service, attempts, observer, limits, budget } = harness({}, [failure, response(200)]);
       limits.retries = limits.config.max_retries;
-      expect(await failureOf(service(fakeRequest()))).toBe(failure);
+      expect(await failureOf(send(service, fakeRequest()))).toBe(failure);
       expect(attempts).toHaveLength(1);
       expect(observer.refusals).toEqual(['max_retries']);
       expect(limits.retries).toBe(limits.config.max_retries);
@@ -274,7 +284,7 @@ describe('retry layer', () => {
 
     it('holds a retry slot from the decision until the retried attempt finishes', async () => {
       const { service, attempts, limits } = harness({}, [response(503), response(503), response(200)]);
-      await settle(service(fakeRequest()));
+      await settle(send(service, fakeRequest()));
       expect(attempts.map((attempt) => attempt.retrySlots)).toEqual([0, 1, 1]);
       expect(limits.retries).toBe(0);
     });
@@ -283,7 +293,7 @@ describe('retry layer', () => {
   describe('backoff', () => {
     it('waits full-jitter backoff before each retry (random 0.5: 12.5 ms, then 25 ms)', async () => {
       const { service, attempts } = harness({ backoff: { base_interval: '25ms' } }, [response(503), response(503), response(200)]);
-      const pending = service(fakeRequest());
+      const pending = send(service, fakeRequest());
       await vi.advanceTimersByTimeAsync(11);
       expect(attempts).toHaveLength(1);
       await vi.advanceTimersByTimeAsync(1);
@@ -295,7 +305,7 @@ describe('retry layer', () => {
 
     it('honours Retry-After in seconds', async () => {
       const { service, attempts } = harness({}, [response(503, { 'retry-after': '1' }), response(200)]);
-      const pending = service(fakeRequest());
+      const pending = send(service, fakeRequest());
       await vi.advanceTimersByTimeAsync(999);
       expect(attempts).toHaveLength(1);
       await vi.advanceTimersByTimeAsync(1);
@@ -305,7 +315,7 @@ describe('retry layer', () => {
 
     it('honours grpc-retry-pushback-ms', async () => {
       const { service, attempts } = harness({}, [grpcResponse(14, { 'grpc-retry-pushback-ms': '300' }), grpcResponse(0)]);
-      const pending = service(fakeRequest({ method: 'POST', grpc: true }));
+      const pending = send(service, fakeRequest({ method: 'POST', grpc: true }));
       await vi.advanceTimersByTimeAsync(299);
       expect(attempts).toHaveLength(1);
       await vi.advanceTimersByTimeAsync(1);
@@ -316,7 +326,7 @@ describe('retry layer', () => {
     it('does not retry when grpc-retry-pushback-ms is negative', async () => {
       const refused = grpcResponse(14, { 'grpc-retry-pushback-ms': '-1' });
       const { service, attempts, observer, budget } = harness({}, [refused, grpcResponse(0)]);
-      expect(await settle(service(fakeRequest({ method: 'POST', grpc: true })))).toBe(refused);
+      expect(await settle(send(service, fakeRequest({ method: 'POST', grpc: true })))).toBe(refused);
       expect(attempts).toHaveLength(1);
       expect(observer.retries).toEqual([]);
       expect(retriesInWindow(budget)).toBe(0);
@@ -325,7 +335,7 @@ describe('retry layer', () => {
     it('does not retry when the server asks for more than five minutes', async () => {
       const unavailable = response(503, { 'retry-after': '301' });
       const { service, attempts } = harness({}, [unavailable, response(200)]);
-      expect(await settle(service(fakeRequest()))).toBe(unavailable);
+      expect(await settle(send(service, fakeRequest()))).toBe(unavailable);
       expect(attempts).toHaveLength(1);
     });
   });
@@ -334,7 +344,7 @@ describe('retry layer', () => {
     it('returns the response when the client deadline is nearer than the backoff', async () => {
       const unavailable = response(503);
       const { service, attempts, observer } = harness({}, [unavailable, response(200)]);
-      expect(await settle(service(fakeRequest({ deadline: 12 })))).toBe(unavailable);
+      expect(await settle(send(service, fakeRequest(), contextWithDeadline(12)))).toBe(unavailable);
       expect(attempts).toHaveLength(1);
       expect(observer.refusals).toEqual([]);
     });
@@ -342,21 +352,21 @@ describe('retry layer', () => {
     it('returns the response when the route timeout is nearer than the backoff', async () => {
       const unavailable = response(503);
       const { service, attempts } = harness({}, [unavailable, response(200)]);
-      expect(await settle(service(fakeRequest({ headDeadline: 12 })))).toBe(unavailable);
+      expect(await settle(send(service, fakeRequest(), contextWithDeadline(12, true)))).toBe(unavailable);
       expect(attempts).toHaveLength(1);
     });
 
     it('retries when the deadline leaves room for the backoff', async () => {
       const ok = response(200);
       const { service, attempts } = harness({}, [response(503), ok]);
-      expect(await settle(service(fakeRequest({ deadline: 13 })))).toBe(ok);
+      expect(await settle(send(service, fakeRequest(), contextWithDeadline(13)))).toBe(ok);
       expect(attempts).toHaveLength(2);
     });
 
     it('returns the response when Retry-After outlasts the deadline', async () => {
       const unavailable = response(503, { 'retry-after': '1' });
       const { service, attempts } = harness({}, [unavailable, response(200)]);
-      expect(await settle(service(fakeRequest({ deadline: 500 })))).toBe(unavailable);
+      expect(await settle(send(service, fakeRequest(), contextWithDeadline(500)))).toBe(unavailable);
       expect(attempts).toHaveLength(1);
     });
   });
@@ -365,9 +375,9 @@ describe('retry layer', () => {
     it('per_try_timeout cancels the attempt alone and the next attempt answers', async () => {
       const ok = response(200);
       const { service, attempts, observer } = harness({ per_try_timeout: '100ms' }, ['hang', ok]);
-      const request = fakeRequest();
-      const parent = request.cancellation;
-      const pending = service(request);
+      const context = new RequestContext();
+      const parent = context.cancellation;
+      const pending = send(service, fakeRequest(), context);
       await vi.advanceTimersByTimeAsync(99);
       expect(attempts[0]?.cancellation.cancelled).toBe(false);
       await vi.advanceTimersByTimeAsync(1);
@@ -383,15 +393,15 @@ describe('retry layer', () => {
     it('per_try_timeout does not end an attempt that answered in time', async () => {
       const ok = response(200);
       const { service, attempts } = harness({ per_try_timeout: '100ms' }, [ok]);
-      expect(await settle(service(fakeRequest()))).toBe(ok);
+      expect(await settle(send(service, fakeRequest()))).toBe(ok);
       expect(attempts[0]?.cancellation.cancelled).toBe(false);
     });
 
     it('cancelling the request during backoff ends it with the reason and frees the retry slot', async () => {
       const { service, attempts, limits } = harness({}, [response(503), response(200)]);
-      const request = fakeRequest();
-      const parent = request.cancellation;
-      const pending = service(request);
+      const context = new RequestContext();
+      const parent = context.cancellation;
+      const pending = send(service, fakeRequest(), context);
       await vi.advanceTimersByTimeAsync(5);
       expect(limits.retries).toBe(1);
       const reason = new TandemError(ErrorCode.DownstreamCancelled, 'client went away');
@@ -404,9 +414,9 @@ describe('retry layer', () => {
 
     it('does not retry an attempt that failed because the request was cancelled', async () => {
       const { service, attempts, limits } = harness({}, ['hang', response(200)]);
-      const request = fakeRequest();
-      const parent = request.cancellation;
-      const pending = service(request);
+      const context = new RequestContext();
+      const parent = context.cancellation;
+      const pending = send(service, fakeRequest(), context);
       await vi.advanceTimersByTimeAsync(0);
       const reason = new TandemError(ErrorCode.DownstreamCancelled, 'client went away');
       parent.cancel(reason);
@@ -417,9 +427,9 @@ describe('retry layer', () => {
 
     it('gives each attempt its own cancellation linked to the request\'s', async () => {
       const { service, attempts } = harness({}, [connectFailure(), response(503), 'hang']);
-      const request = fakeRequest();
-      const parent = request.cancellation;
-      const pending = failureOf(service(request));
+      const context = new RequestContext();
+      const parent = context.cancellation;
+      const pending = failureOf(send(service, fakeRequest(), context));
       await vi.advanceTimersByTimeAsync(20);
       expect(attempts).toHaveLength(3);
       const cancellations = attempts.map((attempt) => attempt.cancellation);

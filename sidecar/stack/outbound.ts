@@ -8,14 +8,37 @@ import { stack, type Layer, type Service } from '../http/message.js';
 import { balance } from '../layers/balance.js';
 import { hashKey } from '../layers/hashKey.js';
 import { limits } from '../layers/limits.js';
+import { requestMetrics } from '../layers/requestMetrics.js';
 import { retry, type RetryObserver } from '../layers/retry.js';
 import { statefulSession } from '../layers/statefulSession.js';
 import { timeout } from '../layers/timeout.js';
 import type { UpstreamMetrics } from '../observe/metrics.js';
+import type { ListenerRequestMetrics } from '../observe/requestMetrics.js';
 import { RetryBudget } from '../retry/retryBudget.js';
 import { mergeRetry } from '../retry/retryConfig.js';
+import type { RouteTarget } from './router.js';
 
 const log = createLogger('stack');
+
+/**
+ * The outbound direction: requests the local app sends through one of Tandem's outbound listeners.
+ * Read top to bottom, this file is the whole request path; it is the only place (with `inbound.ts`)
+ * where layers are composed.
+ *
+ *   edge stage      sees every request the listener accepted: request metrics now; tracing,
+ *                   authorization and drain accounting land here next
+ *   router          listener port or authority → upstream (a miss fails here, inside the edge stage)
+ *   upstream stack  per upstream route: timeout → stateful session → hash key → retry → limits → balance
+ */
+export function outbound(listener: ListenerRequestMetrics, router: Service): Service {
+  return stack(
+    [
+      // What the client got, for every request: status class, gRPC status, duration, in flight.
+      requestMetrics(listener),
+    ],
+    router,
+  );
+}
 
 export interface UpstreamStackOptions {
   /** HMAC key for the upstream's `stateful_session`, already read from config or its key file. */
@@ -25,21 +48,24 @@ export interface UpstreamStackOptions {
 }
 
 /**
- * The request path to one upstream. Every listener that sends traffic to an upstream (its local
- * port, the HTTP proxy port, the inbound listener for the local app) uses this. Each of the
- * upstream's `routes` gets its own stack (its timeouts and retry policy); requests no route matches
- * get the upstream's own settings. Everything per upstream — limits, balancer, endpoints — is shared.
+ * The request path to one upstream, shared by every outbound listener that routes to it (its local
+ * port, the HTTP proxy port). Each of the upstream's `routes` gets its own stack (its timeouts and
+ * retry policy); requests no route matches get the upstream's own settings. Everything per upstream —
+ * limits, balancer, endpoints — is shared.
  */
-export function upstreamStack(cluster: Cluster, options: UpstreamStackOptions = {}): Service {
+export function upstreamStack(cluster: Cluster, options: UpstreamStackOptions = {}): RouteTarget {
   const { config } = cluster;
   const hashing = balancerFactory(config.lb.policy)?.usesHashKey === true;
   if (hashing && config.hash_policy.length === 0) {
     log.warn('hashing policy without hash_policy: every request is balanced at random', { upstream: cluster.name, policy: config.lb.policy });
   }
   const fallback = routeStack(cluster, {}, options);
-  if (config.routes.length === 0) return fallback;
+  if (config.routes.length === 0) return { upstream: cluster.name, service: fallback };
   const routes = config.routes.map((route) => ({ match: route.match, service: routeStack(cluster, route, options) }));
-  return (request) => (routes.find((route) => routeMatches(route.match, request.method, request.path))?.service ?? fallback)(request);
+  return {
+    upstream: cluster.name,
+    service: (request, context) => (routes.find((route) => routeMatches(route.match, request.method, request.path))?.service ?? fallback)(request, context),
+  };
 }
 
 /** The layers for one route, outermost first. */

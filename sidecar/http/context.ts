@@ -1,0 +1,120 @@
+import type { PickContext } from '../balancer/balancer.js';
+import { Cancellation } from '../core/cancellation.js';
+
+/** W3C trace context of the request's span, once tracing fills it. */
+export interface TraceContext {
+  readonly traceId: string;
+  readonly spanId: string;
+  /** W3C `trace-flags` (bit 0: sampled). */
+  readonly flags: number;
+  readonly state: string | undefined;
+}
+
+const NO_ENDPOINTS: ReadonlySet<string> = new Set();
+
+/**
+ * What the stack learns about one request while serving it; the request itself (`ProxyRequest`)
+ * never changes. Every field says which layer writes it and who may read it. A layer writes only its
+ * own fields, and reads another layer's only where that layer is its neighbour or through the
+ * accessors documented here (test/unit/sidecar/http/contextOwnership.test.ts holds the writers to
+ * this).
+ */
+export class RequestContext implements PickContext {
+  /**
+   * The whole exchange: cancelled by the downstream codec when the client goes away and by the
+   * timeout layer when a clock runs out. Attempts listen to `attemptCancellation`, its child.
+   */
+  readonly cancellation = new Cancellation();
+
+  /**
+   * The current attempt's cancellation: a child of `cancellation` per attempt, set by the retry layer
+   * so a per-try timeout ends one attempt and not the request; the request's own while outside it.
+   * Read by the connection pools, which hook whichever is current when they dispatch.
+   */
+  attemptCancellation: Cancellation = this.cancellation;
+
+  /**
+   * The upstream the router chose; undefined until then, and for requests no route takes. Written by
+   * the router synchronously when the request enters it, so the edge stage above it can read it as
+   * soon as the router has returned.
+   */
+  upstream: string | undefined = undefined;
+
+  /**
+   * The request's hash key (the top 53 bits of its xxHash64) from the upstream's `hash_policy`, for
+   * the hashing balancers. Written by the hash-key layer; read by balancers through `PickContext`.
+   */
+  hashKey: number | undefined = undefined;
+
+  /**
+   * An endpoint a stateful-session cookie pins the request to. Written by the stateful-session layer;
+   * read by the balance layer, which honours it while that endpoint may take traffic.
+   */
+  pinnedEndpoint: string | undefined = undefined;
+
+  /** Slot for the edge stage's tracing (the observability issue): the span this request belongs to. */
+  trace: TraceContext | undefined = undefined;
+
+  private clientDeadline = Infinity;
+  private headTimeoutAt = Infinity;
+  private attemptCount = 0;
+  private triedIds: Set<string> | undefined;
+  private latestEndpoint: string | undefined;
+
+  // ── Deadlines: written by the timeout layer only; read through the getters by whatever waits or sends.
+
+  /**
+   * The client's deadline (`grpc-timeout`) for the whole exchange, absolute on the `performance.now()`
+   * clock; `Infinity` when there is none. What remains of it is sent upstream with each attempt.
+   */
+  get deadline(): number {
+    return this.clientDeadline;
+  }
+
+  /** When the route timeout runs out for the response head (all attempts); `Infinity` until armed or once the head is in. */
+  get headDeadline(): number {
+    return this.headTimeoutAt;
+  }
+
+  /** The first instant at which nobody will wait for a response head any more. */
+  get giveUpAt(): number {
+    return Math.min(this.clientDeadline, this.headTimeoutAt);
+  }
+
+  /** Timeout layer: the client's deadline, kept if an earlier one is already set. */
+  limitDeadline(at: number): void {
+    if (at < this.clientDeadline) this.clientDeadline = at;
+  }
+
+  /** Timeout layer: arms (or, with `Infinity`, disarms) the route timeout. */
+  setHeadDeadline(at: number): void {
+    this.headTimeoutAt = at;
+  }
+
+  // ── Attempts: counted by the balance layer (`beginAttempt`) as each attempt leaves for an endpoint.
+
+  /** Endpoint ids earlier attempts used; balancers prefer others (`PickContext`). */
+  get tried(): ReadonlySet<string> {
+    return this.triedIds ?? NO_ENDPOINTS;
+  }
+
+  /** Attempts sent upstream so far, transparent resends included. Pools number attempts for the upstream with it. */
+  get attempts(): number {
+    return this.attemptCount;
+  }
+
+  /**
+   * The endpoint of the latest attempt: once a response head has come back through the balance layer,
+   * the endpoint that produced it (stateful sessions name it in their cookie).
+   */
+  get endpoint(): string | undefined {
+    return this.latestEndpoint;
+  }
+
+  /** Balance layer: an attempt is leaving for `endpointId`. */
+  beginAttempt(endpointId: string): void {
+    this.attemptCount++;
+    (this.triedIds ??= new Set()).add(endpointId);
+    this.latestEndpoint = endpointId;
+  }
+}

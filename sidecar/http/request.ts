@@ -1,0 +1,84 @@
+import { isGrpcContentType } from './grpc.js';
+import { upstreamRequestHeaders } from './headers.js';
+import type { Headers, HttpVersion } from './message.js';
+import type { RequestBody } from './requestBody.js';
+
+/** Who is at the other end of a downstream connection. */
+export interface Peer {
+  /** IP address; undefined only when the socket closed before it could be read. */
+  readonly address: string | undefined;
+  readonly port: number | undefined;
+  /**
+   * The identity the peer proved with its TLS client certificate (a SPIFFE ID), verified by the
+   * acceptor; undefined on plaintext connections and when the peer presented none.
+   */
+  readonly identity: string | undefined;
+}
+
+/**
+ * What the acceptor established about a downstream connection before any HTTP was parsed. Built
+ * once per connection and shared by every request on it.
+ */
+export interface DownstreamConnection {
+  /** The protocol the codec speaks on it: sniffed on plaintext, negotiated by ALPN on TLS. */
+  readonly protocol: HttpVersion;
+  /** `https` when the connection is TLS. */
+  readonly scheme: 'http' | 'https';
+  readonly peer: Peer;
+}
+
+/** A request head as a downstream codec parsed it. */
+export interface RequestHead {
+  readonly method: string;
+  /** HTTP/2 `:scheme`; HTTP/1.1 requests take the connection's. */
+  readonly scheme?: string | undefined;
+  /** `:authority`, or the Host header (or the absolute-form target's authority) for HTTP/1.1. */
+  readonly authority: string;
+  /** Path and query, as received. */
+  readonly path: string;
+  /** Every header field as received, pseudo-headers and hop-by-hop headers included. */
+  readonly headers: Headers;
+}
+
+/**
+ * What a request *is*, independent of the protocol it arrived on: fixed when the head arrives and
+ * never changed by the stack. What the stack learns about it while serving it (deadlines, attempts,
+ * the chosen endpoint…) lives in its `RequestContext`.
+ *
+ * Both downstream codecs, and the tests, build requests with this constructor only.
+ */
+export class ProxyRequest {
+  readonly method: string;
+  /** `:scheme` the client used towards Tandem. */
+  readonly scheme: string;
+  /** `:authority`, or the Host header for HTTP/1.1. Forwarded unchanged (Envoy's default). */
+  readonly authority: string;
+  /** Path and query, as received. */
+  readonly path: string;
+  /** End-to-end headers for the upstream: hop-by-hop headers removed, forwarding headers set. */
+  readonly headers: Readonly<Headers>;
+  /** A gRPC call (`content-type: application/grpc…`): local errors answer with a gRPC status. */
+  readonly grpc: boolean;
+  /** The protocol the request arrived on. */
+  readonly protocol: HttpVersion;
+  readonly peer: Peer;
+  /** When the request head arrived, on the `performance.now()` clock. */
+  readonly receivedAt: number;
+
+  constructor(
+    head: RequestHead,
+    readonly body: RequestBody,
+    connection: DownstreamConnection,
+    receivedAt = performance.now(),
+  ) {
+    this.method = head.method;
+    this.scheme = head.scheme ?? connection.scheme;
+    this.authority = head.authority;
+    this.path = head.path;
+    this.headers = upstreamRequestHeaders(head.headers, { remoteAddress: connection.peer.address, scheme: connection.scheme });
+    this.grpc = isGrpcContentType(head.headers['content-type']);
+    this.protocol = connection.protocol;
+    this.peer = connection.peer;
+    this.receivedAt = receivedAt;
+  }
+}

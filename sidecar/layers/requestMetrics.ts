@@ -1,0 +1,39 @@
+import { grpcStatusOf } from '../http/grpc.js';
+import type { Layer, ProxyResponse } from '../http/message.js';
+import { replyStatus } from '../listener/respond.js';
+import type { ListenerRequestMetrics } from '../observe/requestMetrics.js';
+
+/**
+ * Request metrics, the first concern of the edge stage: it sits above the router, so it sees every
+ * request the listener accepted — route misses, requests to an upstream without endpoints and every
+ * other local failure included — and records each once, when the client has its whole answer: the
+ * status class it got (the mapped status for local failures), the gRPC status from the trailers (or a
+ * trailers-only head, or the status a failure mid-body was reported with), and the time from the
+ * request head to the end of the response.
+ */
+export function requestMetrics(metrics: ListenerRequestMetrics): Layer {
+  return (inner) => (request, context) => {
+    const answer = inner(request, context);
+    // The router names the upstream synchronously as the request enters it, so it is known here.
+    const route = metrics.route(context.upstream);
+    route.started();
+    return answer.then(
+      (response: ProxyResponse) => {
+        response.body.onFinish(({ trailers, error }) => {
+          let grpcStatus: number | undefined;
+          if (request.grpc) {
+            grpcStatus = grpcStatusOf(trailers) ?? (response.endStream ? grpcStatusOf(response.headers) : undefined);
+            if (grpcStatus === undefined && error !== undefined) grpcStatus = replyStatus(error, true).grpcStatus;
+          }
+          route.finished(response.status, grpcStatus, request.receivedAt);
+        });
+        return response;
+      },
+      (error: unknown) => {
+        const reply = replyStatus(error, request.grpc);
+        route.finished(reply.status, reply.grpcStatus, request.receivedAt);
+        throw error;
+      },
+    );
+  };
+}

@@ -1,0 +1,84 @@
+import type { Counter, Gauge, Histogram } from 'prom-client';
+
+/** Which side of the sidecar a listener serves: the local app's calls out, or peers' calls in. */
+export type Direction = 'inbound' | 'outbound';
+
+/**
+ * Request duration buckets in seconds: sub-millisecond steps where a sidecar's own cost shows, up to
+ * the 15 s route timeout and past it.
+ */
+export const REQUEST_DURATION_BUCKETS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
+
+type Labels = 'direction' | 'listener' | 'upstream' | 'status_class' | 'grpc_status';
+
+/** The metrics of one listener and one upstream behind it, bound to their labels once. */
+export class RouteRequestMetrics {
+  private readonly active: { inc(value?: number): void; dec(): void };
+  private readonly endings = new Map<string, { readonly count: { inc(): void }; readonly duration: { observe(value: number): void } }>();
+
+  constructor(
+    private readonly labels: { readonly direction: Direction; readonly listener: string; readonly upstream: string },
+    private readonly metrics: RequestMetricFamilies,
+  ) {
+    this.active = metrics.active.labels(labels);
+    this.active.inc(0); // the series exists from the first request on, at 0 between bursts
+  }
+
+  started(): void {
+    this.active.inc();
+  }
+
+  /**
+   * A request ended as its client saw it: with HTTP `status`, for gRPC calls with `grpcStatus`
+   * (undefined for plain HTTP), having arrived at `receivedAt` on the `performance.now()` clock.
+   */
+  finished(status: number, grpcStatus: number | undefined, receivedAt: number): void {
+    this.active.dec();
+    const statusClass = `${Math.floor(status / 100)}xx`;
+    const grpcLabel = grpcStatus === undefined ? '' : String(grpcStatus);
+    const key = `${statusClass}/${grpcLabel}`;
+    let bound = this.endings.get(key);
+    if (bound === undefined) {
+      const { direction, listener, upstream } = this.labels;
+      bound = {
+        count: this.metrics.requests.labels({ direction, listener, upstream, status_class: statusClass, grpc_status: grpcLabel }),
+        duration: this.metrics.duration.labels({ direction, listener, upstream, status_class: statusClass }),
+      };
+      this.endings.set(key, bound);
+    }
+    bound.count.inc();
+    bound.duration.observe((performance.now() - receivedAt) / 1000);
+  }
+}
+
+export interface RequestMetricFamilies {
+  readonly requests: Counter<Labels>;
+  readonly duration: Histogram<Exclude<Labels, 'grpc_status'>>;
+  readonly active: Gauge<'direction' | 'listener' | 'upstream'>;
+}
+
+/**
+ * A listener's request metrics, with each upstream's series bound on first use so the request path
+ * never hashes label sets (prom-client's `labels()` does, on every call).
+ */
+export class ListenerRequestMetrics {
+  private readonly routes = new Map<string, RouteRequestMetrics>();
+
+  constructor(
+    private readonly labels: { readonly direction: Direction; readonly listener: string },
+    private readonly metrics: RequestMetricFamilies,
+  ) {}
+
+  /** The series for requests routed to `upstream`; "" for requests no route took. */
+  route(upstream: string | undefined): RouteRequestMetrics {
+    const name = upstream ?? '';
+    let bound = this.routes.get(name);
+    if (bound === undefined) {
+      bound = new RouteRequestMetrics({ ...this.labels, upstream: name }, this.metrics);
+      this.routes.set(name, bound);
+    }
+    return bound;
+  }
+}

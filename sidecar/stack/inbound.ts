@@ -1,0 +1,45 @@
+import type { LocalApp } from '../cluster/localApp.js';
+import { LOCAL_APP } from '../cluster/localApp.js';
+import { stack, type Service } from '../http/message.js';
+import { requestMetrics } from '../layers/requestMetrics.js';
+import { resendUnprocessed } from '../layers/resendUnprocessed.js';
+import { timeout } from '../layers/timeout.js';
+import type { ListenerRequestMetrics } from '../observe/requestMetrics.js';
+import { fixedRouter } from './router.js';
+
+export interface InboundSettings {
+  /** Nothing moving either way for this long ends the exchange (the upstream default, 5 min). */
+  readonly streamIdleTimeoutMs: number;
+}
+
+/**
+ * The inbound direction: requests peers send to the local app through the inbound listener. Only the
+ * layers that make sense in front of one local process: the calling sidecar already applied the
+ * request's route timeout, retry policy, budget and limits, so this hop adds none of its own.
+ *
+ *   edge stage   request metrics now; the peer's identity is authorized here next, and tracing and
+ *                drain accounting land here too
+ *   router       everything to the local app
+ *   timeout → resends → local app
+ */
+export function inbound(listener: ListenerRequestMetrics, app: LocalApp, settings: InboundSettings): Service {
+  return stack(
+    [
+      // Edge stage. What the client got, for every request: status class, gRPC status, duration, in flight.
+      requestMetrics(listener),
+    ],
+    fixedRouter({
+      upstream: LOCAL_APP,
+      service: stack(
+        [
+          // The client's deadline (sent on as the time left) and stream idle; no route timeout.
+          timeout({ upstream: LOCAL_APP, timeoutMs: 0, streamIdleTimeoutMs: settings.streamIdleTimeoutMs }),
+          // Free resends of what the app certainly never saw (a keep-alive socket it had just closed).
+          resendUnprocessed(),
+        ],
+        // Its connection pool, counted on its one endpoint.
+        app.service,
+      ),
+    }),
+  );
+}
