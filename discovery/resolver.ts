@@ -20,6 +20,11 @@ export interface EndpointSpec {
   readonly health: EndpointHealth;
   /** Free-form labels (zone, version, Consul tags and meta) for routing decisions. */
   readonly metadata: Readonly<Record<string, string>>;
+  /**
+   * The identity (a SPIFFE ID) the endpoint proves with its certificate, when discovery knows it:
+   * what a TLS connector requires of the peer. An endpoint whose identity changes is a new endpoint.
+   */
+  readonly identity?: string | undefined;
 }
 
 /** `address:port`, the identity of an endpoint across updates. */

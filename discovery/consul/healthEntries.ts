@@ -18,6 +18,9 @@ export interface HealthEntry {
 
 type CheckStatus = 'passing' | 'warning' | 'critical';
 
+/** The service meta key naming the SPIFFE ID an instance proves over TLS (Consul meta keys allow no dots). */
+export const IDENTITY_META = 'tandem-identity';
+
 /**
  * An instance's status is its worst check's, the node's `serfHealth` included; maintenance mode is a
  * critical check. Anything Consul might add later that is not passing or warning counts as critical.
@@ -66,5 +69,6 @@ function toEndpoint(entry: HealthEntry): EndpointSpec | undefined {
   };
   if (node.Datacenter !== undefined) metadata['consul.datacenter'] = node.Datacenter;
   for (const [key, value] of Object.entries(service.Meta ?? {})) metadata[`consul.meta.${key}`] = value;
-  return { address: service.Address === '' ? node.Address : service.Address, port: service.Port, weight, health: 'healthy', metadata };
+  const identity = service.Meta?.[IDENTITY_META];
+  return { address: service.Address === '' ? node.Address : service.Address, port: service.Port, weight, health: 'healthy', metadata, identity };
 }

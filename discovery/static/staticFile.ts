@@ -9,7 +9,7 @@ import type { EndpointSpec } from '../resolver.js';
  * ```yaml
  * services:
  *   orders:
- *     - { address: 10.0.0.7, port: 15006, weight: 2, metadata: { zone: a } }
+ *     - { address: 10.0.0.7, port: 15006, weight: 2, metadata: { zone: a }, identity: spiffe://example.org/ns/default/svc/orders }
  *     - 10.0.0.8:15006            # shorthand: weight 1, healthy
  * ```
  */
@@ -21,6 +21,8 @@ const EndpointObject = z.strictObject({
   weight: z.number().int().min(1).max(1_000_000).default(1),
   health: z.enum(['healthy', 'unhealthy', 'draining']).default('healthy'),
   metadata: z.record(z.string(), z.string()).default({}),
+  /** The SPIFFE ID the endpoint must prove over TLS. */
+  identity: z.string().startsWith('spiffe://', 'expected a SPIFFE ID (spiffe://trust-domain/path)').optional(),
 });
 
 const EndpointShorthand = z.string().transform((text, ctx) => {

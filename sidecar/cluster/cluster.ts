@@ -93,6 +93,8 @@ export class Cluster {
           port: spec.port,
           connector: dependencies.connector,
           connectTimeoutMs: config.connect_timeout.ms,
+          serverName: config.service,
+          expectedIdentity: spec.identity,
           maxConnections: config.pool.max_connections_per_endpoint,
           maxConcurrentStreams: config.pool.max_concurrent_streams,
           idleTimeoutMs: config.pool.idle_timeout.ms,

@@ -14,6 +14,8 @@ export class Endpoint implements BalancerEndpoint {
   readonly id: string;
   readonly address: string;
   readonly port: number;
+  /** The SPIFFE ID discovery says the endpoint proves over TLS; see `EndpointSpec.identity`. */
+  readonly identity: string | undefined;
   weight: number;
   /** `weight` scaled by slow start; what balancers use. Kept current by the cluster. */
   effectiveWeight: number;
@@ -43,6 +45,7 @@ export class Endpoint implements BalancerEndpoint {
     this.id = endpointId(spec);
     this.address = spec.address;
     this.port = spec.port;
+    this.identity = spec.identity;
     this.weight = spec.weight;
     this.effectiveWeight = spec.weight;
     this.health = spec.health;
@@ -91,6 +94,7 @@ export class Endpoint implements BalancerEndpoint {
     return {
       address: this.address,
       port: this.port,
+      ...(this.identity === undefined ? {} : { identity: this.identity }),
       weight: this.weight,
       effective_weight: round(this.effectiveWeight),
       health: this.health,

@@ -98,7 +98,10 @@ export class EndpointSet {
 
   private upsert(spec: EndpointSpec, since: number | undefined, now: number): boolean {
     const existing = this.byId.get(endpointId(spec));
-    if (existing !== undefined) return existing.apply(spec, now);
+    // Another identity at a known address (a reused pod IP) is another endpoint: its connections,
+    // made to verify the old identity, must not carry its traffic.
+    if (existing !== undefined && existing.identity !== spec.identity) this.delete(existing.id);
+    else if (existing !== undefined) return existing.apply(spec, now);
     const endpoint = new Endpoint(spec, this.createPool(spec), since, this.load);
     this.byId.set(endpoint.id, endpoint);
     return true;

@@ -38,6 +38,8 @@ export class LocalApp {
       port: app.port,
       connector,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      serverName: app.name,
+      expectedIdentity: undefined,
       maxConnections: MAX_CONNECTIONS,
       maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
       idleTimeoutMs: IDLE_TIMEOUT_MS,

@@ -6,7 +6,7 @@ import { numberAttempt } from '../http/attempt.js';
 import type { RequestContext } from '../http/context.js';
 import type { Headers, ProxyResponse } from '../http/message.js';
 import type { ProxyRequest } from '../http/request.js';
-import type { ConnectionPool, PoolOptions, PoolStats } from './pool.js';
+import { ConnectionSource, type ConnectionPool, type PoolOptions, type PoolStats } from './pool.js';
 import { StreamedBody } from './streamedBody.js';
 import { connectFailed, connectionLost, protocolError, streamRefused, type Peer } from './upstreamErrors.js';
 
@@ -40,7 +40,7 @@ export class Http1Pool implements ConnectionPool {
 
   constructor(readonly options: PoolOptions) {
     this.peer = { upstream: options.upstream, endpoint: `${options.address}:${options.port}` };
-    this.agent = new EndpointAgent(options, this.peer);
+    this.agent = new EndpointAgent(options, new ConnectionSource(options, this.peer, ['http/1.1']));
     this.agent.on('free', this.releaseHeld);
   }
 
@@ -167,7 +167,7 @@ class EndpointAgent extends Agent {
 
   constructor(
     private readonly pool: PoolOptions,
-    private readonly peer: Peer,
+    private readonly connections: ConnectionSource,
   ) {
     super({
       keepAlive: true,
@@ -184,7 +184,7 @@ class EndpointAgent extends Agent {
     // after one closed) is counted here, even past the limit, rather than stall a queued request.
     if (this.reserved > 0) this.reserved--;
     else pool.limits.connections++;
-    const socket = pool.connector.connect({ ...this.peer, address: pool.address, port: pool.port, timeoutMs: pool.connectTimeoutMs });
+    const socket = this.connections.open();
     socket.once('close', () => pool.limits.releaseConnection());
     return socket;
   }

@@ -17,7 +17,7 @@ import { numberAttempt } from '../http/attempt.js';
 import type { RequestContext } from '../http/context.js';
 import type { Headers, ProxyResponse } from '../http/message.js';
 import type { ProxyRequest } from '../http/request.js';
-import type { ConnectionPool, PoolOptions, PoolStats } from './pool.js';
+import { ConnectionSource, type ConnectionPool, type PoolOptions, type PoolStats } from './pool.js';
 import { StreamedBody } from './streamedBody.js';
 import {
   connectFailed,
@@ -68,8 +68,12 @@ export class Http2Pool implements ConnectionPool {
   private closed = false;
   readonly peer: Peer;
 
+  /** @internal where its sessions' sockets come from */
+  readonly sockets: ConnectionSource;
+
   constructor(readonly options: PoolOptions) {
     this.peer = { upstream: options.upstream, endpoint: `${options.address}:${options.port}` };
+    this.sockets = new ConnectionSource(options, this.peer, ['h2']);
   }
 
   dispatch(request: ProxyRequest, context: RequestContext): Promise<ProxyResponse> {
@@ -168,8 +172,7 @@ class Http2Connection {
     const { options } = pool;
     const connector = options.connector;
     this.session = http2Connect(`${connector.scheme}://${options.address}:${options.port}`, {
-      createConnection: () =>
-        (this.socket = connector.connect({ ...pool.peer, address: options.address, port: options.port, timeoutMs: options.connectTimeoutMs })),
+      createConnection: () => (this.socket = pool.sockets.open()),
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW_BYTES },
     });
     this.session.on('connect', () => {

@@ -2,7 +2,9 @@ import type { RequestContext } from '../http/context.js';
 import type { ProxyResponse } from '../http/message.js';
 import type { ProxyRequest } from '../http/request.js';
 import type { ResourceLimits } from '../limits/resourceLimits.js';
-import type { Connector } from './connector.js';
+import type { Socket } from 'node:net';
+import type { AlpnProtocol, Connector } from './connector.js';
+import type { Peer } from './upstreamErrors.js';
 
 /**
  * Connections to one endpoint. Only the endpoint layer calls a pool; neither balancers nor codecs
@@ -35,6 +37,12 @@ export interface PoolOptions {
   readonly port: number;
   readonly connector: Connector;
   readonly connectTimeoutMs: number;
+  /** Asked for with TLS SNI: the upstream's service name. */
+  readonly serverName: string;
+  /** The SPIFFE ID the endpoint must prove, when discovery names one. */
+  readonly expectedIdentity: string | undefined;
+  /** An established connection the pool takes as its first, instead of opening one (after negotiation). */
+  readonly adopt?: Socket | undefined;
   /** HTTP/1.1 sockets or HTTP/2 sessions per endpoint. */
   readonly maxConnections: number;
   /** Cap on streams per HTTP/2 session; the peer's SETTINGS_MAX_CONCURRENT_STREAMS may lower it. */
@@ -46,4 +54,36 @@ export interface PoolOptions {
    * connection or stream slot only under `max_pending_requests` (else TANDEM_OVERFLOW).
    */
   readonly limits: ResourceLimits;
+}
+
+/** Opens a pool's connections to its endpoint: the adopted one first (`PoolOptions.adopt`), then new ones. */
+export class ConnectionSource {
+  private adopted: Socket | undefined;
+
+  /** @param alpnProtocols what the pool speaks, to offer with ALPN. */
+  constructor(
+    private readonly options: PoolOptions,
+    private readonly peer: Peer,
+    private readonly alpnProtocols: readonly AlpnProtocol[],
+  ) {
+    this.adopted = options.adopt;
+  }
+
+  open(): Socket {
+    const adopted = this.adopted;
+    if (adopted !== undefined) {
+      this.adopted = undefined;
+      return adopted;
+    }
+    const { options } = this;
+    return options.connector.connect({
+      ...this.peer,
+      address: options.address,
+      port: options.port,
+      timeoutMs: options.connectTimeoutMs,
+      serverName: options.serverName,
+      alpnProtocols: this.alpnProtocols,
+      expectedIdentity: options.expectedIdentity,
+    });
+  }
 }

@@ -31,6 +31,15 @@ describe('static endpoints file', () => {
     ]);
   });
 
+  it('reads the identity an endpoint proves over TLS, and refuses one that is not a SPIFFE ID', () => {
+    const identity = 'spiffe://example.org/ns/default/svc/orders';
+    const services = parseStaticFile('endpoints.yaml', `services:\n  orders:\n    - { address: 10.0.0.7, port: 15006, identity: "${identity}" }\n`);
+    expect(services.get('orders')?.[0]?.identity).toBe(identity);
+    expect(problems('services:\n  orders:\n    - { address: a, port: 1, identity: orders }\n')).toEqual([
+      'services.orders[0].identity: expected a SPIFFE ID (spiffe://trust-domain/path)',
+    ]);
+  });
+
   it('accepts JSON and an empty file', () => {
     expect(parseStaticFile('e.json', '{"services":{"a":["127.0.0.1:1"]}}').get('a')).toHaveLength(1);
     expect(parseStaticFile('e.yaml', '').size).toBe(0);

@@ -25,6 +25,22 @@ function setWithPools(panicThresholdPercent = 0): { set: EndpointSet; pools: Map
 const ports = (set: EndpointSet): number[] => set.routable().endpoints.map((e) => e.port);
 
 describe('endpoint set', () => {
+  it('replaces an endpoint whose identity changes at the same address: new pool, the old one closed', () => {
+    const pools: FakePool[] = [];
+    const set = new EndpointSet(() => {
+      const pool = new FakePool();
+      pools.push(pool);
+      return pool;
+    }, 0);
+    set.apply({ kind: 'reset', endpoints: [spec(1, { identity: 'spiffe://example.org/ns/default/svc/a' })] }, 0);
+    const before = set.get('10.0.0.1:1');
+    expect(set.apply({ kind: 'reset', endpoints: [spec(1, { identity: 'spiffe://example.org/ns/default/svc/b' })] }, 0)).toBe(true);
+    const after = set.get('10.0.0.1:1');
+    expect(after).not.toBe(before);
+    expect(after?.identity).toBe('spiffe://example.org/ns/default/svc/b');
+    expect(pools.map((pool) => pool.closed)).toEqual([true, false]);
+  });
+
   it('keeps an endpoint, its pool and its counters across a reset that still lists it', () => {
     const { set, pools } = setWithPools();
     set.apply({ kind: 'reset', endpoints: [spec(1), spec(2)] }, 0);
