@@ -11,7 +11,7 @@ export interface DiscoveryContext {
 export interface DiscoveryKind<C = unknown> {
   readonly kind: string;
   readonly configSchema: z.ZodType<C>;
-  /** Builds the provider; throws if its inputs (a file, an address) are unusable. */
+  /** Builds the provider; throws a `DiscoveryInputError` if its inputs (a file, a token) are unusable. */
   create(config: C, context: DiscoveryContext): DiscoveryProvider;
 }
 

@@ -5,6 +5,7 @@
 export { Sidecar, type SidecarOptions } from './sidecar.js';
 export { LOCAL_APP } from './cluster/localApp.js';
 export { ConfigError, loadConfigFile, parseConfig, type LoadedConfig } from './config/load.js';
+export { setup } from './setup.js';
 export type { TandemConfig, UpstreamConfig, ServiceConfig, PoolConfig } from './config/schema.js';
 export { Duration } from './core/duration.js';
 export { ErrorCode, TandemError, type ErrorContext } from './core/errors.js';

@@ -5,7 +5,7 @@ import { sessionKey } from './affinity/sessionCookie.js';
 import { Cluster } from './cluster/cluster.js';
 import { LocalApp } from './cluster/localApp.js';
 import type { LoadedConfig } from './config/load.js';
-import type { TandemConfig } from './config/schema.js';
+import type { InboundConfig, OutboundConfig, TandemConfig } from './config/schema.js';
 import { createLogger, setLogLevel } from './core/log.js';
 import { healthCheckKind, type HealthChecker } from './health/index.js';
 import { Listener } from './listener/listener.js';
@@ -185,7 +185,7 @@ function outboundListeners(config: TandemConfig, targets: readonly RouteTarget[]
   return listeners;
 }
 
-function timeoutsOf(settings: TandemConfig['outbound'] | NonNullable<TandemConfig['inbound']>): ConnectionTimeouts {
+function timeoutsOf(settings: InboundConfig | OutboundConfig): ConnectionTimeouts {
   return { requestHeadersTimeoutMs: settings.request_headers_timeout.ms, idleTimeoutMs: settings.idle_timeout.ms };
 }
 

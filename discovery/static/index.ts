@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { DiscoveryInputError } from '../inputError.js';
 import type { DiscoveryKind } from '../registry.js';
+import { StaticFileError } from './staticFile.js';
 import { StaticProvider } from './staticProvider.js';
 
 const StaticConfig = z.strictObject({
@@ -12,7 +14,13 @@ export const staticDiscovery: DiscoveryKind<z.infer<typeof StaticConfig>> = {
   kind: 'static',
   configSchema: StaticConfig,
   create(config, context) {
-    const provider = new StaticProvider(resolve(context.baseDir, config.file));
+    let provider: StaticProvider;
+    try {
+      provider = new StaticProvider(resolve(context.baseDir, config.file));
+    } catch (error) {
+      if (!(error instanceof StaticFileError)) throw error;
+      throw new DiscoveryInputError('file', error.problems.map((problem) => `${config.file}: ${problem}`));
+    }
     provider.watch();
     return provider;
   },

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { DurationField } from '../config/fields.js';
 import { COOKIE_NAME, requestCookie, setCookie } from './cookies.js';
-import { HashPolicyEntrySchema, registerHashPolicy } from './hashPolicy.js';
+import { HashPolicyEntrySchema, type HashPolicyKind } from './hashPolicy.js';
 
 /** `{ header: x-user-id }`: the header's value (repeated headers joined with ", "). */
-registerHashPolicy({
+const headerKey = {
   kind: 'header',
   configSchema: z.string().min(1).transform((name) => name.toLowerCase()),
   create: (name) => ({
@@ -14,20 +14,22 @@ registerHashPolicy({
       return Array.isArray(value) ? value.join(', ') : value;
     },
   }),
-});
+} satisfies HashPolicyKind<string>;
 
 /**
  * `{ cookie: { name, ttl, path } }`: the cookie's value. With a `ttl`, a request without the cookie
  * gets a fresh random value, used as its key and set on the response (`ttl: 0s` makes it a session
  * cookie), so the client sticks from its next request on — Envoy's behaviour.
  */
-registerHashPolicy({
+const CookieKeyConfig = z.strictObject({
+  name: z.string().regex(COOKIE_NAME, 'expected a cookie name (an HTTP token)'),
+  ttl: DurationField.optional(),
+  path: z.string().startsWith('/').default('/'),
+});
+
+const cookieKey = {
   kind: 'cookie',
-  configSchema: z.strictObject({
-    name: z.string().regex(COOKIE_NAME, 'expected a cookie name (an HTTP token)'),
-    ttl: DurationField.optional(),
-    path: z.string().startsWith('/').default('/'),
-  }),
+  configSchema: CookieKeyConfig,
   create: (config) => ({
     key: (request) => requestCookie(request.headers, config.name),
     generate:
@@ -39,21 +41,21 @@ registerHashPolicy({
             return { key, setCookie: setCookie(config.name, key, { path: config.path, maxAgeSeconds }) };
           },
   }),
-});
+} satisfies HashPolicyKind<z.output<typeof CookieKeyConfig>>;
 
 /** `{ source_ip: true }`: the downstream peer's address (useful on the inbound side and at an edge). */
-registerHashPolicy({
+const sourceIpKey = {
   kind: 'source_ip',
   configSchema: z.literal(true),
   create: () => ({ key: (request) => request.peer.address }),
-});
+} satisfies HashPolicyKind<true>;
 
 /** `{ query_parameter: user }`: the first value of that query parameter, percent-decoded. */
-registerHashPolicy({
+const queryParameterKey = {
   kind: 'query_parameter',
   configSchema: z.string().min(1),
   create: (name) => ({ key: (request) => queryParameter(request.path, name) }),
-});
+} satisfies HashPolicyKind<string>;
 
 function queryParameter(path: string, name: string): string | undefined {
   const question = path.indexOf('?');
@@ -75,5 +77,8 @@ function safeDecode(text: string): string {
   }
 }
 
-/** The `hash_policy` list, with the built-in kinds registered. */
+/** The built-in hash key sources, registered by `setup()`. */
+export const BUILTIN_HASH_POLICIES: readonly HashPolicyKind[] = [headerKey, cookieKey, sourceIpKey, queryParameterKey] as readonly HashPolicyKind[];
+
+/** The `hash_policy` list: entries of the registered kinds. */
 export const HashPolicyList = z.array(HashPolicyEntrySchema);

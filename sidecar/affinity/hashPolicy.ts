@@ -30,6 +30,10 @@ export function registerHashPolicy<C>(kind: HashPolicyKind<C>): void {
   kinds.set(kind.kind, kind);
 }
 
+export function hashPolicyKind(name: string): HashPolicyKind | undefined {
+  return kinds.get(name);
+}
+
 /** One validated `hash_policy` entry. */
 export interface HashPolicyEntry {
   readonly kind: string;

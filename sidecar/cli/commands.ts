@@ -1,5 +1,4 @@
 import { DiscoveryInputError } from '../../discovery/inputError.js';
-import { StaticFileError } from '../../discovery/static/staticFile.js';
 import { discoveryKind } from '../../discovery/registry.js';
 import { sessionKey } from '../affinity/sessionCookie.js';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load.js';
@@ -40,9 +39,8 @@ function checkReferencedFiles(loaded: LoadedConfig): void {
     try {
       void discoveryKind(discovery.kind)?.create(discovery.config, { baseDir: loaded.baseDir }).close();
     } catch (error) {
-      if (error instanceof StaticFileError) problems.push(...error.problems.map((p) => `discovery.static.file (${error.file}): ${p}`));
-      else if (error instanceof DiscoveryInputError) problems.push(`discovery.${discovery.kind}.${error.field}: ${error.problem}`);
-      else throw error;
+      if (!(error instanceof DiscoveryInputError)) throw error;
+      problems.push(...error.problems.map((problem) => `discovery.${discovery.kind}.${error.field}: ${problem}`));
     }
   }
   loaded.config.upstreams.forEach((upstream, index) => {

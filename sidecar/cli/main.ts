@@ -3,6 +3,7 @@ import { tandemVersion } from '../core/version.js';
 import { parseArgs } from 'node:util';
 import { parseDurationMs } from '../core/duration.js';
 import { sidecarCommand, validateCommand } from './commands.js';
+import { setup } from '../setup.js';
 import { ExitCode } from './exitCodes.js';
 
 const USAGE = `Usage: tandem <command> [options]
@@ -25,6 +26,7 @@ function version(): string {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  setup();
   let parsed;
   try {
     parsed = parseArgs({

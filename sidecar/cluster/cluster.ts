@@ -14,7 +14,7 @@ import { createPool } from '../upstream/pools.js';
 import type { Endpoint } from './endpoint.js';
 import { EndpointSet } from './endpointSet.js';
 import { OutlierDetector } from './outlierDetection.js';
-import { slowStartFactor, type SlowStartConfig } from './slowStart.js';
+import type { SlowStartConfig } from './slowStart.js';
 
 const log = createLogger('cluster');
 
@@ -209,7 +209,7 @@ export class Cluster {
       this.publish({ pick: () => ({ kind: 'fail', error }) });
       return;
     }
-    const ramping = this.applySlowStart(endpoints);
+    const ramping = this.endpoints.applySlowStart(endpoints, this.now(), this.slowStart);
     this.balancer.update(endpoints);
     if (ramping && this.slowStart !== undefined) {
       const step = Math.max(SLOW_START_MIN_STEP_MS, this.slowStart.windowMs / SLOW_START_STEPS_PER_WINDOW);
@@ -261,14 +261,11 @@ export class Cluster {
 
   private ejectionChanged(id: string, ejected: boolean, reason: string): void {
     this.metrics.ejected.set(this.outliers.stats().ejected);
-    const endpoint = this.endpoints.get(id);
-    if (endpoint === undefined) return;
-    endpoint.ejected = ejected;
+    if (!this.endpoints.setEjected(id, ejected)) return;
     if (ejected) {
       this.metrics.ejections.inc({ reason });
       log.warn('endpoint ejected by outlier detection', { upstream: this.name, endpoint: id, reason });
     } else log.info('endpoint back from ejection', { upstream: this.name, endpoint: id, reason });
-    this.endpoints.invalidate();
     this.refresh();
   }
 
@@ -287,29 +284,11 @@ export class Cluster {
       checked: (id, verdict, state, changed) => {
         if (!verdict.healthy) this.metrics.healthCheckFailures.inc();
         else if (this.outliers.isEjected(id)) this.outliers.uneject(id, 'active health check passed');
-        const endpoint = this.endpoints.get(id);
-        if (!changed || endpoint === undefined) return;
-        if (state === 'healthy' && endpoint.activeHealth === 'unhealthy') endpoint.eligibleSince = this.now();
-        endpoint.activeHealth = state;
+        if (!changed || !this.endpoints.setActiveHealth(id, state, this.now())) return;
         if (state !== 'unknown') log.info(`endpoint ${state} by active health check`, { upstream: this.name, endpoint: id, detail: verdict.detail });
-        this.endpoints.invalidate();
         this.refresh();
       },
     });
-  }
-
-  /** Sets each endpoint's effective weight; returns true while any is still ramping up. */
-  private applySlowStart(endpoints: readonly Endpoint[]): boolean {
-    const now = this.now();
-    let ramping = false;
-    for (const endpoint of endpoints) {
-      const since = endpoint.eligibleSince;
-      const factor = this.slowStart === undefined || since === undefined ? 1 : slowStartFactor(now - since, this.slowStart);
-      if (factor >= 1) endpoint.eligibleSince = undefined; // out of the window for good
-      else ramping = true;
-      endpoint.effectiveWeight = endpoint.weight * factor;
-    }
-    return ramping;
   }
 
   private publish(picker: Picker<Endpoint>): void {

@@ -17,7 +17,10 @@ export class Endpoint implements BalancerEndpoint {
   /** The SPIFFE ID discovery says the endpoint proves over TLS; see `EndpointSpec.identity`. */
   readonly identity: string | undefined;
   weight: number;
-  /** `weight` scaled by slow start; what balancers use. Kept current by the cluster. */
+  /**
+   * `weight` scaled by slow start; what balancers use. Written by the endpoint's `EndpointSet` only, as
+   * are `eligibleSince`, `ejected` and `activeHealth`: the set alone decides eligibility.
+   */
   effectiveWeight: number;
   health: EndpointHealth;
   metadata: Readonly<Record<string, string>>;
@@ -31,7 +34,7 @@ export class Endpoint implements BalancerEndpoint {
   /** Finished requests, and those that counted as failures. */
   totalRequests = 0;
   totalFailures = 0;
-  /** Passive outlier detection took it out of rotation for a while. Kept current by the cluster. */
+  /** Passive outlier detection took it out of rotation for a while. */
   ejected = false;
   /** What active health checking says (`unknown` until checked, or when no check is configured). */
   activeHealth: ActiveHealthState = 'unknown';

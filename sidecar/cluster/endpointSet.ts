@@ -1,7 +1,9 @@
 import type { EndpointSpec, EndpointUpdate } from '../../discovery/resolver.js';
 import { endpointId } from '../../discovery/resolver.js';
 import type { ConnectionPool } from '../upstream/pool.js';
+import type { ActiveHealthState } from '../health/activeHealthChecker.js';
 import { Endpoint, UpstreamLoad } from './endpoint.js';
+import { slowStartFactor, type SlowStartConfig } from './slowStart.js';
 
 /** What the balancer gets to choose from, and whether the cluster is in panic. */
 export interface Routable {
@@ -62,9 +64,42 @@ export class EndpointSet {
     return changed;
   }
 
-  /** Something outside discovery changed an endpoint's eligibility (an ejection, a health check). */
-  invalidate(): void {
+  /** Outlier detection ejected `id`, or let it back; returns true when that changed anything. */
+  setEjected(id: string, ejected: boolean): boolean {
+    const endpoint = this.byId.get(id);
+    if (endpoint === undefined || endpoint.ejected === ejected) return false;
+    endpoint.ejected = ejected;
     this.routableCache = undefined;
+    return true;
+  }
+
+  /**
+   * Active health checking's verdict on `id`; returns true when that changed anything. An endpoint that
+   * passes again after failing ramps up anew (slow start), from `now`.
+   */
+  setActiveHealth(id: string, state: ActiveHealthState, now: number): boolean {
+    const endpoint = this.byId.get(id);
+    if (endpoint === undefined || endpoint.activeHealth === state) return false;
+    if (state === 'healthy' && endpoint.activeHealth === 'unhealthy') endpoint.eligibleSince = now;
+    endpoint.activeHealth = state;
+    this.routableCache = undefined;
+    return true;
+  }
+
+  /**
+   * Sets the effective weight of each of `endpoints` (discovery's weight, scaled while in its slow-start
+   * window); returns true while any is still ramping up.
+   */
+  applySlowStart(endpoints: readonly Endpoint[], now: number, slowStart: SlowStartConfig | undefined): boolean {
+    let ramping = false;
+    for (const endpoint of endpoints) {
+      const since = endpoint.eligibleSince;
+      const factor = slowStart === undefined || since === undefined ? 1 : slowStartFactor(now - since, slowStart);
+      if (factor >= 1) endpoint.eligibleSince = undefined; // out of the window for good
+      else ramping = true;
+      endpoint.effectiveWeight = endpoint.weight * factor;
+    }
+    return ramping;
   }
 
   /** The endpoints to balance over right now, in a stable order. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describeIssues } from './issues.js';
+import { setup } from '../setup.js';
 import { ConfigSchema, type TandemConfig } from './schema.js';
 
 /** A configuration that failed validation; `problems` name each bad field. Exits the CLI with 2. */
@@ -25,6 +26,7 @@ export interface LoadedConfig {
 
 /** Validates an already-parsed document (YAML/JSON object). Throws ConfigError. */
 export function parseConfig(document: unknown, source = '(inline)', baseDir = process.cwd()): LoadedConfig {
+  setup();
   const result = ConfigSchema.safeParse(document ?? {});
   if (!result.success) throw new ConfigError(source, describeIssues(result.error));
   return { config: deepFreeze(result.data), baseDir, source };

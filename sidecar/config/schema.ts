@@ -10,7 +10,6 @@ import { OutlierDetectionSchema } from '../cluster/outlierDetectionConfig.js';
 import { CircuitBreakerSchema } from '../limits/circuitBreakerConfig.js';
 import { mergeRetry, retryConfigIssues, RetrySchema } from '../retry/retryConfig.js';
 import { RouteSchema } from './routeConfig.js';
-import '../health/index.js';
 import { formatFieldPath } from './issues.js';
 import { LoadBalancing } from './loadBalancing.js';
 import { Address, DurationField, pluginChoice, Port, Protocol, ServiceName } from './fields.js';

@@ -89,9 +89,3 @@ export class TandemError extends Error {
   }
 }
 Object.defineProperty(TandemError.prototype, brand, { value: true });
-
-/** Wraps anything thrown into a TandemError of the given code, keeping TandemErrors as they are. */
-export function asTandemError(value: unknown, code: ErrorCode, message: string, context: ErrorContext = {}): TandemError {
-  if (TandemError.is(value)) return value;
-  return new TandemError(code, message, { ...context, cause: value });
-}

@@ -24,8 +24,6 @@ export const GrpcStatus = {
   Unauthenticated: 16,
 } as const;
 
-export type GrpcStatusCode = (typeof GrpcStatus)[keyof typeof GrpcStatus];
-
 /** `application/grpc`, `application/grpc+proto`, … but not gRPC-Web, which is a different protocol. */
 export function isGrpcContentType(contentType: string | string[] | undefined): boolean {
   if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) return false;

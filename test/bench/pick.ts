@@ -19,12 +19,14 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { BalancerFactory, Outcome, PickContext, Picker } from '../../sidecar/balancer/balancer.js';
-import '../../sidecar/balancer/policies.js';
+import { setup } from '../../sidecar/setup.js';
 import { registeredBalancers } from '../../sidecar/balancer/registry.js';
 import { fakeEndpoint, type FakeEndpoint } from '../helpers/fakes.js';
 import { BUILD_TARGET_MS, BUILD_TARGET_POLICIES, PICK_TARGET_NS, PICK_TARGET_POLICIES, SIZES, TARGET_SIZE, WEIGHTINGS, fmt, markdown } from './pickReport.js';
 import type { Row, Verdict, Weighting } from './pickReport.js';
 import { installCleanup, killAll, runToCompletion } from './processes.js';
+
+setup(); // the built-in plugins, as the CLI registers them
 
 const SEED = 0x7a4d3;
 const WORKER_TIMEOUT_MS = 45_000;

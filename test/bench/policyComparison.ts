@@ -6,12 +6,14 @@
  */
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
-import '../../sidecar/balancer/policies.js';
+import { setup } from '../../sidecar/setup.js';
 import { registeredBalancers } from '../../sidecar/balancer/registry.js';
 import { probeGrpc } from './probes.js';
 import { runToCompletion, sampleMachine, sampleProc } from './processes.js';
 import type { LoadResult } from './stats.js';
 import { BENCH_DIST, startBackend, startTandem, type Running } from './targets.js';
+
+setup(); // the built-in plugins, as the CLI registers them
 
 export const POLICY_SCENARIO_ID = 'policies';
 

@@ -1,12 +1,14 @@
 import { createConnection, createServer, type AddressInfo, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import '../../sidecar/balancer/policies.js';
+import { setup } from '../../sidecar/setup.js';
 import { registeredBalancers } from '../../sidecar/balancer/registry.js';
 import { startHttp1Backend } from '../helpers/backends.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { h1Request } from '../helpers/clients.js';
 import { runCli, spawnSidecar, writeConfig } from '../helpers/processes.js';
 import type { Services } from '../helpers/sidecar.js';
+
+setup(); // the built-in plugins, as the CLI registers them
 
 /** The `tandem` CLI as a real process: exit codes, messages, and what it binds. */
 

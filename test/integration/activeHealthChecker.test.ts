@@ -3,10 +3,13 @@ import { ActiveHealthChecker, type ActiveHealthState } from '../../sidecar/healt
 import type { HealthChecker } from '../../sidecar/health/healthCheck.js';
 import { ActiveHealthCheckConfig } from '../../sidecar/health/healthCheckConfig.js';
 import { healthCheckKind } from '../../sidecar/health/index.js';
+import { setup } from '../../sidecar/setup.js';
 import { startHttp1Backend } from '../helpers/backends.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { NOT_SERVING, SERVING, startGrpcHealthServer } from '../helpers/grpcHealth.js';
 import { waitFor } from '../helpers/wait.js';
+
+setup(); // the built-in plugins, as the CLI registers them
 
 const INTERVAL_MS = 200;
 const THRESHOLD = 2;

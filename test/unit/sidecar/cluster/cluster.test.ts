@@ -3,8 +3,11 @@ import type { EndpointSpec, Resolver, ResolverListener } from '../../../../disco
 import { Cluster } from '../../../../sidecar/cluster/cluster.js';
 import { UpstreamSchema } from '../../../../sidecar/config/schema.js';
 import { ErrorCode } from '../../../../sidecar/core/errors.js';
+import { setup } from '../../../../sidecar/setup.js';
 import { plaintextConnector } from '../../../../sidecar/upstream/connector.js';
 import { seededRandom } from '../../../helpers/fakes.js';
+
+setup(); // the built-in plugins, as the CLI registers them
 
 /** A resolver the test drives by hand. */
 function manualResolver(): Resolver & { listener(): ResolverListener; stopped: boolean } {

@@ -4,9 +4,12 @@ import { hash53 } from '../../../../sidecar/balancer/support/xxhash64.js';
 import { Cluster } from '../../../../sidecar/cluster/cluster.js';
 import { slowStartFactor } from '../../../../sidecar/cluster/slowStart.js';
 import { UpstreamSchema } from '../../../../sidecar/config/schema.js';
+import { setup } from '../../../../sidecar/setup.js';
 import { plaintextConnector } from '../../../../sidecar/upstream/connector.js';
 import { onCleanup } from '../../../helpers/cleanup.js';
 import { seededRandom } from '../../../helpers/fakes.js';
+
+setup(); // the built-in plugins, as the CLI registers them
 
 const spec = (port: number, health: EndpointSpec['health'] = 'healthy'): EndpointSpec => ({ address: '10.0.0.1', port, weight: 1, health, metadata: {} });
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { describeIssues } from '../../../../sidecar/config/issues.js';
-import '../../../../sidecar/health/index.js';
+import { setup } from '../../../../sidecar/setup.js';
 import { ActiveHealthCheckConfig, HealthCheckConfig } from '../../../../sidecar/health/healthCheckConfig.js';
+
+setup(); // the built-in plugins, as the CLI registers them
 
 function issues(input: unknown): Array<{ path: PropertyKey[]; message: string }> {
   const result = ActiveHealthCheckConfig.safeParse(input);

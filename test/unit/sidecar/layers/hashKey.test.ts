@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import '../../../../sidecar/affinity/hashKeySources.js';
+import { setup } from '../../../../sidecar/setup.js';
 import { createHashKeySources, HashPolicyEntrySchema } from '../../../../sidecar/affinity/hashPolicy.js';
 import { hash53 } from '../../../../sidecar/balancer/support/xxhash64.js';
 import type { Cluster } from '../../../../sidecar/cluster/cluster.js';
@@ -8,6 +8,8 @@ import type { Headers, ProxyResponse } from '../../../../sidecar/http/message.js
 import type { ProxyRequest } from '../../../../sidecar/http/request.js';
 import { hashKey } from '../../../../sidecar/layers/hashKey.js';
 import { fakeRequest } from '../../../helpers/fakes.js';
+
+setup(); // the built-in plugins, as the CLI registers them
 
 function request(headers: Headers, path = '/', peerAddress = '10.9.9.9'): ProxyRequest {
   return fakeRequest({ headers, path, peerAddress });
