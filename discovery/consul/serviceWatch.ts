@@ -3,7 +3,7 @@ import { createLogger } from '../../sidecar/core/log.js';
 import { sleep } from '../../sidecar/core/sleep.js';
 import { TokenBucket } from '../../sidecar/core/tokenBucket.js';
 import type { EndpointSpec, ResolverListener } from '../resolver.js';
-import type { ConsulAgentConnection } from './consulHttp.js';
+import type { ConsulReads } from './consulHttp.js';
 import { endpointsFromHealth, type HealthEntry } from './healthEntries.js';
 
 const log = createLogger('discovery.consul');
@@ -20,6 +20,8 @@ export interface WatchOptions {
   readonly burst: number;
   /** Query parameters every health query carries: dc, tag, filter, ns, partition. */
   readonly query: Readonly<Record<string, string>>;
+  /** A uniform number in [0, 1) for the retry jitter; Math.random unless a test fixes it. */
+  readonly random?: () => number;
 }
 
 /**
@@ -44,7 +46,7 @@ export class ServiceWatch {
 
   constructor(
     readonly service: string,
-    private readonly connection: ConsulAgentConnection,
+    private readonly connection: ConsulReads,
     private readonly options: WatchOptions,
   ) {
     this.bucket = new TokenBucket(options.perSecond, options.burst);
@@ -86,7 +88,7 @@ export class ServiceWatch {
         this.index = 0;
         failures++;
         this.fail(error as Error, failures);
-        await sleep(fullJitterBackoffMs(failures, RETRY_BASE_MS, RETRY_MAX_MS), signal).catch(() => undefined);
+        await sleep(fullJitterBackoffMs(failures, RETRY_BASE_MS, RETRY_MAX_MS, this.options.random), signal).catch(() => undefined);
       }
     }
   }
