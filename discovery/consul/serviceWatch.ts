@@ -109,11 +109,14 @@ export class ServiceWatch {
     return { entries: entries as HealthEntry[], index };
   }
 
-  private advance(index: number): void {
+  private advance(answered: number): void {
+    // Below 1 counts as 1 before comparing too: an agent stuck at index 0 must not look like one whose
+    // index goes backwards on every other query.
+    const index = Math.max(1, answered);
     if (index < this.index) {
-      log.info('consul index went backwards; resyncing', { service: this.service, from: this.index, to: index });
+      log.info('consul index went backwards; resyncing', { service: this.service, from: this.index, to: answered });
       this.index = 0;
-    } else this.index = Math.max(1, index);
+    } else this.index = index;
   }
 
   private deliver(endpoints: readonly EndpointSpec[]): void {

@@ -66,7 +66,13 @@ describe('ServiceWatch', () => {
     });
 
     it('treats an index below 1 as 1, so a buggy agent cannot make every query a non-blocking one', async () => {
-      reads.queue({ index: 0 });
+      reads.queue({ index: 0 }, { index: 0 });
+      await started();
+      expect(reads.indexes()).toEqual(['0', '1', '1']);
+    });
+
+    it('treats a negative index answered to a full-state read as 1, not as an index going backwards', async () => {
+      reads.queue({ index: -1 });
       await started();
       expect(reads.indexes()).toEqual(['0', '1']);
     });
