@@ -115,6 +115,35 @@ describe('SelfRegistration', () => {
     expect(timeline().at(-1)).toEqual([6_001, 'passing']);
   });
 
+  it('backs off when a check update keeps answering 404 right after registering again', async () => {
+    calls.fail('update', agentHttpError(404), 3);
+    registered();
+    await vi.advanceTimersByTimeAsync(2_000);
+    // Once at once (1 ms under fake timers), then random × 1 s and × 2 s like any other failure.
+    expect(timeline()).toEqual([
+      [0, 'register'],
+      [0, 'passing'],
+      [1, 'register'],
+      [1, 'passing'],
+      [501, 'register'],
+      [501, 'passing'],
+      [1_501, 'register'],
+      [1_501, 'passing'],
+    ]);
+  });
+
+  it('backs off when the registration itself answers 404', async () => {
+    calls.fail('register', agentHttpError(404), 2);
+    registered();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(timeline()).toEqual([
+      [0, 'register'],
+      [250, 'register'],
+      [750, 'register'],
+      [750, 'passing'],
+    ]);
+  });
+
   it('after any other failure registers again at the next attempt, backing off with jitter from 500 ms up to 10 s', async () => {
     calls.fail('update', agentHttpError(500), 6);
     registered();
