@@ -187,6 +187,8 @@ describe('SelfRegistration', () => {
       const done = registration.deregister();
       await vi.advanceTimersByTimeAsync(1_500);
       await done;
+      // The report that ended during deregistration scheduled no further cycle.
+      await vi.advanceTimersByTimeAsync(60_000);
       expect(timeline()).toEqual([
         [0, 'register'],
         [1_000, 'passing'],
