@@ -11,8 +11,12 @@ const log = createLogger('discovery.consul');
 /** Retry pacing after a failed query: short enough that a recovered agent is seen within ~2 s. */
 const RETRY_BASE_MS = 250;
 const RETRY_MAX_MS = 2_000;
-/** Added to Consul's own wait + wait/16 jitter before a query counts as hung. */
-const TIMEOUT_MARGIN_MS = 5_000;
+/**
+ * Added to Consul's own wait + wait/16 jitter before a query counts as hung: time for the query and
+ * its answer to travel and for the agent to build a large answer. Never more than the wait itself, so
+ * a watch configured with a short wait to see changes quickly also sees a hung agent quickly.
+ */
+const MAX_TIMEOUT_MARGIN_MS = 5_000;
 
 export interface WatchOptions {
   readonly waitMs: number;
@@ -97,11 +101,10 @@ export class ServiceWatch {
     const query = new URLSearchParams(this.options.query);
     query.set('index', String(this.index));
     query.set('wait', `${this.options.waitMs}ms`);
-    const waitMs = this.index === 0 ? 0 : this.options.waitMs;
-    const response = await this.connection.get(`/v1/health/service/${encodeURIComponent(this.service)}`, query, {
-      timeoutMs: waitMs + waitMs / 16 + TIMEOUT_MARGIN_MS,
-      signal,
-    });
+    // Consul answers index 0 at once; any other index may be held for the wait plus its jitter.
+    const heldMs = this.index === 0 ? 0 : this.options.waitMs + this.options.waitMs / 16;
+    const marginMs = Math.min(MAX_TIMEOUT_MARGIN_MS, this.options.waitMs);
+    const response = await this.connection.get(`/v1/health/service/${encodeURIComponent(this.service)}`, query, { timeoutMs: heldMs + marginMs, signal });
     const index = Number(response.headers['x-consul-index']);
     if (!Number.isSafeInteger(index)) throw new Error(`consul: health of "${this.service}" came without a usable X-Consul-Index`);
     const entries = JSON.parse(response.body) as unknown;

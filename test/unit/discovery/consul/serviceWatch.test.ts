@@ -171,6 +171,15 @@ describe('ServiceWatch', () => {
       await vi.advanceTimersByTimeAsync(5_000);
       expect(listener.heard).toEqual([{ at: 5_000, error: expect.stringContaining('no answer within 5000 ms') as unknown }]);
     });
+
+    it('keeps the margin within the wait: a 1 s wait gives up after 1 s + 62.5 ms + 1 s, and 1 s for a full-state read', async () => {
+      reads.queue({ index: 9, entries: [instance('a', 1)] });
+      await started({ waitMs: 1_000 });
+      expect(reads.reads.map((read) => [read.query['wait'], read.query['index'], read.timeoutMs])).toEqual([
+        ['1000ms', '0', 1_000],
+        ['1000ms', '9', 2_062.5],
+      ]);
+    });
   });
 
   describe('subscribers', () => {
