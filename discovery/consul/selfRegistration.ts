@@ -101,13 +101,12 @@ export class SelfRegistration implements Registration {
     } catch (error) {
       if (this.stopped) return;
       this.failures++;
-      // A check update answered 404 means the agent lost its state (restarted): register again at
-      // once. Only on the first failure in a row, though: an agent that answers 404 again right after
-      // registering, or to the registration itself, is paced like any other failure, not hammered.
-      const forgotten = this.registered && httpStatus(error) === 404 && this.failures === 1;
       // Registering is idempotent, so after any failure the next attempt registers again: an agent
       // that lost its state answers a check update with 404 (500 on older agents, or for a check
-      // that has no TTL any more), and one that was unreachable may have restarted meanwhile.
+      // that has no TTL any more), and one that was unreachable may have restarted meanwhile. That
+      // 404 comes straight from a restart, so its attempt comes at once; but only as the first
+      // failure in a row: a 404 again right after registering, or to the registration, backs off.
+      const forgotten = this.registered && httpStatus(error) === 404 && this.failures === 1;
       this.registered = false;
       if (forgotten) {
         log.warn('consul agent forgot this service; registering again', { service_id: this.options.serviceId });
