@@ -21,6 +21,12 @@ export interface ConsulResponse {
   readonly body: string;
 }
 
+/** Reads from the agent as the watches make them: `ConsulAgentConnection` over HTTP, a fake in unit tests. */
+export interface ConsulReads {
+  /** GET `path?query`; resolves on a 200, rejects with ConsulHttpError, a network error, or when `timeoutMs` passes without a whole answer. */
+  get(path: string, query: URLSearchParams, options: { readonly timeoutMs: number; readonly signal: AbortSignal }): Promise<ConsulResponse>;
+}
+
 /**
  * The agent Tandem talks to: its base URL, token and one keep-alive connection pool. Blocking queries
  * are Tandem's own (DESIGN.md §5), so reads go through `get` here rather than the `consul` package,
@@ -28,7 +34,7 @@ export interface ConsulResponse {
  * be aborted. Each in-flight long poll holds one socket; the pool has no cap, so N watches hold N
  * sockets, well under the agent's default limit of 200 per client address.
  */
-export class ConsulAgentConnection {
+export class ConsulAgentConnection implements ConsulReads {
   readonly agent: HttpAgent | HttpsAgent;
   private readonly secure: boolean;
 
@@ -41,7 +47,6 @@ export class ConsulAgentConnection {
     this.agent = this.secure ? new HttpsAgent({ keepAlive: true, ...(ca === undefined ? {} : { ca }) }) : new HttpAgent({ keepAlive: true });
   }
 
-  /** GET `path?query`; resolves on a 200, rejects with ConsulHttpError, a network error, or a timeout. */
   get(path: string, query: URLSearchParams, options: { readonly timeoutMs: number; readonly signal: AbortSignal }): Promise<ConsulResponse> {
     const url = new URL(path, this.base);
     url.search = query.toString();

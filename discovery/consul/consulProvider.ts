@@ -1,15 +1,8 @@
-import Consul from 'consul';
 import type { DiscoveryProvider, LocalHealth, LocalService, Registration, Resolver, ResolverListener } from '../resolver.js';
+import { linkToAgent, type ConsulAgentLink, type ConsulSecrets } from './agentLink.js';
 import type { ConsulConfig } from './consulConfig.js';
-import { ConsulAgentConnection } from './consulHttp.js';
 import { SelfRegistration } from './selfRegistration.js';
 import { ServiceWatch } from './serviceWatch.js';
-
-/** What the provider needs beyond its config: the token and CA read from their files. */
-export interface ConsulSecrets {
-  readonly token: string | undefined;
-  readonly ca: string | undefined;
-}
 
 /**
  * Endpoints from a Consul agent: one blocking-query watch per service name, however many upstreams
@@ -18,16 +11,16 @@ export interface ConsulSecrets {
  */
 export class ConsulProvider implements DiscoveryProvider {
   readonly kind = 'consul';
-  private readonly connection: ConsulAgentConnection;
   private readonly watches = new Map<string, ServiceWatch>();
   private readonly registrations = new Set<SelfRegistration>();
   private readonly query: Readonly<Record<string, string>>;
 
+  /** `link` is the way to the agent; unit tests pass a fake instead of the HTTP one. */
   constructor(
     private readonly config: ConsulConfig,
-    private readonly secrets: ConsulSecrets,
+    secrets: ConsulSecrets,
+    private readonly link: ConsulAgentLink = linkToAgent(config, secrets),
   ) {
-    this.connection = new ConsulAgentConnection(new URL(config.address), secrets.token, secrets.ca);
     const query: Record<string, string> = {};
     if (config.datacenter !== undefined) query['dc'] = config.datacenter;
     if (config.tag !== undefined) query['tag'] = config.tag;
@@ -58,19 +51,8 @@ export class ConsulProvider implements DiscoveryProvider {
   register(local: LocalService, health: () => Promise<LocalHealth>): Registration | undefined {
     const options = this.config.registration;
     if (!options.enabled) return undefined;
-    const base = new URL(this.config.address);
-    const consul = new Consul({
-      host: base.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: Number(base.port || (base.protocol === 'https:' ? 443 : 80)),
-      secure: base.protocol === 'https:',
-      agent: this.connection.agent,
-      defaults: {
-        ...(this.secrets.token === undefined ? {} : { token: this.secrets.token }),
-        ...(this.config.datacenter === undefined ? {} : { dc: this.config.datacenter }),
-      },
-    });
     const registration = new SelfRegistration(
-      consul,
+      this.link.calls,
       { ...local, address: options.address ?? registrableAddress(local.address) },
       {
         serviceId: options.service_id ?? `${local.name}-${local.port}`,
@@ -91,14 +73,14 @@ export class ConsulProvider implements DiscoveryProvider {
     this.registrations.clear();
     await Promise.all([...this.watches.values()].map((watch) => watch.stop()));
     this.watches.clear();
-    this.connection.close();
+    this.link.close();
   }
 
   private watch(service: string): ServiceWatch {
     let watch = this.watches.get(service);
     if (watch === undefined) {
       const { wait, rate_limit: rate } = this.config;
-      watch = new ServiceWatch(service, this.connection, { waitMs: wait.ms, perSecond: rate.per_second, burst: rate.burst, query: this.query });
+      watch = new ServiceWatch(service, this.link.reads, { waitMs: wait.ms, perSecond: rate.per_second, burst: rate.burst, query: this.query });
       this.watches.set(service, watch);
     }
     return watch;

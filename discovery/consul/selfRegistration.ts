@@ -1,4 +1,3 @@
-import type Consul from 'consul';
 import { fullJitterBackoffMs } from '../../sidecar/core/backoff.js';
 import { createLogger } from '../../sidecar/core/log.js';
 import type { LocalHealth, LocalService, Registration } from '../resolver.js';
@@ -21,22 +20,13 @@ export interface SelfRegistrationOptions {
 }
 
 /**
- * The `consul` package's agent calls Tandem makes. Its typings leave out the per-call `timeout` (which
- * it honours) and the check's `timeout` field, hence this narrow view instead of casts at each call.
+ * The agent calls a registration makes, each with a per-call `timeout`: `agentLink.ts` adapts the
+ * `consul` package to them; unit tests pass a fake.
  */
-interface AgentCalls {
+export interface AgentCalls {
   register(options: object): Promise<unknown>;
   deregister(options: { id: string; timeout: number }): Promise<unknown>;
   update(status: LocalHealth['status'], options: { id: string; note: string; timeout: number }): Promise<unknown>;
-}
-
-function agentCalls(consul: Consul): AgentCalls {
-  const { service, check } = consul.agent;
-  return {
-    register: (options) => service.register(options as { name: string }),
-    deregister: (options) => service.deregister(options),
-    update: (status, options) => (status === 'passing' ? check.pass(options) : status === 'warning' ? check.warn(options) : check.fail(options)),
-  };
 }
 
 /** papi's ResponseError carries the HTTP status; network errors do not. */
@@ -55,7 +45,6 @@ function httpStatus(error: unknown): number | undefined {
  */
 export class SelfRegistration implements Registration {
   private readonly checkId: string;
-  private readonly agent: AgentCalls;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private registered = false;
@@ -64,13 +53,14 @@ export class SelfRegistration implements Registration {
   private deregistering: Promise<void> | undefined;
 
   constructor(
-    consul: Consul,
+    private readonly agent: AgentCalls,
     private readonly local: LocalService,
     private readonly options: SelfRegistrationOptions,
     private readonly health: () => Promise<LocalHealth>,
+    /** A uniform number in [0, 1) for the retry jitter. */
+    private readonly random: () => number = Math.random,
   ) {
     this.checkId = `service:${options.serviceId}`;
-    this.agent = agentCalls(consul);
   }
 
   start(): void {
@@ -113,15 +103,18 @@ export class SelfRegistration implements Registration {
       this.failures++;
       // Registering is idempotent, so after any failure the next attempt registers again: an agent
       // that lost its state answers a check update with 404 (500 on older agents, or for a check
-      // that has no TTL any more), and one that was unreachable may have restarted meanwhile.
+      // that has no TTL any more), and one that was unreachable may have restarted meanwhile. That
+      // 404 comes straight from a restart, so its attempt comes at once; but only as the first
+      // failure in a row: a 404 again right after registering, or to the registration, backs off.
+      const forgotten = this.registered && httpStatus(error) === 404 && this.failures === 1;
       this.registered = false;
-      if (httpStatus(error) === 404) {
+      if (forgotten) {
         log.warn('consul agent forgot this service; registering again', { service_id: this.options.serviceId });
         this.schedule(0);
         return;
       }
       if (this.failures === 1) log.warn('consul registration or check update failed; retrying', { service_id: this.options.serviceId, error });
-      this.schedule(fullJitterBackoffMs(this.failures, RETRY_BASE_MS, RETRY_MAX_MS));
+      this.schedule(fullJitterBackoffMs(this.failures, RETRY_BASE_MS, RETRY_MAX_MS, this.random));
     }
   }
 

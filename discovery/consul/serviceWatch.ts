@@ -3,7 +3,7 @@ import { createLogger } from '../../sidecar/core/log.js';
 import { sleep } from '../../sidecar/core/sleep.js';
 import { TokenBucket } from '../../sidecar/core/tokenBucket.js';
 import type { EndpointSpec, ResolverListener } from '../resolver.js';
-import type { ConsulAgentConnection } from './consulHttp.js';
+import type { ConsulReads } from './consulHttp.js';
 import { endpointsFromHealth, type HealthEntry } from './healthEntries.js';
 
 const log = createLogger('discovery.consul');
@@ -11,8 +11,12 @@ const log = createLogger('discovery.consul');
 /** Retry pacing after a failed query: short enough that a recovered agent is seen within ~2 s. */
 const RETRY_BASE_MS = 250;
 const RETRY_MAX_MS = 2_000;
-/** Added to Consul's own wait + wait/16 jitter before a query counts as hung. */
-const TIMEOUT_MARGIN_MS = 5_000;
+/**
+ * Added to Consul's own wait + wait/16 jitter before a query counts as hung: time for the query and
+ * its answer to travel and for the agent to build a large answer. Never more than the wait itself, so
+ * a watch configured with a short wait to see changes quickly also sees a hung agent quickly.
+ */
+const MAX_TIMEOUT_MARGIN_MS = 5_000;
 
 export interface WatchOptions {
   readonly waitMs: number;
@@ -20,6 +24,8 @@ export interface WatchOptions {
   readonly burst: number;
   /** Query parameters every health query carries: dc, tag, filter, ns, partition. */
   readonly query: Readonly<Record<string, string>>;
+  /** A uniform number in [0, 1) for the retry jitter; Math.random unless a test fixes it. */
+  readonly random?: () => number;
 }
 
 /**
@@ -44,7 +50,7 @@ export class ServiceWatch {
 
   constructor(
     readonly service: string,
-    private readonly connection: ConsulAgentConnection,
+    private readonly connection: ConsulReads,
     private readonly options: WatchOptions,
   ) {
     this.bucket = new TokenBucket(options.perSecond, options.burst);
@@ -86,7 +92,7 @@ export class ServiceWatch {
         this.index = 0;
         failures++;
         this.fail(error as Error, failures);
-        await sleep(fullJitterBackoffMs(failures, RETRY_BASE_MS, RETRY_MAX_MS), signal).catch(() => undefined);
+        await sleep(fullJitterBackoffMs(failures, RETRY_BASE_MS, RETRY_MAX_MS, this.options.random), signal).catch(() => undefined);
       }
     }
   }
@@ -95,11 +101,10 @@ export class ServiceWatch {
     const query = new URLSearchParams(this.options.query);
     query.set('index', String(this.index));
     query.set('wait', `${this.options.waitMs}ms`);
-    const waitMs = this.index === 0 ? 0 : this.options.waitMs;
-    const response = await this.connection.get(`/v1/health/service/${encodeURIComponent(this.service)}`, query, {
-      timeoutMs: waitMs + waitMs / 16 + TIMEOUT_MARGIN_MS,
-      signal,
-    });
+    // Consul answers index 0 at once; any other index may be held for the wait plus its jitter.
+    const heldMs = this.index === 0 ? 0 : this.options.waitMs + this.options.waitMs / 16;
+    const marginMs = Math.min(MAX_TIMEOUT_MARGIN_MS, this.options.waitMs);
+    const response = await this.connection.get(`/v1/health/service/${encodeURIComponent(this.service)}`, query, { timeoutMs: heldMs + marginMs, signal });
     const index = Number(response.headers['x-consul-index']);
     if (!Number.isSafeInteger(index)) throw new Error(`consul: health of "${this.service}" came without a usable X-Consul-Index`);
     const entries = JSON.parse(response.body) as unknown;
@@ -107,11 +112,14 @@ export class ServiceWatch {
     return { entries: entries as HealthEntry[], index };
   }
 
-  private advance(index: number): void {
+  private advance(answered: number): void {
+    // Below 1 counts as 1 before comparing too: an agent stuck at index 0 must not look like one whose
+    // index goes backwards on every other query.
+    const index = Math.max(1, answered);
     if (index < this.index) {
-      log.info('consul index went backwards; resyncing', { service: this.service, from: this.index, to: index });
+      log.info('consul index went backwards; resyncing', { service: this.service, from: this.index, to: answered });
       this.index = 0;
-    } else this.index = Math.max(1, index);
+    } else this.index = index;
   }
 
   private deliver(endpoints: readonly EndpointSpec[]): void {
