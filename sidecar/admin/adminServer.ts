@@ -4,6 +4,8 @@ import { createLogger } from '../core/log.js';
 
 const log = createLogger('admin');
 
+const ADMIN_HEADERS_TIMEOUT_MS = 10_000;
+
 /** What the admin endpoints read from the running sidecar. */
 export interface AdminSource {
   /** Not-ready reasons; empty when ready. */
@@ -47,7 +49,9 @@ export class AdminServer {
     private readonly address: string,
     private readonly port: number,
   ) {
-    this.server = createServer((req, res) => this.handle(req, res));
+    // The same slow-loris guard as the proxy's listeners, at their default: a client has 10 s to send
+    // a request head (Node's default is 60 s, checked every 30 s).
+    this.server = createServer({ headersTimeout: ADMIN_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 250 }, (req, res) => this.handle(req, res));
   }
 
   listen(): Promise<AddressInfo> {
