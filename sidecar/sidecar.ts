@@ -144,10 +144,6 @@ export class Sidecar implements AdminSource {
     return listener.port;
   }
 
-  cluster(name: string): Cluster | undefined {
-    return this.clusterList.find((cluster) => cluster.name === name);
-  }
-
   /**
    * Deregisters from discovery first, so peers stop choosing this instance while the listeners still
    * accept; then closes listeners (connections get `graceMs` to finish), pools, discovery and admin.

@@ -52,11 +52,6 @@ export class RequestBody {
     return new RequestBody(undefined, true);
   }
 
-  /** Whether the downstream has sent the whole body (an empty body is complete from the start). */
-  get complete(): boolean {
-    return this.sourceEnded;
-  }
-
   /**
    * Calls `listener` once the downstream has sent the whole body (at once if it has). The route timeout
    * starts here, as Envoy's does: a client still streaming its request is not waiting for a response.

@@ -1,4 +1,5 @@
 import type { Counter, Gauge, Histogram } from 'prom-client';
+import { GrpcStatus } from '../http/grpc.js';
 
 /** Which side of the sidecar a listener serves: the local app's calls out, or peers' calls in. */
 export type Direction = 'inbound' | 'outbound';
@@ -11,12 +12,15 @@ export const REQUEST_DURATION_BUCKETS: readonly number[] = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
 
+/** The highest status code gRPC defines (16, UNAUTHENTICATED). */
+const MAX_GRPC_STATUS = GrpcStatus.Unauthenticated;
+
 type Labels = 'direction' | 'listener' | 'upstream' | 'status_class' | 'grpc_status';
 
 /** The metrics of one listener and one upstream behind it, bound to their labels once. */
 export class RouteRequestMetrics {
   private readonly active: { inc(value?: number): void; dec(): void };
-  private readonly endings = new Map<string, { readonly count: { inc(): void }; readonly duration: { observe(value: number): void } }>();
+  private readonly endings = new Map<number, { readonly count: { inc(): void }; readonly duration: { observe(value: number): void } }>();
 
   constructor(
     private readonly labels: { readonly direction: Direction; readonly listener: string; readonly upstream: string },
@@ -36,15 +40,19 @@ export class RouteRequestMetrics {
    */
   finished(status: number, grpcStatus: number | undefined, receivedAt: number): void {
     this.active.dec();
-    const statusClass = `${Math.floor(status / 100)}xx`;
-    const grpcLabel = grpcStatus === undefined ? '' : String(grpcStatus);
-    const key = `${statusClass}/${grpcLabel}`;
+    const statusClass = Math.floor(status / 100);
+    // A status gRPC does not define reads as UNKNOWN, as gRPC clients read it; nor can an upstream
+    // inventing statuses grow the label set without bound.
+    if (grpcStatus !== undefined && grpcStatus > MAX_GRPC_STATUS) grpcStatus = GrpcStatus.Unknown;
+    // One small integer per (status class, gRPC status) pair: no strings built per request.
+    const key = statusClass * 32 + (grpcStatus === undefined ? 0 : grpcStatus + 1);
     let bound = this.endings.get(key);
     if (bound === undefined) {
       const { direction, listener, upstream } = this.labels;
+      const status_class = `${statusClass}xx`;
       bound = {
-        count: this.metrics.requests.labels({ direction, listener, upstream, status_class: statusClass, grpc_status: grpcLabel }),
-        duration: this.metrics.duration.labels({ direction, listener, upstream, status_class: statusClass }),
+        count: this.metrics.requests.labels({ direction, listener, upstream, status_class, grpc_status: grpcStatus === undefined ? '' : String(grpcStatus) }),
+        duration: this.metrics.duration.labels({ direction, listener, upstream, status_class }),
       };
       this.endings.set(key, bound);
     }
