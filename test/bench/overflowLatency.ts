@@ -7,8 +7,9 @@
  */
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
+import { fmt } from './format.js';
 import type { OverflowResult } from './overflowWorker.js';
-import { runToCompletion, sampleMachine, sampleProc } from './processes.js';
+import { outsideCpuPercent, runToCompletion, sampleMachine, sampleProc } from './processes.js';
 import { BENCH_DIST, startBackend, startTandem, type Running } from './targets.js';
 
 export const OVERFLOW_SCENARIO_ID = 'overflow';
@@ -91,11 +92,9 @@ export async function runOverflowComparison(workDir: string, settings: OverflowS
           const [machineBefore, procsBefore] = [sampleMachine(), pids.map(sampleProc)];
           const result = await probeRun(protocol, target, port, settings);
           const [machineAfter, procsAfter] = [sampleMachine(), pids.map(sampleProc)];
-          const ours =
-            procsAfter.reduce((sum, proc, i) => sum + proc.cpuMicros - (procsBefore[i]?.cpuMicros ?? 0), 0) +
-            machineAfter.reapedChildrenMicros - machineBefore.reapedChildrenMicros + machineAfter.selfMicros - machineBefore.selfMicros;
-          const busy = machineAfter.busyMicros - machineBefore.busyMicros;
-          const otherCpuPercent = (100 * Math.max(0, busy - ours)) / Math.max(1, machineAfter.totalMicros - machineBefore.totalMicros);
+          // Ours: backend, Tandem, the (reaped) worker and this harness.
+          const tracked = procsAfter.reduce((sum, proc, i) => sum + proc.cpuMicros - (procsBefore[i]?.cpuMicros ?? 0), 0);
+          const otherCpuPercent = outsideCpuPercent(machineBefore, machineAfter, tracked);
           comparison.runs.push({ protocol, target, result, otherCpuPercent, loadavgBefore, loadavgAfter: loadavg(), error: null });
           log(
             `${OVERFLOW_SCENARIO_ID} / ${protocol} / ${target}: p50 ${fmt(result.p50Ms, 3)} ms, p90 ${fmt(result.p90Ms, 3)} ms, ` +
@@ -120,11 +119,6 @@ export async function runOverflowComparison(workDir: string, settings: OverflowS
     }
   }
   return comparison;
-}
-
-function fmt(value: number | undefined, digits: number): string {
-  if (value === undefined || !Number.isFinite(value)) return 'n/a';
-  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
 export function overflowMarkdown(comparison: OverflowComparison): string {

@@ -17,6 +17,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GRPC_MESSAGE, GRPC_PATH, grpcFrame } from './constants.js';
+import { fmt } from './format.js';
 import { H2LOAD_INSTALL, findH2load, runH2load } from './h2load.js';
 import { OVERFLOW_SCENARIO_ID, overflowMarkdown, readOverflowSettings, runOverflowComparison, type OverflowComparison } from './overflowLatency.js';
 import { POLICY_SCENARIO_ID, policyMarkdown, readPolicySettings, runPolicyComparison, type PolicyComparison } from './policyComparison.js';
@@ -311,11 +312,6 @@ function revision(): string {
 
 function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
-}
-
-function fmt(value: number | undefined, digits: number): string {
-  if (value === undefined || !Number.isFinite(value)) return 'n/a';
-  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
 function ratio(value: number | undefined, base: number | undefined): number | undefined {
