@@ -3,6 +3,12 @@
 /** What the h1 and h2c backends answer every request with (128 bytes). */
 export const RESPONSE_BODY = Buffer.alloc(128, 'x');
 
+/** Requests for this path are held unanswered by the `hold-*` backends (the overflow scenario). */
+export const HOLD_PATH = '/hold';
+
+/** What the `hold-h1` backend answers any other request with, status 503. */
+export const REFUSAL_BODY = Buffer.from('refused');
+
 /** The gRPC request message (before framing); the echo backend sends it back. */
 export const GRPC_MESSAGE = Buffer.alloc(100, 'g');
 

@@ -22,7 +22,8 @@ import type { BalancerFactory, Outcome, PickContext, Picker } from '../../sideca
 import { setup } from '../../sidecar/setup.js';
 import { registeredBalancers } from '../../sidecar/balancer/registry.js';
 import { fakeEndpoint, type FakeEndpoint } from '../helpers/fakes.js';
-import { BUILD_TARGET_MS, BUILD_TARGET_POLICIES, PICK_TARGET_NS, PICK_TARGET_POLICIES, SIZES, TARGET_SIZE, WEIGHTINGS, fmt, markdown } from './pickReport.js';
+import { fmt } from './format.js';
+import { BUILD_TARGET_MS, BUILD_TARGET_POLICIES, PICK_TARGET_NS, PICK_TARGET_POLICIES, SIZES, TARGET_SIZE, WEIGHTINGS, markdown } from './pickReport.js';
 import type { Row, Verdict, Weighting } from './pickReport.js';
 import { installCleanup, killAll, runToCompletion } from './processes.js';
 

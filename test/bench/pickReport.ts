@@ -1,6 +1,7 @@
 /**
  * Types, targets and the markdown table of the balancer pick benchmark (pick.ts).
  */
+import { fmt } from './format.js';
 
 export const SIZES = [10, 100, 1_000, 10_000] as const;
 export const WEIGHTINGS = ['equal', '1..5'] as const;
@@ -35,10 +36,6 @@ export interface Row {
   readonly verdicts: readonly Verdict[];
   /** `balancer.describe()` after the last build (ring or table size), when the policy has one. */
   readonly described: Readonly<Record<string, unknown>> | null;
-}
-
-export function fmt(value: number, digits: number): string {
-  return Number.isFinite(value) ? value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a';
 }
 
 /** A verdict's value (or `by` how much it missed) in its unit: ms for builds, ns for picks. */

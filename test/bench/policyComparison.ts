@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { setup } from '../../sidecar/setup.js';
 import { registeredBalancers } from '../../sidecar/balancer/registry.js';
+import { fmt } from './format.js';
 import { probeGrpc } from './probes.js';
-import { runToCompletion, sampleMachine, sampleProc } from './processes.js';
+import { outsideCpuPercent, runToCompletion, sampleMachine, sampleProc } from './processes.js';
 import type { LoadResult } from './stats.js';
 import { BENCH_DIST, startBackend, startTandem, type Running } from './targets.js';
 
@@ -153,9 +154,7 @@ export async function runPolicyComparison(workDir: string, settings: PolicySetti
         const after = await Promise.all(counters.map((c) => c.read()));
         const cpu = procsAfter.map((p, i) => p.cpuMicros - (procsBefore[i]?.cpuMicros ?? 0));
         // Ours: Tandem, the backends, the (reaped) load generator and this harness.
-        const ours = cpu.reduce((sum, micros) => sum + micros, 0) + machineAfter.reapedChildrenMicros - machineBefore.reapedChildrenMicros + machineAfter.selfMicros - machineBefore.selfMicros;
-        const busy = machineAfter.busyMicros - machineBefore.busyMicros;
-        const otherCpuPercent = (100 * Math.max(0, busy - ours)) / Math.max(1, machineAfter.totalMicros - machineBefore.totalMicros);
+        const otherCpuPercent = outsideCpuPercent(machineBefore, machineAfter, cpu.reduce((sum, micros) => sum + micros, 0));
         const tandemCpuMicrosPerCall = (cpu[0] ?? NaN) / Math.max(1, load.completed);
         const served = after.map((count, i) => count - (before[i] as number));
         const total = served.reduce((sum, n) => sum + n, 0);
@@ -181,11 +180,6 @@ export async function runPolicyComparison(workDir: string, settings: PolicySetti
     for (const backend of started) await backend.child.stop(3_000);
   }
   return result;
-}
-
-function fmt(value: number | undefined, digits: number): string {
-  if (value === undefined || !Number.isFinite(value)) return 'n/a';
-  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
 export function policyMarkdown(comparison: PolicyComparison): string {

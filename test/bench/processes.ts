@@ -238,3 +238,14 @@ export function sampleMachine(): MachineSample {
     reapedChildrenMicros: micros((fields[13] ?? 0) + (fields[14] ?? 0)),
   };
 }
+
+/**
+ * What processes outside the benchmark used between two machine samples, in % of the whole machine
+ * (all cores): busy time minus `trackedMicros` (CPU of the benchmark's running children), the
+ * children reaped meanwhile and this harness.
+ */
+export function outsideCpuPercent(before: MachineSample, after: MachineSample, trackedMicros: number): number {
+  const ours = trackedMicros + after.reapedChildrenMicros - before.reapedChildrenMicros + after.selfMicros - before.selfMicros;
+  const busy = after.busyMicros - before.busyMicros;
+  return (100 * Math.max(0, busy - ours)) / Math.max(1, after.totalMicros - before.totalMicros);
+}

@@ -9,14 +9,17 @@
  * BENCH_RATE (req/s of the fixed-rate gRPC scenario, default 1000), BENCH_CPU_PROF (`tandem` or 1:
  * profile Tandem; `all`: the minimal proxy too), BENCH_H2LOAD (path of the h2load to use).
  * Scenario `policies` (policyComparison.ts) compares balancing policies instead: BENCH_POLICY_CALLS,
- * BENCH_POLICY_CONCURRENCY, BENCH_POLICY_SLOW_MS.
+ * BENCH_POLICY_CONCURRENCY, BENCH_POLICY_SLOW_MS. Scenario `overflow` (overflowLatency.ts) times
+ * circuit-breaker overflow answers against a backend's own refusal: BENCH_OVERFLOW_PROBES.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GRPC_MESSAGE, GRPC_PATH, grpcFrame } from './constants.js';
+import { fmt } from './format.js';
 import { H2LOAD_INSTALL, findH2load, runH2load } from './h2load.js';
+import { OVERFLOW_SCENARIO_ID, overflowMarkdown, readOverflowSettings, runOverflowComparison, type OverflowComparison } from './overflowLatency.js';
 import { POLICY_SCENARIO_ID, policyMarkdown, readPolicySettings, runPolicyComparison, type PolicyComparison } from './policyComparison.js';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.js';
 import { probeGrpc, probeHttp1, probeHttp2 } from './probes.js';
@@ -311,11 +314,6 @@ function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-function fmt(value: number | undefined, digits: number): string {
-  if (value === undefined || !Number.isFinite(value)) return 'n/a';
-  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
 function ratio(value: number | undefined, base: number | undefined): number | undefined {
   return value === undefined || base === undefined || base === 0 ? undefined : value / base;
 }
@@ -412,10 +410,13 @@ async function main(): Promise<number> {
     process.stderr.write(`\n${banner}\n!!! ${skippedNote} !!!\n${banner}\n\n`);
   }
   const all = scenarios(settings, h2load?.path, workDir);
-  const unknown = (settings.scenarios ?? []).filter((id) => id !== POLICY_SCENARIO_ID && !all.some((s) => s.id === id));
-  if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')}; known: ${[...all.map((s) => s.id), POLICY_SCENARIO_ID].join(', ')}`);
+  const separate = [OVERFLOW_SCENARIO_ID, POLICY_SCENARIO_ID];
+  const unknown = (settings.scenarios ?? []).filter((id) => !separate.includes(id) && !all.some((s) => s.id === id));
+  if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: unknown ${unknown.join(', ')}; known: ${[...all.map((s) => s.id), ...separate].join(', ')}`);
   const chosen = all.filter((s) => settings.scenarios === undefined || settings.scenarios.includes(s.id));
-  const policySettings = settings.scenarios === undefined || settings.scenarios.includes(POLICY_SCENARIO_ID) ? readPolicySettings() : undefined;
+  const wanted = (id: string): boolean => settings.scenarios === undefined || settings.scenarios.includes(id);
+  const overflowSettings = wanted(OVERFLOW_SCENARIO_ID) ? readOverflowSettings() : undefined;
+  const policySettings = wanted(POLICY_SCENARIO_ID) ? readPolicySettings() : undefined;
 
   const commit = revision();
   const header = [
@@ -429,7 +430,8 @@ async function main(): Promise<number> {
   ];
   if (settings.profile !== 'none') header.push(`- **CPU profiling on (${settings.profile}): CPU and throughput numbers are inflated by the profiler**; profiles in ${profileDir ?? ''}`);
 
-  log(`scenarios: ${[...chosen.map((s) => s.id), ...(policySettings === undefined ? [] : [POLICY_SCENARIO_ID])].join(', ')}; ${settings.durationS} s per run`);
+  const separateChosen = [...(overflowSettings === undefined ? [] : [OVERFLOW_SCENARIO_ID]), ...(policySettings === undefined ? [] : [POLICY_SCENARIO_ID])];
+  log(`scenarios: ${[...chosen.map((s) => s.id), ...separateChosen].join(', ')}; ${settings.durationS} s per run`);
   const results: ScenarioResult[] = [];
   for (const scenario of chosen) {
     if (scenario.needsH2load && h2load === undefined) {
@@ -440,11 +442,17 @@ async function main(): Promise<number> {
     results.push(await runScenario(scenario, settings, workDir, profileDir));
   }
 
+  let overflow: OverflowComparison | undefined;
+  if (overflowSettings !== undefined) overflow = await runOverflowComparison(workDir, overflowSettings, log);
   let policies: PolicyComparison | undefined;
   if (policySettings !== undefined) policies = await runPolicyComparison(workDir, policySettings, log);
 
   const verdict = verdicts(results);
-  const table = [chosen.length > 0 ? markdown(results, verdict, header, skippedNote) : header.slice(0, 4).join('\n'), ...(policies === undefined ? [] : [policyMarkdown(policies)])].join('\n\n');
+  const table = [
+    chosen.length > 0 ? markdown(results, verdict, header, skippedNote) : header.slice(0, 4).join('\n'),
+    ...(overflow === undefined ? [] : [overflowMarkdown(overflow)]),
+    ...(policies === undefined ? [] : [policyMarkdown(policies)]),
+  ].join('\n\n');
   process.stdout.write(`\n${table}\n`);
   mkdirSync(resultsDir, { recursive: true });
   const jsonFile = join(resultsDir, `${stamp}.json`);
@@ -456,6 +464,7 @@ async function main(): Promise<number> {
     settings,
     skipped: skippedNote ?? null,
     scenarios: results,
+    overflow: overflow ?? null,
     policies: policies ?? null,
     targets: {
       addedP50Ms: ADDED_P50_TARGET_MS,
@@ -469,7 +478,7 @@ async function main(): Promise<number> {
   process.stdout.write(`\nresults written to ${jsonFile}\n`);
   if (skippedNote !== undefined) process.stderr.write(`\n!!! ${skippedNote} !!!\n`);
   if (liveChildren() > 0) killAll();
-  return results.some((r) => r.errors.length > 0) || (policies?.errors.length ?? 0) > 0 ? 1 : 0;
+  return results.some((r) => r.errors.length > 0) || (overflow?.errors.length ?? 0) > 0 || (policies?.errors.length ?? 0) > 0 ? 1 : 0;
 }
 
 main().then(

