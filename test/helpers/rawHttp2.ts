@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { onCleanup } from './cleanup.js';
 
 /** HTTP/2 frame types a raw client needs (RFC 9113 §6). */
-export const FrameType = { Data: 0x0, Headers: 0x1, RstStream: 0x3, Settings: 0x4, Ping: 0x6, Goaway: 0x7, WindowUpdate: 0x8 } as const;
+export const FrameType = { Data: 0x0, Headers: 0x1, RstStream: 0x3, Settings: 0x4, Goaway: 0x7 } as const;
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const END_STREAM = 0x1;
@@ -48,6 +48,9 @@ export class RawHttp2Client {
   readonly closed: Promise<number>;
   /** The same, once it has happened. */
   closedAt: number | undefined;
+  /** Resolves once the server's SETTINGS have arrived and been acknowledged: the preface exchange is done. */
+  readonly settled: Promise<void>;
+  private onSettled: () => void = () => undefined;
   private readonly socket: Socket;
   private pending = Buffer.alloc(0);
 
@@ -69,6 +72,7 @@ export class RawHttp2Client {
       this.socket.once('end', ended);
       this.socket.once('close', ended);
     });
+    this.settled = new Promise((resolve) => (this.onSettled = resolve));
     this.socket.on('data', (chunk: Buffer) => this.read(chunk));
   }
 
@@ -82,6 +86,15 @@ export class RawHttp2Client {
       hpackString(path),
     ]);
     this.socket.write(frame(FrameType.Headers, END_HEADERS | END_STREAM, streamId, block));
+  }
+
+  /**
+   * The start of a request head that never completes: a HEADERS frame without END_HEADERS, so the
+   * server waits for a CONTINUATION frame (RFC 9113 §6.10) that is never sent. Only after `settled`:
+   * any other frame after it, a SETTINGS acknowledgement included, is a connection error.
+   */
+  unfinishedHead(streamId: number): void {
+    this.socket.write(frame(FrameType.Headers, END_STREAM, streamId, Buffer.from([0x82, 0x86])));
   }
 
   /** The first GOAWAY received, if any. */
@@ -114,7 +127,10 @@ export class RawHttp2Client {
       };
       this.pending = this.pending.subarray(9 + length);
       this.frames.push(received);
-      if (received.type === FrameType.Settings && (received.flags & ACK) === 0) this.socket.write(frame(FrameType.Settings, ACK, 0));
+      if (received.type === FrameType.Settings && (received.flags & ACK) === 0) {
+        this.socket.write(frame(FrameType.Settings, ACK, 0));
+        this.onSettled();
+      }
     }
   }
 }
