@@ -1,0 +1,136 @@
+import { connect, type Socket } from 'node:net';
+import { onCleanup } from './cleanup.js';
+
+/** HTTP/2 frame types a raw client needs (RFC 9113 §6). */
+export const FrameType = { Data: 0x0, Headers: 0x1, RstStream: 0x3, Settings: 0x4, Goaway: 0x7 } as const;
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const END_STREAM = 0x1;
+const ACK = 0x1;
+const END_HEADERS = 0x4;
+
+export interface ReceivedFrame {
+  readonly type: number;
+  readonly flags: number;
+  readonly streamId: number;
+  readonly payload: Buffer;
+  /** When it arrived, on the `performance.now()` clock. */
+  readonly at: number;
+}
+
+function frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const header = Buffer.alloc(9);
+  header.writeUIntBE(payload.length, 0, 3);
+  header[3] = type;
+  header[4] = flags;
+  header.writeUInt32BE(streamId, 5);
+  return Buffer.concat([header, payload]);
+}
+
+/** An HPACK string literal, not Huffman-coded (RFC 7541 §5.2); short values only. */
+function hpackString(value: string): Buffer {
+  const bytes = Buffer.from(value, 'latin1');
+  if (bytes.length > 126) throw new Error('value too long for this encoder');
+  return Buffer.concat([Buffer.from([bytes.length]), bytes]);
+}
+
+/**
+ * An h2c client (prior knowledge) speaking frames itself, so a test controls exactly what is sent and
+ * when — nothing but the preface, SETTINGS and SETTINGS acknowledgements unless told — and sees every
+ * frame the server sends and the moment the server closes the connection. Node's own client reacts
+ * to a GOAWAY by closing, which would hide who closed.
+ */
+export class RawHttp2Client {
+  readonly frames: ReceivedFrame[] = [];
+  /** When the TCP connection was established and the preface and SETTINGS written. */
+  readonly connected: Promise<number>;
+  /** When the server ended the connection (FIN or reset), on the `performance.now()` clock. */
+  readonly closed: Promise<number>;
+  /** The same, once it has happened. */
+  closedAt: number | undefined;
+  /** Resolves once the server's SETTINGS have arrived and been acknowledged: the preface exchange is done. */
+  readonly settled: Promise<void>;
+  private onSettled: () => void = () => undefined;
+  private readonly socket: Socket;
+  private pending = Buffer.alloc(0);
+
+  constructor(port: number) {
+    this.socket = connect({ host: '127.0.0.1', port });
+    this.socket.on('error', () => undefined); // a reset surfaces as 'close'
+    onCleanup(() => this.socket.destroy());
+    this.connected = new Promise((resolve) =>
+      this.socket.once('connect', () => {
+        this.socket.write(Buffer.concat([PREFACE, frame(FrameType.Settings, 0, 0)]));
+        resolve(performance.now());
+      }),
+    );
+    this.closed = new Promise((resolve) => {
+      const ended = (): void => {
+        this.closedAt ??= performance.now();
+        resolve(this.closedAt);
+      };
+      this.socket.once('end', ended);
+      this.socket.once('close', ended);
+    });
+    this.settled = new Promise((resolve) => (this.onSettled = resolve));
+    this.socket.on('data', (chunk: Buffer) => this.read(chunk));
+  }
+
+  /** A GET for `path` on stream `streamId` (odd, increasing), whole in one HEADERS frame. */
+  get(streamId: number, authority: string, path = '/'): void {
+    const block = Buffer.concat([
+      Buffer.from([0x82, 0x86]), // :method GET, :scheme http (static table 2 and 6)
+      Buffer.from([0x01]), // :authority, literal without indexing, name from static table 1
+      hpackString(authority),
+      Buffer.from([0x04]), // :path, literal without indexing, name from static table 4
+      hpackString(path),
+    ]);
+    this.socket.write(frame(FrameType.Headers, END_HEADERS | END_STREAM, streamId, block));
+  }
+
+  /**
+   * The start of a request head that never completes: a HEADERS frame without END_HEADERS, so the
+   * server waits for a CONTINUATION frame (RFC 9113 §6.10) that is never sent. Only after `settled`:
+   * any other frame after it, a SETTINGS acknowledgement included, is a connection error.
+   */
+  unfinishedHead(streamId: number): void {
+    this.socket.write(frame(FrameType.Headers, END_STREAM, streamId, Buffer.from([0x82, 0x86])));
+  }
+
+  /** The first GOAWAY received, if any. */
+  goaway(): (ReceivedFrame & { readonly errorCode: number }) | undefined {
+    const goaway = this.frames.find((f) => f.type === FrameType.Goaway);
+    return goaway === undefined ? undefined : { ...goaway, errorCode: goaway.payload.readUInt32BE(4) };
+  }
+
+  /** When stream `streamId` ended from the server's side (END_STREAM or RST_STREAM), if it has. */
+  streamEndedAt(streamId: number): number | undefined {
+    return this.frames.find((f) => f.streamId === streamId && (f.type === FrameType.RstStream || ((f.type === FrameType.Data || f.type === FrameType.Headers) && (f.flags & END_STREAM) !== 0)))?.at;
+  }
+
+  /** The DATA received on stream `streamId`. */
+  data(streamId: number): string {
+    return Buffer.concat(this.frames.filter((f) => f.streamId === streamId && f.type === FrameType.Data).map((f) => f.payload)).toString();
+  }
+
+  private read(chunk: Buffer): void {
+    this.pending = Buffer.concat([this.pending, chunk]);
+    while (this.pending.length >= 9) {
+      const length = this.pending.readUIntBE(0, 3);
+      if (this.pending.length < 9 + length) return;
+      const received: ReceivedFrame = {
+        type: this.pending[3] as number,
+        flags: this.pending[4] as number,
+        streamId: this.pending.readUInt32BE(5) & 0x7fffffff,
+        payload: this.pending.subarray(9, 9 + length),
+        at: performance.now(),
+      };
+      this.pending = this.pending.subarray(9 + length);
+      this.frames.push(received);
+      if (received.type === FrameType.Settings && (received.flags & ACK) === 0) {
+        this.socket.write(frame(FrameType.Settings, ACK, 0));
+        this.onSettled();
+      }
+    }
+  }
+}
