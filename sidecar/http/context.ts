@@ -1,5 +1,6 @@
 import type { PickContext } from '../balancer/balancer.js';
 import { Cancellation } from '../core/cancellation.js';
+import type { TandemError } from '../core/errors.js';
 
 /** W3C trace context of the request's span, once tracing fills it. */
 export interface TraceContext {
@@ -51,6 +52,13 @@ export class RequestContext implements PickContext {
    * read by the balance layer, which honours it while that endpoint may take traffic.
    */
   pinnedEndpoint: string | undefined = undefined;
+
+  /**
+   * The failure that replaced the response head when the downstream protocol could not carry it (a
+   * status or field value it forbids), so the client got a local reply instead. Written by the
+   * listener's `serve`, just above the stack; read by the edge stage, which counts what the client got.
+   */
+  unforwardable: TandemError | undefined = undefined;
 
   /** Slot for the edge stage's tracing (the observability issue): the span this request belongs to. */
   trace: TraceContext | undefined = undefined;

@@ -38,6 +38,8 @@ export interface RequestHead {
   readonly path: string;
   /** Every header field as received, pseudo-headers and hop-by-hop headers included. */
   readonly headers: Headers;
+  /** Why the codec found no target Tandem can proxy in an otherwise readable head; see `ProxyRequest.refused`. */
+  readonly refused?: string | undefined;
 }
 
 /**
@@ -64,6 +66,12 @@ export class ProxyRequest {
   readonly peer: Peer;
   /** When the request head arrived, on the `performance.now()` clock. */
   readonly receivedAt: number;
+  /**
+   * Why the request cannot be proxied as sent (a CONNECT, no `:path`, an absolute-form target that is
+   * not HTTP), or undefined. Such a request still goes down the stack, so the edge stage sees it; the
+   * router answers it TANDEM_BAD_REQUEST.
+   */
+  readonly refused: string | undefined;
 
   constructor(
     head: RequestHead,
@@ -80,5 +88,6 @@ export class ProxyRequest {
     this.protocol = connection.protocol;
     this.peer = connection.peer;
     this.receivedAt = receivedAt;
+    this.refused = head.refused;
   }
 }

@@ -1,13 +1,14 @@
 import { grpcStatusOf } from '../http/grpc.js';
 import type { Layer, ProxyResponse } from '../http/message.js';
-import { replyStatus } from '../listener/respond.js';
+import { failedBodyGrpcStatus, replyStatus } from '../listener/respond.js';
 import type { ListenerRequestMetrics } from '../observe/requestMetrics.js';
 
 /**
  * Request metrics, the first concern of the edge stage: it sits above the router, so it sees every
  * request the listener accepted — route misses, requests to an upstream without endpoints and every
  * other local failure included — and records each once, when the client has its whole answer: the
- * status class it got (the mapped status for local failures), the gRPC status from the trailers (or a
+ * status class it got (the mapped status for local failures, and for a response head the downstream
+ * could not carry, the local reply that replaced it), the gRPC status from the trailers (or a
  * trailers-only head, or the status a failure mid-body was reported with), and the time from the
  * request head to the end of the response.
  */
@@ -20,10 +21,16 @@ export function requestMetrics(metrics: ListenerRequestMetrics): Layer {
     return answer.then(
       (response: ProxyResponse) => {
         response.body.onFinish(({ trailers, error }) => {
+          const unforwardable = context.unforwardable;
+          if (unforwardable !== undefined) {
+            const reply = replyStatus(unforwardable, request.grpc);
+            route.finished(reply.status, reply.grpcStatus, request.receivedAt);
+            return;
+          }
           let grpcStatus: number | undefined;
           if (request.grpc) {
             grpcStatus = grpcStatusOf(trailers) ?? (response.endStream ? grpcStatusOf(response.headers) : undefined);
-            if (grpcStatus === undefined && error !== undefined) grpcStatus = replyStatus(error, true).grpcStatus;
+            if (grpcStatus === undefined && error !== undefined) grpcStatus = failedBodyGrpcStatus(error);
           }
           route.finished(response.status, grpcStatus, request.receivedAt);
         });

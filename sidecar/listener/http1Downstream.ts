@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, TandemError } from '../core/errors.js';
+import type { TandemError } from '../core/errors.js';
 import { RequestContext } from '../http/context.js';
 import type { Headers, ProxyResponse, ResponseBody, Service } from '../http/message.js';
 import { ProxyRequest, type DownstreamConnection } from '../http/request.js';
@@ -10,11 +10,8 @@ import { cancelled, serve, type Downstream } from './serve.js';
 /** Handles one HTTP/1.1 request from `http.Server`. */
 export function onHttp1Request(req: IncomingMessage, res: ServerResponse, connection: DownstreamConnection, service: Service): void {
   const downstream = new Http1Downstream(req, res);
-  const target = parseTarget(req);
-  if (target === undefined) {
-    downstream.reply(new TandemError(ErrorCode.BadRequest, `cannot proxy request target "${req.url ?? ''}"`));
-    return;
-  }
+  const url = req.url ?? '';
+  const target = parseTarget(req) ?? { authority: req.headers.host ?? '', path: url, refused: `cannot proxy request target "${url}"` };
   const headers = req.headers as Headers;
   // RFC 9112 §6.3: a request has a body only if it says so with Content-Length or Transfer-Encoding.
   const empty = headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0');

@@ -5,7 +5,7 @@ import {
   type ServerHttp2Stream,
   type ServerStreamResponseOptions,
 } from 'node:http2';
-import { ErrorCode, TandemError } from '../core/errors.js';
+import { ErrorCode, type TandemError } from '../core/errors.js';
 import { RequestContext } from '../http/context.js';
 import { isGrpcContentType } from '../http/grpc.js';
 import { END_STREAM_FLAG } from '../http/http2Settings.js';
@@ -30,16 +30,17 @@ export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeade
   const path = head[':path'];
   const downstream = new Http2Downstream(stream, method === 'HEAD', isGrpcContentType(head['content-type']));
   stream.on('error', noop); // resets are observed through 'close'
-  if (method === undefined || path === undefined || method === 'CONNECT') {
-    downstream.reply(new TandemError(ErrorCode.BadRequest, 'CONNECT and requests without :path are not proxied'));
-    return;
-  }
+  const refused = method === undefined || path === undefined || method === 'CONNECT' ? 'CONNECT and requests without :path are not proxied' : undefined;
   const empty = (flags & END_STREAM_FLAG) !== 0;
   // Tandem answers the expectation itself and does not forward it (as it does on HTTP/1.1, where
   // Node's server sends the 100): the client may send its body at once.
   if (!empty && head.expect?.toLowerCase() === '100-continue') stream.additionalHeaders({ ':status': 100 });
   const authority = head[':authority'] ?? head.host ?? '';
-  const request = new ProxyRequest({ method, scheme: head[':scheme'], authority, path, headers: head }, new RequestBody(empty ? undefined : stream, empty), connection);
+  const request = new ProxyRequest(
+    { method: method ?? '', scheme: head[':scheme'], authority, path: path ?? '', headers: head, refused },
+    new RequestBody(empty ? undefined : stream, empty),
+    connection,
+  );
   const context = new RequestContext();
   stream.on('close', () => {
     if (!downstream.complete) context.cancellation.cancel(cancelled(stream.rstCode));

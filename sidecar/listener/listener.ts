@@ -8,7 +8,7 @@ import type { DownstreamConnection } from '../http/request.js';
 import { plaintextAcceptor, type Acceptor } from './acceptor.js';
 import { onHttp1Request } from './http1Downstream.js';
 import { onHttp2Stream } from './http2Downstream.js';
-import { closeWhenIdle } from './idleSessions.js';
+import { guardSession } from './http2Sessions.js';
 import { http1Server, http2Server, type ConnectionTimeouts } from './servers.js';
 
 const log = createLogger('listener');
@@ -56,7 +56,7 @@ export class Listener {
       this.http2Connections.set(session, this.handingOver as DownstreamConnection);
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
-      closeWhenIdle(session, timeouts.idleTimeoutMs);
+      guardSession(session, timeouts);
     });
     this.tcp = createTcpServer({ noDelay: true }, (socket) => this.accept(socket));
   }

@@ -52,12 +52,45 @@ export interface LocalReply {
 }
 
 /**
- * What a client is told of a local failure: an HTTP status, and for a gRPC call the gRPC status (with
- * HTTP 200). Anything thrown that is not a TandemError is a bug in Tandem, answered as TANDEM_INTERNAL_ERROR.
+ * The gRPC status a client reads from an RST_STREAM with this HTTP/2 error code (gRPC's
+ * PROTOCOL-HTTP2.md, "Errors"; grpc-js does the same): what an HTTP/2 gRPC client sees when Tandem
+ * passes an upstream's reset on.
+ */
+function grpcStatusOfReset(http2Code: number): number {
+  switch (http2Code) {
+    case 7: // REFUSED_STREAM
+      return GrpcStatus.Unavailable;
+    case 8: // CANCEL
+      return GrpcStatus.Cancelled;
+    case 11: // ENHANCE_YOUR_CALM
+      return GrpcStatus.ResourceExhausted;
+    case 12: // INADEQUATE_SECURITY
+      return GrpcStatus.PermissionDenied;
+    default:
+      return GrpcStatus.Internal;
+  }
+}
+
+/**
+ * What a client is told of a local failure before the response head: an HTTP status, and for a gRPC
+ * call the gRPC status (with HTTP 200). A stream the upstream reset reaches an HTTP/2 gRPC client as
+ * the same reset (see `Http2Downstream.reply`). Anything thrown that is not a TandemError is a bug in
+ * Tandem, answered as TANDEM_INTERNAL_ERROR.
  */
 export function replyStatus(error: unknown, grpc: boolean): { readonly status: number; readonly grpcStatus: number | undefined } {
   const code = TandemError.is(error) ? error.code : ErrorCode.Internal;
-  return grpc ? { status: 200, grpcStatus: GRPC_STATUS[code] } : { status: HTTP_STATUS[code], grpcStatus: undefined };
+  if (!grpc) return { status: HTTP_STATUS[code], grpcStatus: undefined };
+  const reset = code === ErrorCode.UpstreamReset ? (error as TandemError).http2Code : undefined;
+  return { status: 200, grpcStatus: reset === undefined ? GRPC_STATUS[code] : grpcStatusOfReset(reset) };
+}
+
+/**
+ * The gRPC status a client reads when a call's response fails after its head: trailers carrying the
+ * failure's own status, or — for a failure with an HTTP/2 code, passed on as RST_STREAM — the status
+ * that reset stands for (see `Http2Downstream.fail`).
+ */
+export function failedBodyGrpcStatus(error: TandemError): number {
+  return error.http2Code === undefined ? GRPC_STATUS[error.code] : grpcStatusOfReset(error.http2Code);
 }
 
 export function localReply(error: TandemError, grpc: boolean): LocalReply {

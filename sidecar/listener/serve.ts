@@ -35,6 +35,7 @@ export function serve(service: Service, request: ProxyRequest, context: RequestC
         const failure = new TandemError(ErrorCode.UpstreamProtocol, `the upstream response cannot be forwarded: ${(error as Error).message}`, {
           cause: error,
         });
+        context.unforwardable = failure;
         response.body.abort(failure);
         downstream.reply(failure);
         return;

@@ -45,7 +45,11 @@ export function http1Server(onRequest: (req: IncomingMessage, res: ServerRespons
       headersTimeout: timeouts.requestHeadersTimeoutMs,
       // No limit on a whole request: uploads and long polls may legitimately last (Envoy's default too).
       requestTimeout: 0,
+      // An idle keep-alive connection closes at idle_timeout, the value it advertises (Keep-Alive:
+      // timeout=N). Node would otherwise wait a further keepAliveTimeoutBuffer (1 s); clients that honour
+      // the hint (Node's agent, browsers) stop reusing a connection before it, which is that buffer's aim.
       keepAliveTimeout: timeouts.idleTimeoutMs,
+      keepAliveTimeoutBuffer: 0,
       connectionsCheckingInterval: HEAD_TIMEOUT_CHECK_MS,
     },
     onRequest,

@@ -12,13 +12,14 @@ export interface RouteTarget {
  * Routers choose the service for each request and name the chosen upstream in the request's context,
  * synchronously, before anything else happens: the edge stage above reads it for its labels. A
  * request no route takes fails like any other service failure (TANDEM_NO_ROUTE), so the edge stage
- * sees it too.
+ * sees it too, as it does a request the codec found no proxyable target in (`request.refused`).
  */
 
 /** Everything to one upstream (an upstream's local port, the inbound listener's local app). */
 export function fixedRouter(target: RouteTarget): Service {
   const { upstream, service } = target;
   return (request, context) => {
+    if (request.refused !== undefined) return refuse(request.refused);
     context.upstream = upstream;
     return service(request, context);
   };
@@ -32,6 +33,7 @@ export function authorityRouter(targets: readonly RouteTarget[]): Service {
   const byName = new Map(targets.map((target) => [target.upstream.toLowerCase(), target]));
   const known = [...byName.keys()].join(', ') || 'none';
   return (request, context) => {
+    if (request.refused !== undefined) return refuse(request.refused);
     const name = serviceNameFromAuthority(request.authority);
     const target = byName.get(name);
     if (target === undefined) {
@@ -40,4 +42,9 @@ export function authorityRouter(targets: readonly RouteTarget[]): Service {
     context.upstream = target.upstream;
     return target.service(request, context);
   };
+}
+
+/** A request the codec could read but not proxy goes nowhere. */
+function refuse(why: string): Promise<never> {
+  return Promise.reject(new TandemError(ErrorCode.BadRequest, why));
 }

@@ -13,6 +13,7 @@ const WRITERS: Readonly<Record<string, readonly string[]>> = {
   upstream: ['sidecar/stack/router.ts'],
   hashKey: ['sidecar/layers/hashKey.ts'],
   pinnedEndpoint: ['sidecar/layers/statefulSession.ts'],
+  unforwardable: ['sidecar/listener/serve.ts'],
   trace: [],
   limitDeadline: ['sidecar/layers/timeout.ts'],
   setHeadDeadline: ['sidecar/layers/timeout.ts'],
