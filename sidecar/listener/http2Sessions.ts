@@ -13,10 +13,11 @@ const GOAWAY_GRACE_MS = 1_000;
  * - `request_headers_timeout`: nghttp2 holds a header block until it is complete, and Node opens a
  *   stream only then, so a client that starts a HEADERS frame and never finishes it looks idle. Its
  *   mark is nghttp2's last processed stream id running ahead of the streams opened. The session is
- *   looked at every half timeout; a head pending through a whole timeout ends the connection (so it
- *   goes between one and one and a half timeouts after it began).
+ *   looked at every half timeout; a head seen pending is given one whole timeout more, and if no
+ *   stream has opened by then the connection ends (so it goes between one and one and a half timeouts
+ *   after the head began).
  *
- * One timer per connection, and only while it has no open stream.
+ * At most two timers per connection, and only while it has no open stream.
  */
 export function guardSession(session: ServerHttp2Session, timeouts: ConnectionTimeouts): void {
   const { requestHeadersTimeoutMs: headMs, idleTimeoutMs: idleMs } = timeouts;
@@ -24,8 +25,9 @@ export function guardSession(session: ServerHttp2Session, timeouts: ConnectionTi
   let open = 0;
   let lastOpened = 0;
   let idleSince = performance.now();
-  let headPendingSince: number | undefined;
   let timer: NodeJS.Timeout | undefined;
+  /** Armed when a request head is seen pending; a stream opening disarms it. */
+  let headTimer: NodeJS.Timeout | undefined;
 
   const schedule = (): void => {
     clearTimeout(timer);
@@ -38,18 +40,19 @@ export function guardSession(session: ServerHttp2Session, timeouts: ConnectionTi
     timer.unref();
   };
 
+  const headPending = (): boolean => headMs > 0 && (session.state.lastProcStreamID ?? 0) > lastOpened;
+
   const check = (): void => {
     timer = undefined;
     if (session.closed || session.destroyed) return;
-    const now = performance.now();
-    if (headMs > 0 && (session.state.lastProcStreamID ?? 0) > lastOpened) {
-      headPendingSince ??= now;
-      if (now - headPendingSince >= headMs) {
-        session.destroy(); // a GOAWAY, then the socket: the client never finished its request head
-        return;
-      }
+    if (headTimer === undefined && headPending()) {
+      headTimer = setTimeout(() => {
+        // A GOAWAY, then the socket: the client never finished its request head.
+        if (headPending() && !session.destroyed) session.destroy();
+      }, headMs);
+      headTimer.unref();
     }
-    if (idleMs > 0 && now - idleSince >= idleMs) {
+    if (idleMs > 0 && performance.now() - idleSince >= idleMs) {
       session.close();
       setTimeout(() => session.destroy(), GOAWAY_GRACE_MS).unref();
       return;
@@ -60,7 +63,8 @@ export function guardSession(session: ServerHttp2Session, timeouts: ConnectionTi
   session.on('stream', (stream) => {
     open++;
     if (stream.id !== undefined && stream.id > lastOpened) lastOpened = stream.id;
-    headPendingSince = undefined;
+    clearTimeout(headTimer);
+    headTimer = undefined;
     clearTimeout(timer);
     timer = undefined;
     stream.once('close', () => {
@@ -69,6 +73,9 @@ export function guardSession(session: ServerHttp2Session, timeouts: ConnectionTi
       schedule();
     });
   });
-  session.once('close', () => clearTimeout(timer));
+  session.once('close', () => {
+    clearTimeout(timer);
+    clearTimeout(headTimer);
+  });
   schedule();
 }

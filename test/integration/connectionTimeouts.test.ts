@@ -5,9 +5,17 @@ import { startHttp1Backend } from '../helpers/backends.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { FrameType, RawHttp2Client } from '../helpers/rawHttp2.js';
 import { startSidecar, type TestSidecar } from '../helpers/sidecar.js';
+import { SOAK, soakOr } from '../helpers/soak.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const HEAD_TIMEOUT_MS = 1_000;
+/** Tandem's default request_headers_timeout, which the trickling-client scenario keeps under `npm run test:soak`. */
+const DEFAULT_HEAD_TIMEOUT_MS = 10_000;
+/**
+ * The trickling client's head timeout and the pause between its bytes: shortened under `npm test`,
+ * and the literal scenario (the default 10 s, a byte every 2 s) under `npm run test:soak`.
+ */
+const TRICKLE = soakOr({ headTimeoutMs: HEAD_TIMEOUT_MS, byteEveryMs: 300 }, { headTimeoutMs: DEFAULT_HEAD_TIMEOUT_MS, byteEveryMs: 2_000 });
 const IDLE_TIMEOUT_MS = 2_000;
 /** How late a close may come: timer and check-interval granularity, and a loaded machine. */
 const LATE_MS = 1_000;
@@ -30,14 +38,18 @@ function closeTime(closed: Promise<number>, ms: number): Promise<number> {
 }
 
 /**
- * A sidecar with `request_headers_timeout: 1s` and `idle_timeout: 2s` on every listener: upstream
- * `web` on a local port and on the HTTP proxy port, and the inbound listener, all in front of one
- * HTTP/1.1 backend that answers `ok`, or holds `/hold` until the test answers it.
+ * A sidecar with `request_headers_timeout: 1s` (or, with `defaultHeadTimeout`, none configured) and
+ * `idle_timeout: 2s` on every listener: upstream `web` on a local port and on the HTTP proxy port, and
+ * the inbound listener, all in front of one HTTP/1.1 backend that answers `ok`, or holds `/hold` until
+ * the test answers it.
  */
-async function meshWithShortTimeouts(): Promise<{ mesh: TestSidecar; held: ServerResponse[] }> {
+async function meshWithShortTimeouts(options: { defaultHeadTimeout?: boolean } = {}): Promise<{ mesh: TestSidecar; held: ServerResponse[] }> {
   const held: ServerResponse[] = [];
   const backend = await startHttp1Backend((req, res) => (req.url === '/hold' ? held.push(res) : res.end('ok')));
-  const timeouts = { request_headers_timeout: `${HEAD_TIMEOUT_MS}ms`, idle_timeout: `${IDLE_TIMEOUT_MS}ms` };
+  const timeouts = {
+    ...(options.defaultHeadTimeout === true ? {} : { request_headers_timeout: `${HEAD_TIMEOUT_MS}ms` }),
+    idle_timeout: `${IDLE_TIMEOUT_MS}ms`,
+  };
   const mesh = await startSidecar(
     {
       service: { name: 'app', port: backend.port },
@@ -113,9 +125,10 @@ function steadyClient(port: number): { completed(): number; stop(): Promise<Arra
   };
 }
 
-describe('request-head timeout (request_headers_timeout: 1s)', () => {
+describe('request-head timeout (request_headers_timeout: 1s; the 10 s default under test:soak for the trickling client)', () => {
   it.each(LISTENER_KINDS)('closes a client trickling its HTTP/1.1 request head on %s, with 408, while a keep-alive client there is served throughout', async (listener) => {
-    const { mesh } = await meshWithShortTimeouts();
+    const { headTimeoutMs, byteEveryMs } = TRICKLE;
+    const { mesh } = await meshWithShortTimeouts({ defaultHeadTimeout: SOAK });
     const port = mesh.port(listener);
     const steady = steadyClient(port);
     await waitFor('the steady client to be served once', () => steady.completed() >= 1);
@@ -123,10 +136,10 @@ describe('request-head timeout (request_headers_timeout: 1s)', () => {
     const slow = await rawConnection(port);
     const startedAt = performance.now();
     slow.socket.write('GET / HTTP/1.1\r\nHost: web\r\n');
-    const trickle = setInterval(() => slow.socket.write('a'), 300); // a header name growing a byte at a time
+    const trickle = setInterval(() => slow.socket.write('a'), byteEveryMs); // a header name growing a byte at a time
     onCleanup(() => clearInterval(trickle));
     const servedBefore = steady.completed();
-    const closedAt = await closeTime(slow.closed, HEAD_TIMEOUT_MS + LATE_MS + 500);
+    const closedAt = await closeTime(slow.closed, headTimeoutMs + LATE_MS + 500);
     clearInterval(trickle);
     const servedDuring = steady.completed() - servedBefore;
     const afterClose = steady.completed();
@@ -134,8 +147,8 @@ describe('request-head timeout (request_headers_timeout: 1s)', () => {
     const results = await steady.stop();
 
     expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
-    expect(closedAt - startedAt).toBeGreaterThanOrEqual(HEAD_TIMEOUT_MS);
-    expect(closedAt - startedAt).toBeLessThanOrEqual(HEAD_TIMEOUT_MS + LATE_MS);
+    expect(closedAt - startedAt).toBeGreaterThanOrEqual(headTimeoutMs);
+    expect(closedAt - startedAt).toBeLessThanOrEqual(headTimeoutMs + LATE_MS);
     expect(results.every((result) => result.status === 200)).toBe(true);
     expect(results.slice(1).every((result) => result.reused)).toBe(true); // one connection, never cut
     expect(servedDuring).toBeGreaterThanOrEqual(3); // a request every 200 ms for at least a second
