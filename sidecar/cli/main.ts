@@ -12,6 +12,7 @@ Commands:
   sidecar -c FILE        run a sidecar with the configuration in FILE (YAML or JSON)
   validate -c FILE       check FILE (and files it refers to) and exit
   demo [--duration D]    run a demo mesh on this machine (what \`npm start\` runs); D like 30s
+  ca <command> --dir DIR the built-in certificate authority (\`tandem ca --help\` lists its commands)
 
 Options:
   -c, --config FILE      configuration file
@@ -27,6 +28,8 @@ function version(): string {
 
 async function main(argv: readonly string[]): Promise<number> {
   setup();
+  // The CA has options of its own: a separate program sharing the binary, loaded only when run.
+  if (argv[0] === 'ca') return (await import('./caCommand.js')).caCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
