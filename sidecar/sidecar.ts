@@ -15,12 +15,16 @@ import { Metrics } from './observe/metrics.js';
 import { inbound } from './stack/inbound.js';
 import { outbound, upstreamStack } from './stack/outbound.js';
 import { authorityRouter, fixedRouter, type RouteTarget } from './stack/router.js';
+import type { IdentitySource } from './identity/identitySource.js';
+import { FileIdentity } from './identity/fileIdentity.js';
+import { createIdentity, upstreamConnectors } from './identity/sidecarIdentity.js';
+import { tlsAcceptor } from './listener/tlsAcceptor.js';
 import { plaintextConnector, type Connector } from './upstream/connector.js';
 
 const log = createLogger('sidecar');
 
 export interface SidecarOptions {
-  /** How upstream connections are made; plaintext TCP unless given (the seam mTLS plugs into). */
+  /** How every upstream's connections are made, overriding `upstreams[].tls` (tests). */
   readonly connector?: Connector;
 }
 
@@ -39,6 +43,7 @@ export class Sidecar implements AdminSource {
     private readonly localApp: LocalApp | undefined,
     private readonly listenerList: readonly Listener[],
     private readonly metricsRegistry: Metrics,
+    private readonly identitySource: IdentitySource | undefined,
   ) {
     this.admin = new AdminServer(this, loaded.config.admin.address, loaded.config.admin.port);
   }
@@ -46,16 +51,22 @@ export class Sidecar implements AdminSource {
   static async start(loaded: LoadedConfig, options: SidecarOptions = {}): Promise<Sidecar> {
     const { config } = loaded;
     setLogLevel(config.log.level);
-    const connector = options.connector ?? plaintextConnector;
+    const identity = createIdentity(config, loaded.baseDir);
+    // Files are there or not: a bad set fails the start. The CA may be down for a while: the sidecar
+    // starts, is not ready, and keeps asking.
+    if (identity instanceof FileIdentity) await identity.start();
+    else void identity?.start();
+    const connectorFor = upstreamConnectors(config, identity, loaded.baseDir);
     const discovery = createDiscovery(loaded);
     const metrics = new Metrics();
+    if (identity !== undefined) metrics.watchIdentity(() => identity.current?.notAfter);
     const clusters: Cluster[] = [];
     const targets: RouteTarget[] = [];
     for (const upstream of config.upstreams) {
       // Validation guarantees discovery is configured whenever upstreams are.
       const resolver = (discovery as DiscoveryProvider).resolver(upstream.service);
       const upstreamMetrics = metrics.forUpstream(upstream.name);
-      const cluster = new Cluster(upstream, { resolver, connector, metrics: upstreamMetrics });
+      const cluster = new Cluster(upstream, { resolver, connector: options.connector ?? connectorFor(upstream), metrics: upstreamMetrics });
       clusters.push(cluster);
       const session = upstream.stateful_session;
       const key = session === undefined ? undefined : sessionKey(session, loaded.baseDir);
@@ -67,9 +78,15 @@ export class Sidecar implements AdminSource {
       const settings = config.inbound;
       localApp = new LocalApp(config.service, plaintextConnector);
       const service = inbound(metrics.forListener('inbound', 'inbound'), localApp, { streamIdleTimeoutMs: settings.stream_idle_timeout.ms });
-      listeners.push(new Listener({ name: 'inbound', address: settings.address, port: settings.port, service, timeouts: timeoutsOf(settings) }));
+      const timeouts = timeoutsOf(settings);
+      const mode = settings.tls.mode ?? (identity === undefined ? 'disabled' : 'strict');
+      const acceptor =
+        mode === 'disabled' || identity === undefined
+          ? undefined
+          : tlsAcceptor({ identity, mode, handshakeTimeoutMs: timeouts.requestHeadersTimeoutMs, refused: metrics.tlsRefusals('inbound') });
+      listeners.push(new Listener({ name: 'inbound', address: settings.address, port: settings.port, service, timeouts, ...(acceptor === undefined ? {} : { acceptor }) }));
     }
-    const sidecar = new Sidecar(loaded, discovery, clusters, localApp, listeners, metrics);
+    const sidecar = new Sidecar(loaded, discovery, clusters, localApp, listeners, metrics, identity);
     for (const cluster of clusters) cluster.start();
     try {
       for (const listener of listeners) await bind(listener.listen(), listener.name, listener.address);
@@ -112,7 +129,28 @@ export class Sidecar implements AdminSource {
       reasons.push(`upstream ${cluster.name}: discovery has not answered yet${error === undefined ? '' : ` (last error: ${error.message})`}`);
     }
     for (const listener of this.listenerList) if (listener.port === 0) reasons.push(`listener ${listener.name}: not bound`);
+    const identity = this.identitySource;
+    if (identity !== undefined && identity.current === undefined) {
+      const last = identity.renewals.last;
+      reasons.push(`identity: no certificate yet${last === undefined ? '' : ` (last attempt: ${last.outcome})`}`);
+    }
     return reasons;
+  }
+
+  identity(): unknown {
+    const source = this.identitySource;
+    const material = source?.current;
+    if (source === undefined) return null;
+    const record = (r: { at: Date; outcome: string } | undefined): unknown => (r === undefined ? null : { at: r.at.toISOString(), outcome: r.outcome });
+    return {
+      spiffe_id: material?.id.uri ?? null,
+      serial: material?.serial ?? null,
+      not_before: material?.notBefore.toISOString() ?? null,
+      not_after: material?.notAfter.toISOString() ?? null,
+      trust_bundle_sha256: material?.bundleFingerprints ?? [],
+      last_renewal: record(source.renewals.last),
+      last_successful_renewal: record(source.renewals.lastSuccess),
+    };
   }
 
   clusters(): unknown {
@@ -154,6 +192,7 @@ export class Sidecar implements AdminSource {
     for (const cluster of this.clusterList) cluster.close();
     this.localApp?.close();
     await this.discovery?.close();
+    this.identitySource?.close();
     await this.admin.close();
   }
 }

@@ -14,6 +14,8 @@ export interface AdminSource {
   listeners(): unknown;
   configDump(): unknown;
   metrics(): { text(): Promise<string>; readonly contentType: string };
+  /** This sidecar's certificate and trust bundle, and its last renewal; null without an identity. */
+  identity(): unknown;
 }
 
 type Handler = (source: AdminSource, res: ServerResponse) => void;
@@ -28,6 +30,7 @@ const ROUTES: Readonly<Record<string, Handler>> = {
   '/clusters': (source, res) => json(res, { clusters: source.clusters() }),
   '/listeners': (source, res) => json(res, { listeners: source.listeners() }),
   '/config_dump': (source, res) => json(res, source.configDump()),
+  '/identity': (source, res) => json(res, { identity: source.identity() }),
   '/metrics': (source, res) => {
     const metrics = source.metrics();
     metrics.text().then(

@@ -9,6 +9,7 @@ import { ActiveHealthCheckConfig, HealthCheckConfig } from '../health/healthChec
 import { OutlierDetectionSchema } from '../cluster/outlierDetectionConfig.js';
 import { CircuitBreakerSchema } from '../limits/circuitBreakerConfig.js';
 import { mergeRetry, retryConfigIssues, RetrySchema } from '../retry/retryConfig.js';
+import { IdentitySchema, InboundTlsSchema, UpstreamTlsSchema } from '../identity/identityConfig.js';
 import { RouteSchema } from './routeConfig.js';
 import { formatFieldPath } from './issues.js';
 import { LoadBalancing } from './loadBalancing.js';
@@ -75,6 +76,8 @@ export const UpstreamSchema = z
     health_check: ActiveHealthCheckConfig.optional(),
     /** Per-path overrides of timeout, stream_idle_timeout and retry; first match wins. */
     routes: z.array(RouteSchema).default([]),
+    /** How connections to the endpoints are secured; mutual TLS by default once `identity` is configured. */
+    tls: UpstreamTlsSchema.prefault({}),
   })
   .superRefine((upstream, ctx) => {
     upstream.routes.forEach((route, index) => {
@@ -120,13 +123,14 @@ export const ConfigSchema = z
       .optional(),
     admin: z.strictObject({ address: Address.default('127.0.0.1'), port: Port.default(9901) }).prefault({}),
     /**
-     * Where peers reach the local service. Plaintext for now, so it binds loopback unless told
-     * otherwise; mutual TLS will plug in here.
+     * Where peers reach the local service: mutual TLS once `identity` is configured (then it may bind
+     * a pod or host address); plaintext otherwise, so it binds loopback unless told.
      */
     inbound: z
       .strictObject({
         address: Address.default('127.0.0.1'),
         port: Port,
+        tls: InboundTlsSchema.prefault({}),
         ...connectionTimeouts,
         /** Nothing sent either way on a stream for this long ends it (as an upstream's default, Envoy's 5 min). */
         stream_idle_timeout: DurationField.prefault('5m'),
@@ -140,6 +144,8 @@ export const ConfigSchema = z
         ...connectionTimeouts,
       })
       .prefault({}),
+    /** Who this sidecar is in the mesh: its certificates, from Tandem's CA or from files. */
+    identity: IdentitySchema.optional(),
     discovery: Discovery.optional(),
     upstreams: z.array(UpstreamSchema).default([]),
     log: z.strictObject({ level: LogLevel.default('info') }).prefault({}),
@@ -155,6 +161,19 @@ export const ConfigSchema = z
         message: `required when upstreams are declared (e.g. { ${DEFAULT_DISCOVERY_KIND}: { file: ./endpoints.yaml } })`,
       });
     }
+    if (config.identity !== undefined && config.identity.service === undefined && config.service === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['identity', 'service'], message: 'required when there is no service block (the service this sidecar\'s identity names)' });
+    }
+    if (config.identity === undefined) {
+      const mode = config.inbound?.tls.mode;
+      if (mode === 'strict' || mode === 'permissive') ctx.addIssue({ code: 'custom', path: ['inbound', 'tls', 'mode'], message: `${mode} needs an identity block (this sidecar's certificate)` });
+      config.upstreams.forEach((upstream, index) => {
+        if (upstream.tls.mode === 'mtls') ctx.addIssue({ code: 'custom', path: ['upstreams', index, 'tls', 'mode'], message: 'mtls needs an identity block (this sidecar\'s certificate)' });
+      });
+    }
+    config.upstreams.forEach((upstream, index) => {
+      if (upstream.tls.mode === 'tls' && upstream.tls.ca_file === undefined) ctx.addIssue({ code: 'custom', path: ['upstreams', index, 'tls', 'ca_file'], message: 'required for mode: tls' });
+    });
     const names = new Map<string, number>();
     config.upstreams.forEach((upstream, index) => {
       const key = upstream.name.toLowerCase();

@@ -45,7 +45,19 @@ export interface ForwardingInfo {
   readonly remoteAddress: string | undefined;
   /** The scheme the downstream connection used (`http`, `https`). */
   readonly scheme: string;
+  /**
+   * On a mutual-TLS connection: this sidecar's SPIFFE ID and the one the client proved, for
+   * `x-forwarded-client-cert` (Envoy's `By=…;URI=…` form).
+   */
+  readonly clientCert?: { readonly by: string; readonly uri: string } | undefined;
 }
+
+/**
+ * The header that tells the app who called it. Tandem alone writes it: any copy a client sends is
+ * dropped on every listener (Envoy's SANITIZE, then SET on a verified mTLS connection), so an app may
+ * trust it.
+ */
+export const FORWARDED_CLIENT_CERT = 'x-forwarded-client-cert';
 
 /**
  * End-to-end request headers for the upstream. Pseudo-headers, hop-by-hop headers, headers the
@@ -57,7 +69,7 @@ export function upstreamRequestHeaders(incoming: Headers, forwarding: Forwarding
   const nominated = connectionNominated(incoming['connection']);
   const out: Headers = {};
   for (const name in incoming) {
-    if (name.charCodeAt(0) === 58 /* ':' */ || isHopByHop(name) || name === 'expect') continue;
+    if (name.charCodeAt(0) === 58 /* ':' */ || isHopByHop(name) || name === 'expect' || name === FORWARDED_CLIENT_CERT) continue;
     if (nominated?.has(name) === true) continue;
     out[name] = incoming[name];
   }
@@ -72,6 +84,7 @@ export function upstreamRequestHeaders(incoming: Headers, forwarding: Forwarding
         : `${Array.isArray(previous) ? previous.join(', ') : previous}, ${forwarding.remoteAddress}`;
   }
   if (out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = forwarding.scheme;
+  if (forwarding.clientCert !== undefined) out[FORWARDED_CLIENT_CERT] = `By=${forwarding.clientCert.by};URI=${forwarding.clientCert.uri}`;
   return out;
 }
 

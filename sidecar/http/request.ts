@@ -25,6 +25,8 @@ export interface DownstreamConnection {
   /** `https` when the connection is TLS. */
   readonly scheme: 'http' | 'https';
   readonly peer: Peer;
+  /** The SPIFFE ID this sidecar presented on the connection (mutual TLS), for `x-forwarded-client-cert`. */
+  readonly localIdentity?: string | undefined;
 }
 
 /** A request head as a downstream codec parsed it. */
@@ -83,7 +85,9 @@ export class ProxyRequest {
     this.scheme = head.scheme ?? connection.scheme;
     this.authority = head.authority;
     this.path = head.path;
-    this.headers = upstreamRequestHeaders(head.headers, { remoteAddress: connection.peer.address, scheme: connection.scheme });
+    const { peer, localIdentity } = connection;
+    const clientCert = peer.identity !== undefined && localIdentity !== undefined ? { by: localIdentity, uri: peer.identity } : undefined;
+    this.headers = upstreamRequestHeaders(head.headers, { remoteAddress: peer.address, scheme: connection.scheme, clientCert });
     this.grpc = isGrpcContentType(head.headers['content-type']);
     this.protocol = connection.protocol;
     this.peer = connection.peer;

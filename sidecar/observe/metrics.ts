@@ -115,6 +115,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly tlsRefused = new Counter({
+    name: 'tandem_tls_refused_total',
+    help: 'Connections a mutual-TLS listener refused before any HTTP: plaintext (strict mode), handshake (no client certificate, another CA, expired…), identity (not a workload SVID of this trust domain), timeout.',
+    labelNames: ['listener', 'reason'],
+    registers: [this.registry],
+  });
+
+  /** Counts a listener's refused TLS connections, by reason. */
+  tlsRefusals(listener: string): (reason: string) => void {
+    return (reason) => this.tlsRefused.inc({ listener, reason });
+  }
+
+  /** `tandem_identity_cert_expiry_seconds`: how long the current certificate has left, read at each scrape. */
+  watchIdentity(expiry: () => Date | undefined): void {
+    new Gauge({
+      name: 'tandem_identity_cert_expiry_seconds',
+      help: "Seconds until this sidecar's certificate expires (negative once it has; absent before the first one). Renewal starts at about 2/3 of its life.",
+      registers: [this.registry],
+      collect() {
+        const notAfter = expiry();
+        if (notAfter === undefined) this.reset();
+        else this.set((notAfter.getTime() - Date.now()) / 1000);
+      },
+    });
+  }
+
   /** The request metrics of one listener, for its edge stage. */
   forListener(direction: Direction, listener: string): ListenerRequestMetrics {
     return new ListenerRequestMetrics({ direction, listener }, { requests: this.requests, duration: this.requestDuration, active: this.requestsActive });

@@ -8,7 +8,7 @@ export interface ConnectTarget extends Peer {
   readonly address: string;
   readonly port: number;
   readonly timeoutMs: number;
-  /** The name to ask for with TLS SNI: the upstream's service name. */
+  /** The name to ask for with TLS SNI: the upstream's service name (also the identity a mesh peer is expected to prove, absent discovery's word). */
   readonly serverName: string;
   /** What the pool can speak on this connection, preferred first, to offer with ALPN. */
   readonly alpnProtocols: readonly AlpnProtocol[];

@@ -1,5 +1,6 @@
 import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { ErrorCode, TandemError } from '../core/errors.js';
 import { downstreamResponseHeaders, forwardableTrailers } from '../http/headers.js';
 import { numberAttempt } from '../http/attempt.js';
@@ -208,7 +209,8 @@ class Http1Exchange {
   ) {
     upstream.on('socket', (socket) => {
       if (!socket.connecting) this.connected = true;
-      else socket.once('connect', () => (this.connected = true));
+      // A TLS connection is made once its handshake is: a refused certificate is a failed connect.
+      else socket.once((socket as TLSSocket).encrypted === true ? 'secureConnect' : 'connect', () => (this.connected = true));
     });
     upstream.on('response', this.onResponse);
     upstream.on('error', this.onError);

@@ -1,0 +1,113 @@
+import type { Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { IdentityMaterial } from '../identity/material.js';
+import type { IdentitySource } from '../identity/identitySource.js';
+import { verifyPeerIdentity } from '../identity/peerIdentity.js';
+import { createLogger } from '../core/log.js';
+import { plaintextAcceptor, type Acceptor } from './acceptor.js';
+
+const log = createLogger('listener');
+
+/** ALPN, in the server's order of preference (RFC 7301): HTTP/2 when the client offers it. */
+export const ALPN_PROTOCOLS = ['h2', 'http/1.1'];
+/** The first byte of a TLS record carrying a handshake (RFC 8446 §5.1, ContentType handshake = 22). */
+const TLS_HANDSHAKE = 0x16;
+
+/** Why a connection was refused before any HTTP; the label of `tandem_inbound_tls_refused_total`. */
+export type TlsRefusal = 'plaintext' | 'handshake' | 'identity' | 'timeout';
+
+export interface TlsAcceptorOptions {
+  readonly identity: IdentitySource;
+  /** `strict`: mutual TLS only. `permissive`: mutual TLS, or plaintext from the same port (for a migration). */
+  readonly mode: 'strict' | 'permissive';
+  /** A handshake (and a permissive plaintext client's first bytes) must complete within this. */
+  readonly handshakeTimeoutMs: number;
+  /** Counts each refused connection; none of them reaches HTTP, let alone the app. */
+  readonly refused?: (reason: TlsRefusal) => void;
+}
+
+/**
+ * Mutual TLS on a listener (the inbound side of the mesh). The client must present a certificate
+ * chaining to the trust bundle that is a workload SVID of this trust domain; the check runs on every
+ * handshake, resumed ones included (OpenSSL keeps the peer certificate in the session, and a new
+ * bundle means a new secure context whose ticket keys no old session decrypts). ALPN picks HTTP/2 or
+ * HTTP/1.1, and the peer's SPIFFE ID goes on the connection for every request on it.
+ *
+ * The current certificate is used for each new handshake; an identity change swaps it in without
+ * touching established connections.
+ */
+export function tlsAcceptor(options: TlsAcceptorOptions): Acceptor {
+  const { identity, mode, handshakeTimeoutMs } = options;
+  const refused = (socket: Socket, reason: TlsRefusal, detail: string): void => {
+    options.refused?.(reason);
+    log.debug('connection refused', { reason, detail, remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
+    socket.destroy();
+  };
+  // Node's TLS server does the handshakes (and verifies the chain); it is fed sockets, never listens.
+  const server = createTlsServer({
+    requestCert: true,
+    // Verified in 'secureConnection' rather than by Node, so every refusal is counted with its reason.
+    rejectUnauthorized: false,
+    ALPNProtocols: ALPN_PROTOCOLS,
+    minVersion: 'TLSv1.2',
+    handshakeTimeout: handshakeTimeoutMs > 0 ? handshakeTimeoutMs : undefined,
+  });
+  let installed: IdentityMaterial | undefined;
+  const install = (material: IdentityMaterial | undefined): void => {
+    if (material === undefined || material === installed) return;
+    // A new context for new handshakes (and new session-ticket keys); connections already up keep theirs.
+    server.setSecureContext({ key: material.keyPem, cert: material.chainPem, ca: material.bundlePem });
+    installed = material;
+  };
+  install(identity.current);
+  identity.onChange(install);
+
+  /** Connections in their handshake, by the peer's `address:port`: whom to hand each to once it is secure. */
+  const pending = new Map<string, (tls: TLSSocket) => void>();
+  server.on('secureConnection', (tls: TLSSocket) => {
+    const key = `${tls.remoteAddress ?? ''}:${tls.remotePort ?? ''}`;
+    const handOver = pending.get(key);
+    pending.delete(key);
+    handOver?.(tls);
+  });
+  server.on('tlsClientError', (error: NodeJS.ErrnoException, tls: TLSSocket) => {
+    const reason = error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : 'handshake';
+    options.refused?.(reason);
+    log.debug('connection refused', { reason, detail: error.message, remote: `${tls.remoteAddress ?? '?'}:${tls.remotePort ?? '?'}` });
+    tls.destroy();
+  });
+  const plaintext = plaintextAcceptor(handshakeTimeoutMs);
+
+  return {
+    accept(socket, ready) {
+      const timer = handshakeTimeoutMs > 0 ? setTimeout(() => refused(socket, 'timeout', 'no bytes'), handshakeTimeoutMs) : undefined;
+      socket.once('close', () => clearTimeout(timer));
+      socket.once('readable', () => {
+        clearTimeout(timer);
+        const first = socket.read(1) as Buffer | null;
+        if (first === null) return;
+        socket.unshift(first);
+        if (first[0] !== TLS_HANDSHAKE) {
+          if (mode === 'strict') return refused(socket, 'plaintext', 'not a TLS handshake');
+          return plaintext.accept(socket, ready);
+        }
+        if (installed === undefined) return refused(socket, 'handshake', 'this sidecar has no certificate yet');
+        const key = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`;
+        socket.once('close', () => pending.delete(key));
+        pending.set(key, (tls) => {
+          if (!tls.authorized) return refused(socket, 'handshake', String(tls.authorizationError ?? 'no client certificate'));
+          const peer = verifyPeerIdentity(tls.getPeerCertificate(), installed?.id.trustDomain);
+          if ('problem' in peer) return refused(socket, 'identity', peer.problem);
+          tls.on('error', () => tls.destroy()); // after the handshake, an error ends this connection only
+          ready(tls, {
+            protocol: tls.alpnProtocol === 'h2' ? 'http2' : 'http1',
+            scheme: 'https',
+            peer: { address: socket.remoteAddress, port: socket.remotePort, identity: peer.id },
+            localIdentity: installed?.id.uri,
+          });
+        });
+        server.emit('connection', socket);
+      });
+    },
+  };
+}

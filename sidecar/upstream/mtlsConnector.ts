@@ -1,0 +1,76 @@
+import { Socket } from 'node:net';
+import { connect as tlsConnect, createSecureContext, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
+import type { IdentitySource } from '../identity/identitySource.js';
+import type { IdentityMaterial } from '../identity/material.js';
+import { verifyPeerIdentity } from '../identity/peerIdentity.js';
+import type { ConnectTarget, Connector } from './connector.js';
+import { limitHandshake, whenNegotiated } from './tlsConnector.js';
+
+/** TLS sessions kept for resumption, per endpoint and expected identity (the oldest go first). */
+const MAX_SESSIONS = 1024;
+
+export interface MtlsConnectorOptions {
+  readonly identity: IdentitySource;
+  /** The SPIFFE ID an endpoint must prove when discovery names none: by default the upstream's service in our trust domain. */
+  readonly defaultIdentity: (target: ConnectTarget, trustDomain: string) => string;
+}
+
+/**
+ * Mutual TLS to peer sidecars: presents this sidecar's certificate, verifies the server's chain
+ * against the trust bundle and its SPIFFE ID against the one expected for the endpoint — from
+ * discovery metadata, else the upstream's — never a hostname. ALPN offers h2 and http/1.1 and the
+ * pool follows the answer.
+ *
+ * Sessions are resumed, but only towards the endpoint and identity they were made with: the cache key
+ * holds both, so a session minted while dialling A is never offered while dialling B; and the
+ * identity check runs on resumed handshakes too (Node checks the server identity on every
+ * `secureConnect`, with the certificate the session carries).
+ */
+export function mtlsConnector(options: MtlsConnectorOptions): Connector {
+  const { identity } = options;
+  const sessions = new Map<string, Buffer>();
+  let context: { material: IdentityMaterial; secureContext: SecureContext } | undefined;
+  const secureContext = (material: IdentityMaterial): SecureContext => {
+    if (context?.material !== material) {
+      // New material, new context: sessions from the old one go (they were made with the old certificate).
+      sessions.clear();
+      context = { material, secureContext: createSecureContext({ key: material.keyPem, cert: material.chainPem, ca: material.bundlePem, minVersion: 'TLSv1.2' }) };
+    }
+    return context.secureContext;
+  };
+
+  const open = (target: ConnectTarget): Socket => {
+    const material = identity.current;
+    if (material === undefined) {
+      // Only before the first certificate, while the sidecar is not ready: fails as a connect does.
+      const socket = new Socket();
+      process.nextTick(() => socket.destroy(new Error('this sidecar has no certificate yet')));
+      return socket;
+    }
+    const expected = target.expectedIdentity ?? options.defaultIdentity(target, material.id.trustDomain);
+    const key = `${target.address}:${target.port}|${expected}`;
+    const socket = tlsConnect({
+      host: target.address,
+      port: target.port,
+      servername: target.serverName,
+      secureContext: secureContext(material),
+      ALPNProtocols: [...target.alpnProtocols],
+      session: sessions.get(key),
+      checkServerIdentity: (_host: string, certificate: PeerCertificate) => {
+        const peer = verifyPeerIdentity(certificate, material.id.trustDomain);
+        if ('problem' in peer) return new Error(`the server's certificate is refused: ${peer.problem}`);
+        if (peer.id !== expected) return new Error(`the server is "${peer.id}", expected "${expected}"`);
+        return undefined;
+      },
+    });
+    socket.on('session', (session: Buffer) => {
+      sessions.delete(key);
+      if (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value as string);
+      sessions.set(key, session);
+    });
+    return limitHandshake(socket, target);
+  };
+
+  // Before the first certificate `open` fails the socket at once; `whenNegotiated` reports that as a failed connect.
+  return { scheme: 'https', connect: open, negotiate: (target) => whenNegotiated(open(target) as TLSSocket) };
+}
