@@ -2,6 +2,7 @@ import { discoveryKind } from '../discovery/registry.js';
 import type { DiscoveryProvider, LocalHealth, Registration } from '../discovery/resolver.js';
 import { AdminServer, type AdminSource } from './admin/adminServer.js';
 import { sessionKey } from './affinity/sessionCookie.js';
+import { compilePolicy } from './authz/policy.js';
 import { Cluster } from './cluster/cluster.js';
 import { LocalApp } from './cluster/localApp.js';
 import type { LoadedConfig } from './config/load.js';
@@ -77,7 +78,9 @@ export class Sidecar implements AdminSource {
     if (config.inbound !== undefined && config.service !== undefined) {
       const settings = config.inbound;
       localApp = new LocalApp(config.service, plaintextConnector);
-      const service = inbound(metrics.forListener('inbound', 'inbound'), localApp, { streamIdleTimeoutMs: settings.stream_idle_timeout.ms });
+      const rules = config.authorization;
+      const authorization = rules === undefined ? undefined : { policy: compilePolicy(rules), denied: metrics.authorizationDenials() };
+      const service = inbound(metrics.forListener('inbound', 'inbound'), localApp, { streamIdleTimeoutMs: settings.stream_idle_timeout.ms, authorization });
       const timeouts = timeoutsOf(settings);
       const mode = settings.tls.mode ?? (identity === undefined ? 'disabled' : 'strict');
       const acceptor =

@@ -9,6 +9,7 @@ import { ActiveHealthCheckConfig, HealthCheckConfig } from '../health/healthChec
 import { OutlierDetectionSchema } from '../cluster/outlierDetectionConfig.js';
 import { CircuitBreakerSchema } from '../limits/circuitBreakerConfig.js';
 import { mergeRetry, retryConfigIssues, RetrySchema } from '../retry/retryConfig.js';
+import { AuthorizationSchema } from '../authz/authorizationConfig.js';
 import { IdentitySchema, InboundTlsSchema, UpstreamTlsSchema } from '../identity/identityConfig.js';
 import { RouteSchema } from './routeConfig.js';
 import { formatFieldPath } from './issues.js';
@@ -144,6 +145,8 @@ export const ConfigSchema = z
         ...connectionTimeouts,
       })
       .prefault({}),
+    /** Who may call the local app through the inbound listener, by the caller's SPIFFE ID; everyone when absent. */
+    authorization: AuthorizationSchema.optional(),
     /** Who this sidecar is in the mesh: its certificates, from Tandem's CA or from files. */
     identity: IdentitySchema.optional(),
     discovery: Discovery.optional(),

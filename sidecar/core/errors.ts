@@ -32,6 +32,8 @@ export const ErrorCode = {
   DownstreamCancelled: 'TANDEM_DOWNSTREAM_CANCELLED',
   /** The request cannot be proxied as sent. */
   BadRequest: 'TANDEM_BAD_REQUEST',
+  /** The caller's identity may not call this service: inbound `authorization` denied it. The app never saw it. */
+  Unauthorized: 'TANDEM_UNAUTHORIZED',
   /** The sidecar is shutting down and takes no new work on this path. */
   ShuttingDown: 'TANDEM_SHUTTING_DOWN',
   /** A bug in Tandem: an unexpected exception on the request path. Logged with its stack. */

@@ -22,6 +22,7 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.Overflow]: 503,
   [ErrorCode.DownstreamCancelled]: 499,
   [ErrorCode.BadRequest]: 400,
+  [ErrorCode.Unauthorized]: 403,
   [ErrorCode.ShuttingDown]: 503,
   [ErrorCode.Internal]: 500,
 };
@@ -40,6 +41,7 @@ const GRPC_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.Overflow]: GrpcStatus.Unavailable,
   [ErrorCode.DownstreamCancelled]: GrpcStatus.Cancelled,
   [ErrorCode.BadRequest]: GrpcStatus.Internal,
+  [ErrorCode.Unauthorized]: GrpcStatus.PermissionDenied,
   [ErrorCode.ShuttingDown]: GrpcStatus.Unavailable,
   [ErrorCode.Internal]: GrpcStatus.Internal,
 };

@@ -122,6 +122,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly authorizationDenied = new Counter({
+    name: 'tandem_authorization_denied_total',
+    help: 'Inbound calls denied by the authorization rules (TANDEM_UNAUTHORIZED), by the rule that decided (rules[N] or default); none reached the app.',
+    labelNames: ['rule'],
+    registers: [this.registry],
+  });
+
+  /** Counts denied inbound calls by the rule that denied them. */
+  authorizationDenials(): (rule: string) => void {
+    return (rule) => this.authorizationDenied.inc({ rule });
+  }
+
   /** Counts a listener's refused TLS connections, by reason. */
   tlsRefusals(listener: string): (reason: string) => void {
     return (reason) => this.tlsRefused.inc({ listener, reason });

@@ -1,6 +1,8 @@
 import type { LocalApp } from '../cluster/localApp.js';
 import { LOCAL_APP } from '../cluster/localApp.js';
 import { stack, type Service } from '../http/message.js';
+import type { CallFacts, Verdict } from '../authz/policy.js';
+import { authorize } from '../layers/authorize.js';
 import { requestMetrics } from '../layers/requestMetrics.js';
 import { resendUnprocessed } from '../layers/resendUnprocessed.js';
 import { timeout } from '../layers/timeout.js';
@@ -10,6 +12,8 @@ import { fixedRouter } from './router.js';
 export interface InboundSettings {
   /** Nothing moving either way for this long ends the exchange (the upstream default, 5 min). */
   readonly streamIdleTimeoutMs: number;
+  /** Who may call the app, and where denials are counted; everyone when absent. */
+  readonly authorization?: { readonly policy: (facts: CallFacts) => Verdict; readonly denied: (rule: string) => void } | undefined;
 }
 
 /**
@@ -17,8 +21,8 @@ export interface InboundSettings {
  * layers that make sense in front of one local process: the calling sidecar already applied the
  * request's route timeout, retry policy, budget and limits, so this hop adds none of its own.
  *
- *   edge stage   request metrics now; the peer's identity is authorized here next, and tracing and
- *                drain accounting land here too
+ *   edge stage   request metrics; the caller's identity is authorized (tracing and drain
+ *                accounting land here next)
  *   router       everything to the local app
  *   timeout → resends → local app
  */
@@ -27,6 +31,8 @@ export function inbound(listener: ListenerRequestMetrics, app: LocalApp, setting
     [
       // Edge stage. What the client got, for every request: status class, gRPC status, duration, in flight.
       requestMetrics(listener),
+      // The caller's verified SPIFFE ID against the authorization rules; a denied call ends here.
+      ...(settings.authorization === undefined ? [] : [authorize(settings.authorization.policy, settings.authorization.denied)]),
     ],
     fixedRouter({
       upstream: LOCAL_APP,

@@ -1,9 +1,7 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { connect as tlsConnect } from 'node:tls';
 import { connect as tcpConnect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startHttp1Backend } from '../../helpers/backends.js';
-import { onCleanup } from '../../helpers/cleanup.js';
 import { startMeshCa, TRUST_DOMAIN, waitForIdentity, type MeshCa } from '../../helpers/mesh.js';
 import { scrapeMetrics } from '../../helpers/prometheus.js';
 import { startSidecar, type TestSidecar } from '../../helpers/sidecar.js';
@@ -122,7 +120,5 @@ describe('mutual TLS between sidecars', () => {
     const expiry = metrics.sum('tandem_identity_cert_expiry_seconds');
     expect(expiry).toBeGreaterThan(23 * 3600);
     expect(expiry).toBeLessThanOrEqual(24 * 3600);
-    void tlsConnect;
-    onCleanup(() => undefined);
   });
 });
