@@ -2,6 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { CaServer } from '../../ca/server.js';
+import { workloadId } from '../../ca/spiffe.js';
+import { initCa } from '../../ca/store.js';
+import { setLogLevel } from '../../sidecar/core/log.js';
+import { issueToken } from '../../ca/tokens.js';
 import { greeterClient, startGreeterServer } from '../greeter/greeter.js';
 import { spawnSidecar, type SidecarProcess } from './sidecarProcess.js';
 
@@ -18,15 +23,19 @@ const SERVERS = ['greeter-1', 'greeter-2', 'greeter-3'];
 /** After a signal, how long the sidecars get to stop on their own before the demo signals them. */
 const SELF_STOP_WAIT_MS = 6_000;
 
+const TRUST_DOMAIN = 'demo.tandem';
+
 /**
- * A small mesh on this machine, on static discovery:
+ * A small mesh on this machine, on static discovery, with a CA and mutual TLS between sidecars:
  *
- *   greeter client ─▶ client Tandem (outbound.greeter) ─▶ Tandem ─▶ greeter-1
- *                                                       ├▶ Tandem ─▶ greeter-2
- *                                                       └▶ Tandem ─▶ greeter-3
+ *   greeter client ─▶ client Tandem (outbound.greeter) ═▶ Tandem ─▶ greeter-1
+ *                                                       ╠▶ Tandem ─▶ greeter-2
+ *                                                       ╚▶ Tandem ─▶ greeter-3
+ *                     (═ mutual TLS; every Tandem's certificate comes from the CA)
  *
- * Every Tandem is a child process; the greeter servers and client run in this process. Prints one
- * line per second: which server answered how many calls, and the latency the client saw.
+ * Every Tandem is a child process; the CA, the greeter servers and client run in this process.
+ * Prints each sidecar's identity, then one line per second: which server answered how many calls,
+ * and the latency the client saw.
  */
 export async function runDemo(options: DemoOptions): Promise<number> {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -45,8 +54,20 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
+  let ca: CaServer | undefined;
   try {
-    out('Starting the demo mesh: 3 greeter servers, each behind a Tandem, and a client Tandem…');
+    out('Starting the demo mesh: a CA, 3 greeter servers, each behind a Tandem, and a client Tandem…');
+    setLogLevel('warn'); // the CA runs in this process; its issuance log would drown the demo's lines
+    const caDir = join(dir, 'ca');
+    const caState = await initCa(caDir, { trustDomain: TRUST_DOMAIN, keyType: 'ecdsa-p256' });
+    ca = await CaServer.start({ dir: caDir, address: '127.0.0.1', port: 0 });
+    /** An identity block for a sidecar of `service`, with its join token written next to its config. */
+    const identity = (name: string, service: string): object => {
+      const tokenFile = join(dir, `${name}.token`);
+      writeFileSync(tokenFile, issueToken(caState.tokenSecret, workloadId(TRUST_DOMAIN, service).uri, 3_600_000).token, { mode: 0o600 });
+      return { service, ca: { address: `https://127.0.0.1:${ca?.port ?? 0}`, token_file: tokenFile, bundle_file: join(caDir, 'bundle.pem') } };
+    };
+    out(`CA for trust domain ${TRUST_DOMAIN} on https://127.0.0.1:${ca.port} (bundle: ${join(caDir, 'bundle.pem')})`);
     const inboundPorts: number[] = [];
     for (const name of SERVERS) {
       const server = await startGreeterServer(name);
@@ -54,7 +75,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       const config = join(dir, `${name}.yaml`);
       writeFileSync(
         config,
-        stringify({ service: { name: 'greeter', port: server.port, protocol: 'grpc' }, inbound: { port: 0 }, admin: { port: 0 } }),
+        stringify({
+          service: { name: 'greeter', port: server.port, protocol: 'grpc' },
+          identity: identity(name, 'greeter'),
+          inbound: { port: 0 },
+          admin: { port: 0 },
+        }),
       );
       const sidecar = await spawnSidecar(config, ['inbound', 'admin'], log);
       sidecars.push(sidecar);
@@ -66,12 +92,17 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       clientConfig,
       stringify({
         admin: { port: 0 },
+        identity: identity('client', 'greeter-client'),
         discovery: { static: { file: './endpoints.yaml' } },
         upstreams: [{ name: 'greeter', protocol: 'grpc', local_port: 0 }],
       }),
     );
     const clientSidecar = await spawnSidecar(clientConfig, ['outbound.greeter', 'admin'], log);
     sidecars.push(clientSidecar);
+    for (const sidecar of sidecars) {
+      const { spiffe_id: id, serial } = await identityOf(sidecar.ports.get('admin') as number);
+      out(`  Tandem on admin port ${sidecar.ports.get('admin')}: ${id} (certificate ${serial.slice(0, 12)}…)`);
+    }
     const localPort = clientSidecar.ports.get('outbound.greeter') as number;
     out(`Client Tandem: greeter upstream on 127.0.0.1:${localPort}; admin on http://127.0.0.1:${clientSidecar.ports.get('admin')}/clusters`);
     out(`Endpoints file (edit it to change the mesh while it runs): ${join(dir, 'endpoints.yaml')}`);
@@ -88,6 +119,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     if (signalled) await Promise.race([Promise.all(sidecars.map((sidecar) => sidecar.exited)), delay(SELF_STOP_WAIT_MS)]);
     await Promise.all(sidecars.map((sidecar) => sidecar.stop()));
     await Promise.all(servers.map((server) => server.stop()));
+    await ca?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -148,4 +180,16 @@ function ms(value: number | undefined): string {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** A sidecar's `/identity`, once it has its certificate (it asks the CA as it starts). */
+async function identityOf(adminPort: number): Promise<{ spiffe_id: string; serial: string }> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const answer = (await (await fetch(`http://127.0.0.1:${adminPort}/identity`)).json()) as { identity: { spiffe_id: string | null; serial: string | null } | null };
+    const identity = answer.identity;
+    if (identity?.spiffe_id != null && identity.serial !== null) return { spiffe_id: identity.spiffe_id, serial: identity.serial };
+    if (Date.now() > deadline) throw new Error(`the Tandem with admin port ${adminPort} has no certificate after 10 s`);
+    await delay(100);
+  }
 }

@@ -20,7 +20,7 @@ function processesMentioning(text: string): string[] {
 }
 
 describe('the demo mesh (npm start)', () => {
-  it('balances greeter calls over three servers through four Tandems and leaves no process behind', async () => {
+  it('balances greeter calls over three servers through four Tandems, over mutual TLS from its CA, and leaves no process behind', async () => {
     expect(existsSync(CLI), 'run `npm run build` first').toBe(true);
     const child = spawn(process.execPath, [CLI, 'demo', '--duration', '3s'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -36,6 +36,9 @@ describe('the demo mesh (npm start)', () => {
       expect(Math.max(...answered), `${server} in:\n${output}`).toBeGreaterThan(0);
     }
     expect(output).toMatch(/Done: \d+ calls answered, 0 failed\./);
+    // Each Tandem got its certificate from the demo's CA and printed its identity.
+    expect(output.match(/: spiffe:\/\/demo\.tandem\/ns\/default\/svc\/greeter \(certificate/g), output).toHaveLength(3);
+    expect(output, output).toMatch(/: spiffe:\/\/demo\.tandem\/ns\/default\/svc\/greeter-client \(certificate/);
     const dir = /Endpoints file[^:]*: (\/\S+)\/endpoints\.yaml/.exec(output)?.[1];
     expect(dir, output).toBeDefined();
     expect(processesMentioning(dir as string)).toEqual([]);
