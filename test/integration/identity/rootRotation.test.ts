@@ -1,0 +1,98 @@
+import { connect as tlsConnect } from 'node:tls';
+import { describe, expect, it } from 'vitest';
+import { createCsr } from '../../../ca/csr.js';
+import { generateKeys, privateKeyPem } from '../../../ca/keys.js';
+import { signWorkload } from '../../../ca/signer.js';
+import { workloadId } from '../../../ca/spiffe.js';
+import { issueToken } from '../../../ca/tokens.js';
+import { openCa, retireCa, rotateCa } from '../../../ca/store.js';
+import { startHttp1Backend } from '../../helpers/backends.js';
+import { startMeshCa, TRUST_DOMAIN, waitForIdentity } from '../../helpers/mesh.js';
+import { startSidecar, type TestSidecar } from '../../helpers/sidecar.js';
+import { waitFor } from '../../helpers/wait.js';
+
+interface IdentityView {
+  serial: string;
+  trust_bundle_sha256: string[];
+}
+
+const identityOf = (mesh: TestSidecar): IdentityView => mesh.sidecar.identity() as IdentityView;
+
+/** GET / through `port` every 10 ms until stopped; counts answers by status. */
+function steadyCalls(port: number): { stop(): Promise<{ ok: number; failed: number }> } {
+  let running = true;
+  let ok = 0;
+  let failed = 0;
+  const loop = (async () => {
+    while (running) {
+      const response = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
+      if (response?.status === 200) ok++;
+      else failed++;
+      await response?.arrayBuffer();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { ok, failed };
+    },
+  };
+}
+
+/** A leaf for `service` signed by the CA's active root as it is now, with its key. */
+async function leafNow(dir: string, service: string): Promise<{ key: string; cert: string }> {
+  const state = await openCa(dir);
+  const keys = await generateKeys('ecdsa-p256');
+  const id = workloadId(TRUST_DOMAIN, service);
+  const { token } = issueToken(state.tokenSecret, id.uri, 60_000);
+  const issued = await signWorkload(state, new Set(), { csrPem: await createCsr(keys, id), token });
+  return { key: await privateKeyPem(keys.privateKey), cert: issued.chainPem };
+}
+
+/** Whether the inbound listener completes a mutual-TLS exchange for a client presenting this certificate. */
+function inboundAccepts(port: number, client: { key: string; cert: string }, ca: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ...client, ca, servername: 'web', checkServerIdentity: () => undefined, ALPNProtocols: ['http/1.1'] }, () => {
+      socket.write('GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n');
+    });
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(received.startsWith('HTTP/1.1 200')));
+  });
+}
+
+describe('root rotation', () => {
+  it('moves every sidecar to the new root and retires the old one with no failed call, then refuses old-root certificates', async () => {
+    const ca = await startMeshCa();
+    const app = await startHttp1Backend((_req, res) => res.end('ok'));
+    const server = await startSidecar({ service: { name: 'web', port: app.port }, inbound: { port: 0 }, identity: await ca.identityFor('web') });
+    const client = await startSidecar({ identity: await ca.identityFor('shop'), upstreams: [{ name: 'web', local_port: 0 }] }, { web: [`127.0.0.1:${server.port('inbound')}`] });
+    await waitForIdentity(server);
+    await waitForIdentity(client);
+    const before = { server: identityOf(server).serial, client: identityOf(client).serial };
+    const oldRootLeaf = await leafNow(ca.dir, 'cart');
+    const oldBundle = (await openCa(ca.dir)).bundlePem;
+    expect(await inboundAccepts(server.port('inbound'), oldRootLeaf, oldBundle)).toBe(true);
+    const calls = steadyCalls(client.port('outbound.web'));
+
+    await rotateCa(ca.dir);
+    for (const mesh of [server, client]) {
+      await waitFor('the sidecar to take the two-root bundle', () => identityOf(mesh).trust_bundle_sha256.length === 2);
+    }
+    await waitFor('both sidecars to re-issue under the new root', () => identityOf(server).serial !== before.server && identityOf(client).serial !== before.client);
+    await retireCa(ca.dir);
+    for (const mesh of [server, client]) {
+      await waitFor('the sidecar to take the one-root bundle', () => identityOf(mesh).trust_bundle_sha256.length === 1);
+    }
+    const totals = await calls.stop();
+
+    expect(totals.failed).toBe(0);
+    expect(totals.ok).toBeGreaterThan(10);
+    const newBundle = (await openCa(ca.dir)).bundlePem;
+    expect(await inboundAccepts(server.port('inbound'), oldRootLeaf, newBundle)).toBe(false);
+    expect(await inboundAccepts(server.port('inbound'), await leafNow(ca.dir, 'cart'), newBundle)).toBe(true);
+  });
+});
