@@ -22,9 +22,11 @@ export interface MtlsConnectorOptions {
  * pool follows the answer.
  *
  * Sessions are resumed, but only towards the endpoint and identity they were made with: the cache key
- * holds both, so a session minted while dialling A is never offered while dialling B; and the
- * identity check runs on resumed handshakes too (Node checks the server identity on every
- * `secureConnect`, with the certificate the session carries).
+ * holds both, so a session minted while dialling A is never offered while dialling B. That keying is
+ * the whole defence, and it has to be: on a resumed session Node skips `checkServerIdentity` and the
+ * socket no longer shows the server's certificate (test/integration/identity/resumption.test.ts), so
+ * nothing could be checked then. A server that resumes one proves it holds the secret of the handshake
+ * in which its identity was verified. New certificates clear the cache.
  */
 export function mtlsConnector(options: MtlsConnectorOptions): Connector {
   const { identity } = options;
@@ -56,12 +58,7 @@ export function mtlsConnector(options: MtlsConnectorOptions): Connector {
       secureContext: secureContext(material),
       ALPNProtocols: [...target.alpnProtocols],
       session: sessions.get(key),
-      checkServerIdentity: (_host: string, certificate: PeerCertificate) => {
-        const peer = verifyPeerIdentity(certificate, material.id.trustDomain);
-        if ('problem' in peer) return new Error(`the server's certificate is refused: ${peer.problem}`);
-        if (peer.id !== expected) return new Error(`the server is "${peer.id}", expected "${expected}"`);
-        return undefined;
-      },
+      checkServerIdentity: (_host: string, certificate: PeerCertificate) => serverIdentityProblem(certificate, expected, material.id.trustDomain),
     });
     socket.on('session', (session: Buffer) => {
       sessions.delete(key);
@@ -73,4 +70,12 @@ export function mtlsConnector(options: MtlsConnectorOptions): Connector {
 
   // Before the first certificate `open` fails the socket at once; `whenNegotiated` reports that as a failed connect.
   return { scheme: 'https', connect: open, negotiate: (target) => whenNegotiated(open(target) as TLSSocket) };
+}
+
+/** Why a server's certificate does not prove `expected` in this trust domain, or undefined when it does. */
+export function serverIdentityProblem(certificate: PeerCertificate, expected: string, trustDomain: string): Error | undefined {
+  const peer = verifyPeerIdentity(certificate, trustDomain);
+  if ('problem' in peer) return new Error(`the server's certificate is refused: ${peer.problem}`);
+  if (peer.id !== expected) return new Error(`the server is "${peer.id}", expected "${expected}"`);
+  return undefined;
 }

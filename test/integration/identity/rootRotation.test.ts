@@ -51,16 +51,20 @@ async function leafNow(dir: string, service: string): Promise<{ key: string; cer
   return { key: await privateKeyPem(keys.privateKey), cert: issued.chainPem };
 }
 
-/** Whether the inbound listener completes a mutual-TLS exchange for a client presenting this certificate. */
-function inboundAccepts(port: number, client: { key: string; cert: string }, ca: string): Promise<boolean> {
+/**
+ * Whether the inbound listener serves a request from a client presenting this certificate (resuming
+ * `session` if given); and the session it got, to resume later.
+ */
+function inboundServes(port: number, client: { key: string; cert: string }, ca: string, session?: Buffer): Promise<{ served: boolean; session: Buffer | undefined }> {
   return new Promise((resolve) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port, ...client, ca, servername: 'web', checkServerIdentity: () => undefined, ALPNProtocols: ['http/1.1'] }, () => {
-      socket.write('GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n');
-    });
+    let ticket: Buffer | undefined;
+    const options = { host: '127.0.0.1', port, ...client, ca, session, servername: 'web', checkServerIdentity: () => undefined, ALPNProtocols: ['http/1.1'] };
+    const socket = tlsConnect(options, () => socket.write('GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n'));
     let received = '';
+    socket.on('session', (data: Buffer) => (ticket = data));
     socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
     socket.on('error', () => undefined);
-    socket.on('close', () => resolve(received.startsWith('HTTP/1.1 200')));
+    socket.on('close', () => resolve({ served: received.startsWith('HTTP/1.1 200'), session: ticket }));
   });
 }
 
@@ -75,7 +79,9 @@ describe('root rotation', () => {
     const before = { server: identityOf(server).serial, client: identityOf(client).serial };
     const oldRootLeaf = await leafNow(ca.dir, 'cart');
     const oldBundle = (await openCa(ca.dir)).bundlePem;
-    expect(await inboundAccepts(server.port('inbound'), oldRootLeaf, oldBundle)).toBe(true);
+    const beforeRotation = await inboundServes(server.port('inbound'), oldRootLeaf, oldBundle);
+    expect(beforeRotation.served).toBe(true);
+    expect(beforeRotation.session).toBeDefined();
     const calls = steadyCalls(client.port('outbound.web'));
 
     await rotateCa(ca.dir);
@@ -92,7 +98,9 @@ describe('root rotation', () => {
     expect(totals.failed).toBe(0);
     expect(totals.ok).toBeGreaterThan(10);
     const newBundle = (await openCa(ca.dir)).bundlePem;
-    expect(await inboundAccepts(server.port('inbound'), oldRootLeaf, newBundle)).toBe(false);
-    expect(await inboundAccepts(server.port('inbound'), await leafNow(ca.dir, 'cart'), newBundle)).toBe(true);
+    expect((await inboundServes(server.port('inbound'), oldRootLeaf, newBundle)).served).toBe(false);
+    // Nor does a session from before get it back in: the new secure context has new ticket keys.
+    expect((await inboundServes(server.port('inbound'), oldRootLeaf, newBundle, beforeRotation.session)).served).toBe(false);
+    expect((await inboundServes(server.port('inbound'), await leafNow(ca.dir, 'cart'), newBundle)).served).toBe(true);
   });
 });
