@@ -46,10 +46,10 @@ export interface ForwardingInfo {
   /** The scheme the downstream connection used (`http`, `https`). */
   readonly scheme: string;
   /**
-   * On a mutual-TLS connection: this sidecar's SPIFFE ID and the one the client proved, for
-   * `x-forwarded-client-cert` (Envoy's `By=…;URI=…` form).
+   * On a mutual-TLS connection: this sidecar's SPIFFE ID, the SHA-256 of the client's certificate and
+   * the SPIFFE ID it proved, for `x-forwarded-client-cert` (Envoy's `By=…;Hash=…;URI=…` form).
    */
-  readonly clientCert?: { readonly by: string; readonly uri: string } | undefined;
+  readonly clientCert?: { readonly by: string; readonly hash: string | undefined; readonly uri: string } | undefined;
 }
 
 /**
@@ -84,7 +84,8 @@ export function upstreamRequestHeaders(incoming: Headers, forwarding: Forwarding
         : `${Array.isArray(previous) ? previous.join(', ') : previous}, ${forwarding.remoteAddress}`;
   }
   if (out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = forwarding.scheme;
-  if (forwarding.clientCert !== undefined) out[FORWARDED_CLIENT_CERT] = `By=${forwarding.clientCert.by};URI=${forwarding.clientCert.uri}`;
+  const cert = forwarding.clientCert;
+  if (cert !== undefined) out[FORWARDED_CLIENT_CERT] = `By=${cert.by}${cert.hash === undefined ? '' : `;Hash=${cert.hash}`};URI=${cert.uri}`;
   return out;
 }
 

@@ -13,6 +13,8 @@ export interface Peer {
    * acceptor; undefined on plaintext connections and when the peer presented none.
    */
   readonly identity: string | undefined;
+  /** SHA-256 of the peer's certificate (DER, lowercase hex), with `identity`. */
+  readonly certificateHash?: string | undefined;
 }
 
 /**
@@ -86,7 +88,7 @@ export class ProxyRequest {
     this.authority = head.authority;
     this.path = head.path;
     const { peer, localIdentity } = connection;
-    const clientCert = peer.identity !== undefined && localIdentity !== undefined ? { by: localIdentity, uri: peer.identity } : undefined;
+    const clientCert = peer.identity !== undefined && localIdentity !== undefined ? { by: localIdentity, hash: peer.certificateHash, uri: peer.identity } : undefined;
     this.headers = upstreamRequestHeaders(head.headers, { remoteAddress: peer.address, scheme: connection.scheme, clientCert });
     this.grpc = isGrpcContentType(head.headers['content-type']);
     this.protocol = connection.protocol;

@@ -100,10 +100,14 @@ export class CaIdentity extends IdentitySource {
     }
   }
 
+  /**
+   * The lifetime counts from when the certificate arrived, not its NotBefore: CAs back-date that (ours
+   * by a minute), which would make a short-lived certificate look two-thirds spent on arrival.
+   */
   private scheduleRenewal(material: IdentityMaterial): void {
-    const life = material.notAfter.getTime() - material.notBefore.getTime();
+    const life = material.notAfter.getTime() - Date.now();
     const share = RENEW_AT + ((this.options.random ?? Math.random)() * 2 - 1) * RENEW_JITTER;
-    this.setRenewTimer(material.notBefore.getTime() + life * share - Date.now());
+    this.setRenewTimer(life * share);
   }
 
   private retryRenewal(current: IdentityMaterial, error: Error): void {

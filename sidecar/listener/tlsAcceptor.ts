@@ -102,7 +102,7 @@ export function tlsAcceptor(options: TlsAcceptorOptions): Acceptor {
           ready(tls, {
             protocol: tls.alpnProtocol === 'h2' ? 'http2' : 'http1',
             scheme: 'https',
-            peer: { address: socket.remoteAddress, port: socket.remotePort, identity: peer.id },
+            peer: { address: socket.remoteAddress, port: socket.remotePort, identity: peer.id, certificateHash: certificateHash(tls) },
             localIdentity: installed?.id.uri,
           });
         });
@@ -110,4 +110,9 @@ export function tlsAcceptor(options: TlsAcceptorOptions): Acceptor {
       });
     },
   };
+}
+
+/** SHA-256 of the peer's certificate, lowercase hex without colons (Envoy's XFCC `Hash`). */
+function certificateHash(tls: TLSSocket): string | undefined {
+  return tls.getPeerX509Certificate()?.fingerprint256.replaceAll(':', '').toLowerCase();
 }

@@ -42,6 +42,12 @@ export interface Connector {
    * protocol gets the pool its first connection negotiated (see `pools.ts`).
    */
   readonly negotiate?: (target: ConnectTarget) => Promise<NegotiatedConnection>;
+  /**
+   * How much longer a connection this connector made may take new requests, in ms; undefined for no
+   * limit. A mutual-TLS connection ends with the certificates it was authenticated with: pools retire
+   * it gracefully then (in-flight requests finish), so each peer sees current certificates.
+   */
+  readonly remainingLifetime?: (socket: Socket) => number | undefined;
 }
 
 export const plaintextConnector: Connector = {

@@ -1,4 +1,5 @@
 import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { ErrorCode, TandemError } from '../core/errors.js';
@@ -177,6 +178,14 @@ class EndpointAgent extends Agent {
       timeout: pool.idleTimeoutMs,
       scheduling: 'lifo',
     });
+  }
+
+  /** A socket past its certificates' validity is not reused: the next request gets a new connection. */
+  override keepSocketAlive(socket: Socket): boolean {
+    const lifetime = this.connections.remainingLifetime(socket);
+    if (lifetime !== undefined && lifetime <= 0) return false;
+    // Node's types say void, but it returns whether to keep the socket (false after a short Keep-Alive hint).
+    return (super.keepSocketAlive(socket) as unknown as boolean | undefined) !== false;
   }
 
   override createConnection(): Duplex {

@@ -166,6 +166,8 @@ class Http2Connection {
   private opened = 0;
   private peerMaxStreams = ASSUMED_PEER_MAX_STREAMS;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Retires the session when its certificates expire (`Connector.remainingLifetime`). */
+  private lifetimeTimer: NodeJS.Timeout | undefined;
   private socket: Socket | undefined;
 
   constructor(readonly pool: Http2Pool) {
@@ -177,6 +179,11 @@ class Http2Connection {
     });
     this.session.on('connect', () => {
       this.connected = true;
+      const lifetime = this.socket === undefined ? undefined : pool.sockets.remainingLifetime(this.socket);
+      if (lifetime !== undefined) {
+        this.lifetimeTimer = setTimeout(() => this.retire(), Math.max(0, lifetime));
+        this.lifetimeTimer.unref();
+      }
       this.session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
     });
     this.session.on('remoteSettings', (settings: Settings) => {
@@ -190,6 +197,7 @@ class Http2Connection {
     });
     this.session.on('close', () => {
       clearTimeout(this.idleTimer);
+      clearTimeout(this.lifetimeTimer);
       this.retiring = true;
       pool.forget(this);
     });

@@ -69,7 +69,7 @@ export function mtlsConnector(options: MtlsConnectorOptions): Connector {
   };
 
   // Before the first certificate `open` fails the socket at once; `whenNegotiated` reports that as a failed connect.
-  return { scheme: 'https', connect: open, negotiate: (target) => whenNegotiated(open(target) as TLSSocket) };
+  return { scheme: 'https', connect: open, negotiate: (target) => whenNegotiated(open(target) as TLSSocket), remainingLifetime: certificateLifetime };
 }
 
 /** Why a server's certificate does not prove `expected` in this trust domain, or undefined when it does. */
@@ -78,4 +78,15 @@ export function serverIdentityProblem(certificate: PeerCertificate, expected: st
   if ('problem' in peer) return new Error(`the server's certificate is refused: ${peer.problem}`);
   if (peer.id !== expected) return new Error(`the server is "${peer.id}", expected "${expected}"`);
   return undefined;
+}
+
+/**
+ * Until the first of the two certificates that authenticated a connection expires (ours, and the
+ * peer's when the socket still shows it — not after a resumption). A connection should not outlive
+ * them: it proved an identity only for their validity.
+ */
+function certificateLifetime(socket: Socket): number | undefined {
+  const tls = socket as TLSSocket;
+  const ends = [tls.getX509Certificate?.(), tls.getPeerX509Certificate?.()].filter((certificate) => certificate !== undefined).map((certificate) => Date.parse(certificate.validTo));
+  return ends.length === 0 ? undefined : Math.min(...ends) - Date.now();
 }

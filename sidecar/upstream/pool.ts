@@ -69,6 +69,11 @@ export class ConnectionSource {
     this.adopted = options.adopt;
   }
 
+  /** How much longer `socket` may take new requests (its certificates' validity), if its connector limits it. */
+  remainingLifetime(socket: Socket): number | undefined {
+    return this.options.connector.remainingLifetime?.(socket);
+  }
+
   open(): Socket {
     const adopted = this.adopted;
     if (adopted !== undefined) {

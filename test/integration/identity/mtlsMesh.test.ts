@@ -50,7 +50,9 @@ describe('mutual TLS between sidecars', () => {
 
     expect(answer).toEqual({ status: 200, body: 'hello' });
     expect(app.seen).toHaveLength(1);
-    expect(app.seen[0]?.['x-forwarded-client-cert']).toBe(`By=spiffe://${TRUST_DOMAIN}/ns/default/svc/web;URI=spiffe://${TRUST_DOMAIN}/ns/default/svc/shop`);
+    expect(app.seen[0]?.['x-forwarded-client-cert']).toMatch(
+      new RegExp(`^By=spiffe://${TRUST_DOMAIN}/ns/default/svc/web;Hash=[0-9a-f]{64};URI=spiffe://${TRUST_DOMAIN}/ns/default/svc/shop$`),
+    );
   });
 
   it('refuses a plaintext client on a strict inbound before any byte reaches the app, and counts it', async () => {
