@@ -12,9 +12,10 @@ const log = createLogger('identity');
 /** Renewal at 2/3 of a certificate's life, ± this share of it: a fleet started together does not renew together. */
 const RENEW_AT = 2 / 3;
 const RENEW_JITTER = 0.05;
-/** Failed renewals retry with full-jitter backoff from 1 s up to 30 s, for as long as the certificate lasts. */
+/** Failed renewals retry with full-jitter backoff from 1 s up to 30 s (at most a quarter of the life left), for as long as the certificate lasts. */
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
+const MIN_RETRY_MS = 100;
 /** One request to the CA. */
 const REQUEST_TIMEOUT_MS = 10_000;
 /** A bundle watch asks the CA to hold the request this long when nothing changes. */
@@ -110,9 +111,11 @@ export class CaIdentity extends IdentitySource {
     this.setRenewTimer(life * share);
   }
 
+  /** Backs off as usual, but never past a quarter of the life left: the closer the expiry, the more often it asks. */
   private retryRenewal(current: IdentityMaterial, error: Error): void {
     this.failures++;
-    const delay = fullJitterBackoffMs(this.failures, RETRY_BASE_MS, RETRY_MAX_MS, this.options.random);
+    const left = current.notAfter.getTime() - Date.now();
+    const delay = Math.min(fullJitterBackoffMs(this.failures, RETRY_BASE_MS, RETRY_MAX_MS, this.options.random), Math.max(MIN_RETRY_MS, left / 4));
     log.warn('certificate renewal failed; serving on the current one and retrying', {
       id: current.id.uri,
       error: error.message,
