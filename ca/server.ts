@@ -81,6 +81,8 @@ export class CaServer {
     });
     caServer.scheduleRenewal();
     watchFile(join(options.dir, 'ca.json'), { interval: RELOAD_INTERVAL_MS }, () => void caServer.reload());
+    // A change between the first load and the watch's first look would otherwise wait for the next one.
+    await caServer.reload();
     log.info('CA serving', { address: options.address, port: caServer.port, trust_domain: state.trustDomain, bundle_index: state.bundleIndex });
     return caServer;
   }
@@ -104,8 +106,10 @@ export class CaServer {
       try {
         const state = await openCa(this.options.dir);
         if (state.bundleIndex === this.state.bundleIndex && state.signer.certificate.serialNumber === this.state.signer.certificate.serialNumber) return;
+        // State and TLS context change together: a retired root is no longer trusted once the new bundle is reported.
+        const serving = await servingIdentity(state, this.options.address);
         this.state = state;
-        this.server.setSecureContext({ ...(await servingIdentity(state, this.options.address)), ca: state.bundlePem });
+        this.server.setSecureContext({ ...serving, ca: state.bundlePem });
         this.scheduleRenewal();
         log.info('CA state reloaded', { bundle_index: state.bundleIndex, roots: state.roots.length, active_root: state.signer.certificate.serialNumber });
         const waiters = this.waiters;
@@ -163,12 +167,16 @@ export class CaServer {
     if (waitMs === undefined) return reply(res, 400, { error: `wait: expected a duration such as "30s", got "${(wait ?? '').slice(0, 50)}"` });
     if (index !== null && Number(index) === this.state.bundleIndex && waitMs > 0) {
       await new Promise<void>((resolve) => {
+        const waiters = this.waiters;
         const timer = setTimeout(done, Math.min(waitMs, MAX_WAIT_MS));
         function done(): void {
           clearTimeout(timer);
+          // A watch that ends unwoken unhooks itself: a kept-alive connection carries many watches.
+          waiters.delete(done);
+          req.socket.off('close', done);
           resolve();
         }
-        this.waiters.add(done);
+        waiters.add(done);
         req.socket.once('close', done);
       });
     }
@@ -187,8 +195,8 @@ export class CaServer {
       return refuse(res, remote, new Refusal(400, 'the request body is not JSON'));
     }
     if (typeof csrPem !== 'string') return refuse(res, remote, new Refusal(400, 'the request body has no "csr" string'));
-    const authorization = req.headers.authorization;
-    const token = authorization?.startsWith('Bearer ') === true ? authorization.slice('Bearer '.length) : undefined;
+    // The auth scheme is case-insensitive (RFC 9110 §11.1).
+    const token = /^bearer +(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (token !== undefined && Buffer.byteLength(token) > MAX_TOKEN_BYTES) return refuse(res, remote, new Refusal(401, 'the join token is too long'));
     const state = this.state;
     try {

@@ -2,7 +2,6 @@
 import { tandemVersion } from '../core/version.js';
 import { parseArgs } from 'node:util';
 import { parseDurationMs } from '../core/duration.js';
-import { sidecarCommand, validateCommand } from './commands.js';
 import { setup } from '../setup.js';
 import { ExitCode } from './exitCodes.js';
 
@@ -27,9 +26,10 @@ function version(): string {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  setup();
-  // The CA has options of its own: a separate program sharing the binary, loaded only when run.
+  // The CA has options of its own: a separate program sharing the binary, loaded only when run
+  // (without the sidecar's modules, which take most of a start).
   if (argv[0] === 'ca') return (await import('./caCommand.js')).caCommand(argv.slice(1));
+  setup();
   let parsed;
   try {
     parsed = parseArgs({
@@ -63,6 +63,7 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stderr.write(`tandem ${command}: -c FILE is required\n\n${USAGE}`);
         return ExitCode.Usage;
       }
+      const { sidecarCommand, validateCommand } = await import('./commands.js');
       return command === 'sidecar' ? sidecarCommand(values.config) : validateCommand(values.config);
     }
     case 'demo': {
