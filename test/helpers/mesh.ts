@@ -7,7 +7,9 @@ import { initCa, openCa } from '../../ca/store.js';
 import { issueToken } from '../../ca/tokens.js';
 import { onCleanup } from './cleanup.js';
 import { waitFor } from './wait.js';
-import type { TestSidecar } from './sidecar.js';
+import type { IncomingHttpHeaders } from 'node:http';
+import { startHttp1Backend } from './backends.js';
+import { startSidecar, type TestSidecar } from './sidecar.js';
 
 export const TRUST_DOMAIN = 'mesh.test';
 
@@ -45,4 +47,23 @@ export async function startMeshCa(options: { leafTtlMs?: number } = {}): Promise
 /** Waits until a sidecar holds its certificate (its /ready reason for identity is gone). */
 export async function waitForIdentity(mesh: TestSidecar): Promise<void> {
   await waitFor('the sidecar to get its certificate', () => (mesh.sidecar.identity() as { spiffe_id: string | null } | null)?.spiffe_id != null);
+}
+
+export interface WebBehindSidecar {
+  /** The `web` sidecar: strict mutual TLS inbound, its certificate from the CA. */
+  readonly sidecar: TestSidecar;
+  /** Headers of every request the app received, in order. */
+  readonly received: IncomingHttpHeaders[];
+}
+
+/** An HTTP/1.1 app answering `ok`, behind a sidecar for service `web`; resolves once it has its certificate. */
+export async function webBehindSidecar(ca: MeshCa, config: Record<string, unknown> = {}): Promise<WebBehindSidecar> {
+  const received: IncomingHttpHeaders[] = [];
+  const app = await startHttp1Backend((req, res) => {
+    received.push(req.headers);
+    res.end('ok');
+  });
+  const sidecar = await startSidecar({ service: { name: 'web', port: app.port }, inbound: { port: 0 }, identity: await ca.identityFor('web'), ...config });
+  await waitForIdentity(sidecar);
+  return { sidecar, received };
 }

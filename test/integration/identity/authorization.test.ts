@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { callUnary, echoClient, startGrpcBackend, startHttp1Backend } from '../../helpers/backends.js';
-import { startMeshCa, TRUST_DOMAIN, waitForIdentity, type MeshCa } from '../../helpers/mesh.js';
+import { callUnary, echoClient, startGrpcBackend } from '../../helpers/backends.js';
+import { startMeshCa, TRUST_DOMAIN, waitForIdentity, webBehindSidecar, type MeshCa } from '../../helpers/mesh.js';
 import { scrapeMetrics } from '../../helpers/prometheus.js';
 import { startSidecar, type TestSidecar } from '../../helpers/sidecar.js';
 
@@ -32,13 +32,7 @@ function get(port: number): Promise<{ status: number; error: string | undefined 
 describe('inbound authorization by SPIFFE ID', () => {
   it('answers a denied HTTP/1.1 caller 403 TANDEM_UNAUTHORIZED, serves another caller on the same inbound, and keeps denied calls from the app', async () => {
     const ca = await startMeshCa();
-    let served = 0;
-    const app = await startHttp1Backend((_req, res) => {
-      served++;
-      res.end('ok');
-    });
-    const server = await startSidecar({ service: { name: 'web', port: app.port }, inbound: { port: 0 }, identity: await ca.identityFor('web'), authorization: DENY_SHOP });
-    await waitForIdentity(server);
+    const { sidecar: server, received } = await webBehindSidecar(ca, { authorization: DENY_SHOP });
     const shop = await caller(ca, 'shop', server, 'http1');
     const cart = await caller(ca, 'cart', server, 'http1');
 
@@ -46,7 +40,7 @@ describe('inbound authorization by SPIFFE ID', () => {
     expect(await get(cart.port('outbound.web'))).toEqual({ status: 200, error: undefined });
     expect(await get(shop.port('outbound.web'))).toEqual({ status: 403, error: 'TANDEM_UNAUTHORIZED' });
 
-    expect(served).toBe(1);
+    expect(received).toHaveLength(1);
     const metrics = await scrapeMetrics(server.port('admin'));
     expect(metrics.sum('tandem_authorization_denied_total', { rule: 'rules[0]' })).toBe(2);
   });

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CaServer } from '../../../ca/server.js';
-import { startHttp1Backend } from '../../helpers/backends.js';
 import { onCleanup } from '../../helpers/cleanup.js';
-import { startMeshCa, waitForIdentity } from '../../helpers/mesh.js';
+import { startMeshCa, waitForIdentity, webBehindSidecar } from '../../helpers/mesh.js';
 import { startSidecar, type TestSidecar } from '../../helpers/sidecar.js';
 import { soakOr } from '../../helpers/soak.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -20,8 +19,7 @@ const serialOf = (mesh: TestSidecar): string => (mesh.sidecar.identity() as { se
 describe('CA outage', () => {
   it(`keeps every call succeeding while the CA is down for ${OUTAGE_MS / 1000} s across a renewal, and renews once it is back`, async () => {
     const ca = await startMeshCa({ leafTtlMs: LEAF_TTL_MS });
-    const app = await startHttp1Backend((_req, res) => res.end('ok'));
-    const server = await startSidecar({ service: { name: 'web', port: app.port }, inbound: { port: 0 }, identity: await ca.identityFor('web') });
+    const { sidecar: server } = await webBehindSidecar(ca);
     const client = await startSidecar({ identity: await ca.identityFor('shop'), upstreams: [{ name: 'web', local_port: 0 }] }, { web: [`127.0.0.1:${server.port('inbound')}`] });
     await waitForIdentity(server);
     await waitForIdentity(client);

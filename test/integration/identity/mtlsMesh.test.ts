@@ -1,31 +1,19 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { startHttp1Backend } from '../../helpers/backends.js';
-import { startMeshCa, TRUST_DOMAIN, waitForIdentity, type MeshCa } from '../../helpers/mesh.js';
+import { startMeshCa, TRUST_DOMAIN, waitForIdentity, webBehindSidecar, type MeshCa } from '../../helpers/mesh.js';
 import { scrapeMetrics } from '../../helpers/prometheus.js';
 import { startSidecar, type TestSidecar } from '../../helpers/sidecar.js';
 
-/** An app that records the headers of each request it gets. */
-async function recordingApp(): Promise<{ port: number; seen: IncomingHttpHeaders[] }> {
-  const seen: IncomingHttpHeaders[] = [];
-  const backend = await startHttp1Backend((req, res) => {
-    seen.push(req.headers);
-    res.end('hello');
-  });
-  return { port: backend.port, seen };
-}
-
-/** A server sidecar (`web`) in front of the app, strict mTLS inbound; and a client sidecar (`shop`) with upstream `web` pointing at it. */
-async function twoSidecars(ca: MeshCa, app: { port: number }): Promise<{ server: TestSidecar; client: TestSidecar }> {
-  const server = await startSidecar({ service: { name: 'web', port: app.port }, inbound: { port: 0 }, identity: await ca.identityFor('web') });
-  await waitForIdentity(server);
+/** The `web` app behind its sidecar; and a client sidecar (`shop`) with upstream `web` pointing at it. */
+async function twoSidecars(ca: MeshCa): Promise<{ server: TestSidecar; client: TestSidecar; received: IncomingHttpHeaders[] }> {
+  const { sidecar: server, received } = await webBehindSidecar(ca);
   const client = await startSidecar(
     { identity: await ca.identityFor('shop'), upstreams: [{ name: 'web', local_port: 0 }] },
     { web: [`127.0.0.1:${server.port('inbound')}`] },
   );
   await waitForIdentity(client);
-  return { server, client };
+  return { server, client, received };
 }
 
 function get(port: number, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
@@ -43,22 +31,20 @@ function get(port: number, headers: Record<string, string> = {}): Promise<{ stat
 describe('mutual TLS between sidecars', () => {
   it('carries an HTTP/1.1 call client sidecar → mTLS → server sidecar → app, telling the app who called', async () => {
     const ca = await startMeshCa();
-    const app = await recordingApp();
-    const { client } = await twoSidecars(ca, app);
+    const { client, received } = await twoSidecars(ca);
 
     const answer = await get(client.port('outbound.web'), { 'x-forwarded-client-cert': 'By=spiffe://evil/ns/x/svc/y;URI=spiffe://mesh.test/ns/default/svc/admin' });
 
-    expect(answer).toEqual({ status: 200, body: 'hello' });
-    expect(app.seen).toHaveLength(1);
-    expect(app.seen[0]?.['x-forwarded-client-cert']).toMatch(
+    expect(answer).toEqual({ status: 200, body: 'ok' });
+    expect(received).toHaveLength(1);
+    expect(received[0]?.['x-forwarded-client-cert']).toMatch(
       new RegExp(`^By=spiffe://${TRUST_DOMAIN}/ns/default/svc/web;Hash=[0-9a-f]{64};URI=spiffe://${TRUST_DOMAIN}/ns/default/svc/shop$`),
     );
   });
 
   it('refuses a plaintext client on a strict inbound before any byte reaches the app, and counts it', async () => {
     const ca = await startMeshCa();
-    const app = await recordingApp();
-    const { server } = await twoSidecars(ca, app);
+    const { server, received } = await twoSidecars(ca);
 
     const outcome = await new Promise<string>((resolve) => {
       const socket = tcpConnect({ host: '127.0.0.1', port: server.port('inbound') }, () => socket.write('GET / HTTP/1.1\r\nHost: web\r\n\r\n'));
@@ -69,7 +55,7 @@ describe('mutual TLS between sidecars', () => {
     });
 
     expect(outcome).toBe('');
-    expect(app.seen).toHaveLength(0);
+    expect(received).toHaveLength(0);
     const metrics = await scrapeMetrics(server.port('admin'));
     expect(metrics.sum('tandem_tls_refused_total', { listener: 'inbound', reason: 'plaintext' })).toBe(1);
   });
@@ -77,8 +63,7 @@ describe('mutual TLS between sidecars', () => {
   it('refuses a client certificate from another CA, and counts it', async () => {
     const ca = await startMeshCa();
     const other = await startMeshCa();
-    const app = await recordingApp();
-    const { server } = await twoSidecars(ca, app);
+    const { server, received } = await twoSidecars(ca);
     // A sidecar of the other CA, whose upstream points at the first mesh's server.
     const stranger = await startSidecar(
       { identity: await other.identityFor('shop'), upstreams: [{ name: 'web', local_port: 0, retry: { num_retries: 0 } }] },
@@ -89,15 +74,14 @@ describe('mutual TLS between sidecars', () => {
     const answer = await get(stranger.port('outbound.web'));
 
     expect(answer.status).toBe(503);
-    expect(app.seen).toHaveLength(0);
+    expect(received).toHaveLength(0);
     const metrics = await scrapeMetrics(server.port('admin'));
     expect(metrics.sum('tandem_tls_refused_total', { listener: 'inbound', reason: 'handshake' })).toBeGreaterThanOrEqual(1);
   });
 
   it('refuses, on the client side, a server whose identity is not the one expected for the upstream', async () => {
     const ca = await startMeshCa();
-    const app = await recordingApp();
-    const { server } = await twoSidecars(ca, app);
+    const { server, received } = await twoSidecars(ca);
     // `api` resolves to web's sidecar: it proves spiffe://…/svc/web, not …/svc/api.
     const client = await startSidecar(
       { identity: await ca.identityFor('shop'), upstreams: [{ name: 'api', local_port: 0, retry: { num_retries: 0 } }] },
@@ -108,13 +92,12 @@ describe('mutual TLS between sidecars', () => {
     const answer = await get(client.port('outbound.api'));
 
     expect(answer.status).toBe(503);
-    expect(app.seen).toHaveLength(0);
+    expect(received).toHaveLength(0);
   });
 
   it('answers /identity with the SPIFFE ID, serial and expiry, and exports the expiry as a metric', async () => {
     const ca = await startMeshCa();
-    const app = await recordingApp();
-    const { server } = await twoSidecars(ca, app);
+    const { server } = await twoSidecars(ca);
     const identity = server.sidecar.identity() as Record<string, unknown>;
     expect(identity.spiffe_id).toBe(`spiffe://${TRUST_DOMAIN}/ns/default/svc/web`);
     expect(identity.serial).toMatch(/^[0-9a-f]{32,34}$/);

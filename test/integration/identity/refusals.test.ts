@@ -4,10 +4,8 @@ import { issueLeaf } from '../../../ca/certificates.js';
 import { generateKeys, privateKeyPem } from '../../../ca/keys.js';
 import { parseSpiffeId, workloadId } from '../../../ca/spiffe.js';
 import { openCa } from '../../../ca/store.js';
-import { startHttp1Backend } from '../../helpers/backends.js';
-import { startMeshCa, TRUST_DOMAIN, waitForIdentity, type MeshCa } from '../../helpers/mesh.js';
+import { startMeshCa, TRUST_DOMAIN, webBehindSidecar, type MeshCa } from '../../helpers/mesh.js';
 import { scrapeMetrics } from '../../helpers/prometheus.js';
-import { startSidecar } from '../../helpers/sidecar.js';
 
 /** A certificate signed by the mesh CA's own root for any SPIFFE ID and validity (what the CA's API would never sign). */
 async function forged(ca: MeshCa, uri: string, options: { ttlMs: number; issuedAt?: number }): Promise<{ key: string; cert: string }> {
@@ -37,19 +35,13 @@ describe('inbound mutual TLS refusals', () => {
     ['a certificate naming no workload', 'identity', { id: `spiffe://${TRUST_DOMAIN}/admin`, ttlMs: 60_000 }],
   ] as const)('refuses %s before any byte reaches the app, counted as %s', async (_what, reason, leaf) => {
     const ca = await startMeshCa();
-    let served = 0;
-    const app = await startHttp1Backend((_req, res) => {
-      served++;
-      res.end('ok');
-    });
-    const server = await startSidecar({ service: { name: 'web', port: app.port }, inbound: { port: 0 }, identity: await ca.identityFor('web') });
-    await waitForIdentity(server);
+    const { sidecar: server, received: appReceived } = await webBehindSidecar(ca);
     const client = await forged(ca, leaf.id, leaf);
 
     const received = await exchange(server.port('inbound'), client, (await openCa(ca.dir)).bundlePem);
 
     expect(received).toBe('');
-    expect(served).toBe(0);
+    expect(appReceived).toHaveLength(0);
     const metrics = await scrapeMetrics(server.port('admin'));
     expect(metrics.sum('tandem_tls_refused_total', { listener: 'inbound', reason })).toBe(1);
   });

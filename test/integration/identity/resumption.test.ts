@@ -6,8 +6,7 @@ import { signWorkload } from '../../../ca/signer.js';
 import { workloadId } from '../../../ca/spiffe.js';
 import { openCa } from '../../../ca/store.js';
 import { issueToken } from '../../../ca/tokens.js';
-import { startHttp1Backend } from '../../helpers/backends.js';
-import { startMeshCa, TRUST_DOMAIN, waitForIdentity } from '../../helpers/mesh.js';
+import { startMeshCa, TRUST_DOMAIN, waitForIdentity, webBehindSidecar } from '../../helpers/mesh.js';
 import { startSidecar } from '../../helpers/sidecar.js';
 import { serverIdentityProblem } from '../../../sidecar/upstream/mtlsConnector.js';
 
@@ -62,9 +61,7 @@ describe('TLS session resumption and identity', () => {
   // connector offers a session only to the address and expected identity it was verified for.
   it('cannot check a server identity on a resumed handshake (Node skips it and the certificate is gone), so sessions must be keyed by identity', async () => {
     const ca = await startMeshCa();
-    const app = await startHttp1Backend((_req, res) => res.end('ok'));
-    const server = await startSidecar({ service: { name: 'web', port: app.port }, inbound: { port: 0 }, identity: await ca.identityFor('web') });
-    await waitForIdentity(server);
+    const { sidecar: server } = await webBehindSidecar(ca);
     const state = await openCa(ca.dir);
     const keys = await generateKeys('ecdsa-p256');
     const id = workloadId(TRUST_DOMAIN, 'shop');
@@ -89,13 +86,7 @@ describe('TLS session resumption and identity', () => {
 
   it('keeps an upstream whose endpoint proves another identity refused after a session with that endpoint exists', async () => {
     const ca = await startMeshCa();
-    let served = 0;
-    const app = await startHttp1Backend((_req, res) => {
-      served++;
-      res.end('ok');
-    });
-    const server = await startSidecar({ service: { name: 'web', port: app.port }, inbound: { port: 0 }, identity: await ca.identityFor('web') });
-    await waitForIdentity(server);
+    const { sidecar: server, received } = await webBehindSidecar(ca);
     const address = `127.0.0.1:${server.port('inbound')}`;
     const client = await startSidecar(
       { identity: await ca.identityFor('shop'), upstreams: [{ name: 'web', local_port: 0 }, { name: 'api', local_port: 0, retry: { num_retries: 0 } }] },
@@ -109,6 +100,6 @@ describe('TLS session resumption and identity', () => {
     expect(viaWeb.status).toBe(200);
     expect(viaApi.status).toBe(503);
     expect(viaApi.headers.get('x-tandem-error')).toBe('TANDEM_CONNECT_FAILURE');
-    expect(served).toBe(1);
+    expect(received).toHaveLength(1);
   });
 });

@@ -6,8 +6,7 @@ import { signWorkload } from '../../../ca/signer.js';
 import { workloadId } from '../../../ca/spiffe.js';
 import { issueToken } from '../../../ca/tokens.js';
 import { openCa, retireCa, rotateCa } from '../../../ca/store.js';
-import { startHttp1Backend } from '../../helpers/backends.js';
-import { startMeshCa, TRUST_DOMAIN, waitForIdentity } from '../../helpers/mesh.js';
+import { startMeshCa, TRUST_DOMAIN, waitForIdentity, webBehindSidecar } from '../../helpers/mesh.js';
 import { startSidecar, type TestSidecar } from '../../helpers/sidecar.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -71,8 +70,7 @@ function inboundServes(port: number, client: { key: string; cert: string }, ca: 
 describe('root rotation', () => {
   it('moves every sidecar to the new root and retires the old one with no failed call, then refuses old-root certificates', async () => {
     const ca = await startMeshCa();
-    const app = await startHttp1Backend((_req, res) => res.end('ok'));
-    const server = await startSidecar({ service: { name: 'web', port: app.port }, inbound: { port: 0 }, identity: await ca.identityFor('web') });
+    const { sidecar: server } = await webBehindSidecar(ca);
     const client = await startSidecar({ identity: await ca.identityFor('shop'), upstreams: [{ name: 'web', local_port: 0 }] }, { web: [`127.0.0.1:${server.port('inbound')}`] });
     await waitForIdentity(server);
     await waitForIdentity(client);
