@@ -19,14 +19,14 @@ import { join } from 'node:path';
 import { GRPC_MESSAGE, GRPC_PATH, grpcFrame } from './constants.js';
 import { fmt } from './format.js';
 import { H2LOAD_INSTALL, findH2load, runH2load } from './h2load.js';
+import { runWorker } from './workers.js';
 import { OVERFLOW_SCENARIO_ID, overflowMarkdown, readOverflowSettings, runOverflowComparison, type OverflowComparison } from './overflowLatency.js';
 import { POLICY_SCENARIO_ID, policyMarkdown, readPolicySettings, runPolicyComparison, type PolicyComparison } from './policyComparison.js';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.js';
 import { probeGrpc, probeHttp1, probeHttp2 } from './probes.js';
-import { CLOCK_TICKS, installCleanup, killAll, liveChildren, runToCompletion, sampleMachine, sampleProc, type Child } from './processes.js';
+import { CLOCK_TICKS, installCleanup, killAll, liveChildren, sampleMachine, sampleProc, type Child } from './processes.js';
 import type { LoadResult } from './stats.js';
 import {
-  BENCH_DIST,
   REPO_ROOT,
   cpuProfileFlags,
   startBackend,
@@ -159,14 +159,6 @@ function scenarios(settings: Settings, h2load: string | undefined, workDir: stri
         runWorker('rate worker', 'rateWorker.js', [String(port), String(settings.rate), String(seconds), '10'], seconds),
     },
   ];
-}
-
-/** Runs one of the Node load generators (a separate process) and reads its `result` line. */
-async function runWorker(name: string, script: string, args: readonly string[], seconds: number): Promise<LoadResult> {
-  const run = await runToCompletion(name, process.execPath, [join(BENCH_DIST, script), ...args], (seconds + 30) * 1_000);
-  const line = /^result (.*)$/m.exec(run.stdout);
-  if (run.code !== 0 || line === null) throw new Error(`${name} exited with ${run.code}\n${run.stderr.slice(-2_000)}`);
-  return JSON.parse(line[1] as string) as LoadResult;
 }
 
 interface ProcessUsage {

@@ -7,7 +7,7 @@ import { startChild, type Child } from './processes.js';
 /** Where the compiled benchmark and Tandem live (this file is dist/test/bench/targets.js). */
 export const BENCH_DIST = fileURLToPath(new URL('.', import.meta.url));
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const TANDEM_MAIN = join(REPO_ROOT, 'dist/sidecar/cli/main.js');
+export const TANDEM_MAIN = join(REPO_ROOT, 'dist/sidecar/cli/main.js');
 const START_TIMEOUT_MS = 15_000;
 
 export type BackendKind = 'h1' | 'h2' | 'grpc' | 'hold-h1' | 'hold-grpc';
