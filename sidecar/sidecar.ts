@@ -57,9 +57,9 @@ export class Sidecar implements AdminSource {
     // starts, is not ready, and keeps asking.
     if (identity instanceof FileIdentity) await identity.start();
     else void identity?.start();
-    const connectorFor = upstreamConnectors(config, identity, loaded.baseDir);
     const discovery = createDiscovery(loaded);
     const metrics = new Metrics();
+    const connectorFor = upstreamConnectors(config, identity, loaded.baseDir, metrics.upstreamTlsRefusals());
     if (identity !== undefined) metrics.watchIdentity(() => identity.current?.notAfter);
     const clusters: Cluster[] = [];
     const targets: RouteTarget[] = [];

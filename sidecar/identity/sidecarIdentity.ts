@@ -47,7 +47,12 @@ function trustDomainOfBundle(bundlePem: string): string {
  * default once there is an identity, plaintext without one, or one-way TLS to a service outside the
  * mesh. The mTLS connector is shared, so its sessions and secure context are too.
  */
-export function upstreamConnectors(config: TandemConfig, identity: IdentitySource | undefined, baseDir: string): (upstream: UpstreamConfig) => Connector {
+export function upstreamConnectors(
+  config: TandemConfig,
+  identity: IdentitySource | undefined,
+  baseDir: string,
+  refused?: (upstream: string, reason: string) => void,
+): (upstream: UpstreamConfig) => Connector {
   const namespace = config.identity?.namespace;
   const mtls =
     identity === undefined
@@ -56,6 +61,7 @@ export function upstreamConnectors(config: TandemConfig, identity: IdentitySourc
           identity,
           // A peer proves the upstream's service name, in this trust domain and namespace, unless discovery names its identity.
           defaultIdentity: (target, trustDomain) => workloadId(trustDomain, target.serverName, namespace).uri,
+          ...(refused === undefined ? {} : { refused }),
         });
   return (upstream) => {
     const mode = upstream.tls.mode ?? (mtls === undefined ? 'plaintext' : 'mtls');

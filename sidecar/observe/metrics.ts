@@ -134,6 +134,18 @@ export class Metrics {
     return (rule) => this.authorizationDenied.inc({ rule });
   }
 
+  private readonly upstreamTlsRefused = new Counter({
+    name: 'tandem_upstream_tls_refused_total',
+    help: "Connections to an upstream's endpoints this sidecar refused in the TLS handshake: identity (the server did not prove the SPIFFE ID expected for it), handshake (its chain did not verify, or TLS failed otherwise).",
+    labelNames: ['upstream', 'reason'],
+    registers: [this.registry],
+  });
+
+  /** Counts upstream connections refused in the handshake, by upstream and reason. */
+  upstreamTlsRefusals(): (upstream: string, reason: string) => void {
+    return (upstream, reason) => this.upstreamTlsRefused.inc({ upstream, reason });
+  }
+
   /** Counts a listener's refused TLS connections, by reason. */
   tlsRefusals(listener: string): (reason: string) => void {
     return (reason) => this.tlsRefused.inc({ listener, reason });

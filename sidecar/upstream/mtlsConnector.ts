@@ -13,6 +13,8 @@ export interface MtlsConnectorOptions {
   readonly identity: IdentitySource;
   /** The SPIFFE ID an endpoint must prove when discovery names none: by default the upstream's service in our trust domain. */
   readonly defaultIdentity: (target: ConnectTarget, trustDomain: string) => string;
+  /** Counts a connection this side refused: `identity` (not the SPIFFE ID expected) or `handshake` (anything else in TLS). */
+  readonly refused?: (upstream: string, reason: 'identity' | 'handshake') => void;
 }
 
 /**
@@ -58,7 +60,21 @@ export function mtlsConnector(options: MtlsConnectorOptions): Connector {
       secureContext: secureContext(material),
       ALPNProtocols: [...target.alpnProtocols],
       session: sessions.get(key),
-      checkServerIdentity: (_host: string, certificate: PeerCertificate) => serverIdentityProblem(certificate, expected, material.id.trustDomain),
+      checkServerIdentity: (_host: string, certificate: PeerCertificate) => {
+        const problem = serverIdentityProblem(certificate, expected, material.id.trustDomain);
+        if (problem !== undefined) identityRefused = true;
+        return problem;
+      },
+    });
+    // Counted: failures between the TCP connection and the end of the handshake (not a refused or
+    // timed-out TCP connect, nor anything after the handshake).
+    let identityRefused = false;
+    let stage: 'tcp' | 'tls' | 'up' = 'tcp';
+    socket.once('connect', () => (stage = 'tls'));
+    socket.once('secureConnect', () => (stage = 'up'));
+    socket.once('error', () => {
+      if (identityRefused) options.refused?.(target.upstream, 'identity');
+      else if (stage === 'tls') options.refused?.(target.upstream, 'handshake');
     });
     socket.on('session', (session: Buffer) => {
       sessions.delete(key);

@@ -77,6 +77,9 @@ describe('mutual TLS between sidecars', () => {
     expect(received).toHaveLength(0);
     const metrics = await scrapeMetrics(server.port('admin'));
     expect(metrics.sum('tandem_tls_refused_total', { listener: 'inbound', reason: 'handshake' })).toBeGreaterThanOrEqual(1);
+    // The stranger, for its part, does not trust the server's chain either.
+    const strangerMetrics = await scrapeMetrics(stranger.port('admin'));
+    expect(strangerMetrics.sum('tandem_upstream_tls_refused_total', { upstream: 'web', reason: 'handshake' })).toBeGreaterThanOrEqual(1);
   });
 
   it('refuses, on the client side, a server whose identity is not the one expected for the upstream', async () => {
@@ -93,6 +96,8 @@ describe('mutual TLS between sidecars', () => {
 
     expect(answer.status).toBe(503);
     expect(received).toHaveLength(0);
+    const metrics = await scrapeMetrics(client.port('admin'));
+    expect(metrics.sum('tandem_upstream_tls_refused_total', { upstream: 'api', reason: 'identity' })).toBeGreaterThanOrEqual(1); // a failed connect is resent, so maybe more
   });
 
   it('answers /identity with the SPIFFE ID, serial and expiry, and exports the expiry as a metric', async () => {
