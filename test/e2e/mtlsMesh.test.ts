@@ -1,56 +1,8 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { callUnary, echoClient, startGrpcBackend, startHttp1Backend } from '../helpers/backends.js';
-import { onCleanup } from '../helpers/cleanup.js';
-import { cliEntry, runCli, spawnSidecar, type SidecarProcess } from '../helpers/processes.js';
-import { waitFor } from '../helpers/wait.js';
-
-const TRUST_DOMAIN = 'e2e.test';
-const id = (service: string): string => `spiffe://${TRUST_DOMAIN}/ns/default/svc/${service}`;
-
-/** `tandem ca init` in a fresh folder, then `tandem ca serve` as a child process on a free port. */
-async function startCaProcess(): Promise<{ dir: string; address: string; token(service: string): Promise<string> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-e2e-ca-'));
-  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  const init = await runCli(['ca', 'init', '--dir', dir, '--trust-domain', TRUST_DOMAIN]);
-  expect(init.code, init.stderr).toBe(0);
-  const child = spawn(process.execPath, [cliEntry(), 'ca', 'serve', '--dir', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((resolve) => child.once('close', resolve));
-  onCleanup(async () => {
-    child.kill('SIGTERM');
-    await exited;
-  });
-  let stdout = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr.resume();
-  await waitFor('the CA to listen', () => /CA listening on (https:\/\/\S+)/.test(stdout));
-  const address = (/CA listening on (https:\/\/\S+)/.exec(stdout) as RegExpExecArray)[1] as string;
-  return {
-    dir,
-    address,
-    token: async (service) => {
-      const result = await runCli(['ca', 'token', '--dir', dir, '--service', service]);
-      expect(result.code, result.stderr).toBe(0);
-      return result.stdout.trim();
-    },
-  };
-}
-
-/** A sidecar process whose identity comes from the CA, its join token written next to its config. */
-async function meshSidecar(ca: Awaited<ReturnType<typeof startCaProcess>>, service: string, config: Record<string, unknown>, services = {}): Promise<SidecarProcess> {
-  const tokenDir = mkdtempSync(join(tmpdir(), 'tandem-e2e-token-'));
-  onCleanup(() => rmSync(tokenDir, { recursive: true, force: true }));
-  const tokenFile = join(tokenDir, 'token');
-  writeFileSync(tokenFile, await ca.token(service), { mode: 0o600 });
-  const sidecar = await spawnSidecar({ ...config, identity: { service, ca: { address: ca.address, token_file: tokenFile, bundle_file: join(ca.dir, 'bundle.pem') } } }, services);
-  await waitFor(`${service}'s sidecar to be ready`, async () => (await fetch(`http://127.0.0.1:${sidecar.port('admin')}/ready`)).status === 200);
-  return sidecar;
-}
+import { meshSidecar, spiffeId as id, startCaProcess, TRUST_DOMAIN } from '../helpers/meshProcesses.js';
 
 describe('a mesh of sidecar processes with a CA process', () => {
   it('carries HTTP/1.1, gRPC unary and gRPC bidi calls over mutual TLS, each app learning its caller', async () => {

@@ -1,0 +1,84 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { onCleanup } from './cleanup.js';
+import { cliEntry, runCli, spawnSidecar, type SidecarProcess } from './processes.js';
+import type { Services } from './sidecar.js';
+import { waitFor } from './wait.js';
+
+/** A mesh of real processes: `tandem ca serve`, and sidecars whose identity comes from it. */
+export const TRUST_DOMAIN = 'e2e.test';
+export const spiffeId = (service: string): string => `spiffe://${TRUST_DOMAIN}/ns/default/svc/${service}`;
+
+export interface CaProcess {
+  readonly dir: string;
+  /** `https://127.0.0.1:<port>`; the same across `stop` and `start`. */
+  readonly address: string;
+  /** A join token from `tandem ca token`. */
+  token(service: string): Promise<string>;
+  /** SIGTERM, resolving once it has exited. */
+  stop(): Promise<void>;
+  /** `tandem ca serve` again, on the same port. */
+  start(): Promise<void>;
+}
+
+/** `tandem ca init` in a fresh folder (extra `init` flags, e.g. `--leaf-ttl 3s`), then `tandem ca serve` as a child process. */
+export async function startCaProcess(initFlags: readonly string[] = []): Promise<CaProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-e2e-ca-'));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const init = await runCli(['ca', 'init', '--dir', dir, '--trust-domain', TRUST_DOMAIN, ...initFlags]);
+  expect(init.code, init.stderr).toBe(0);
+  let child: ChildProcess | undefined;
+  let exited: Promise<unknown> = Promise.resolve();
+  const serve = async (port: number): Promise<string> => {
+    const started = spawn(process.execPath, [cliEntry(), 'ca', 'serve', '--dir', dir, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = started;
+    exited = new Promise((resolve) => started.once('close', resolve));
+    let stdout = '';
+    started.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    started.stderr.resume();
+    await waitFor('the CA to listen', () => /CA listening on (https:\/\/\S+)/.test(stdout), 10_000);
+    return (/CA listening on (https:\/\/\S+)/.exec(stdout) as RegExpExecArray)[1] as string;
+  };
+  const address = await serve(0);
+  const stop = async (): Promise<void> => {
+    child?.kill('SIGTERM');
+    await exited;
+  };
+  onCleanup(stop);
+  return {
+    dir,
+    address,
+    token: async (service) => {
+      const result = await runCli(['ca', 'token', '--dir', dir, '--service', service]);
+      expect(result.code, result.stderr).toBe(0);
+      return result.stdout.trim();
+    },
+    stop,
+    start: async () => void (await serve(Number(new URL(address).port))),
+  };
+}
+
+/** A sidecar process for `service`, its identity from the CA (a join token written next to it); resolves once `/ready` is 200. */
+export async function meshSidecar(ca: CaProcess, service: string, config: Record<string, unknown>, services: Services = {}): Promise<SidecarProcess> {
+  const tokenDir = mkdtempSync(join(tmpdir(), 'tandem-e2e-token-'));
+  onCleanup(() => rmSync(tokenDir, { recursive: true, force: true }));
+  const tokenFile = join(tokenDir, 'token');
+  writeFileSync(tokenFile, await ca.token(service), { mode: 0o600 });
+  const sidecar = await spawnSidecar({ ...config, identity: { service, ca: { address: ca.address, token_file: tokenFile, bundle_file: join(ca.dir, 'bundle.pem') } } }, services);
+  await waitFor(`${service}'s sidecar to be ready`, async () => (await fetch(`http://127.0.0.1:${sidecar.port('admin')}/ready`)).status === 200);
+  return sidecar;
+}
+
+export interface IdentityView {
+  readonly serial: string;
+  readonly trust_bundle_sha256: readonly string[];
+  readonly last_renewal: { readonly outcome: string } | null;
+}
+
+/** A sidecar process's `GET /identity`. */
+export async function identityOf(sidecar: SidecarProcess): Promise<IdentityView> {
+  return ((await (await fetch(`http://127.0.0.1:${sidecar.port('admin')}/identity`)).json()) as { identity: IdentityView }).identity;
+}
