@@ -77,7 +77,7 @@ async function mesh(ca: Awaited<ReturnType<typeof startCaProcess>>) {
 
 describe('identity over the life of a mesh of processes', () => {
   const leafTtl = soakOr('3s', '10s');
-  const runMs = soakOr(8_000, 60_000);
+  const runMs = soakOr(5_000, 60_000);
   const rate = soakOr(100, 200);
   it(`renews ${leafTtl} leaves under ${rate} calls/s of gRPC and HTTP/1.1 for ${runMs / 1000} s: no failed call, the servers see the client's new certificates, the app's connections stay`, async () => {
     const ca = await startCaProcess(['--leaf-ttl', leafTtl]);
@@ -96,7 +96,7 @@ describe('identity over the life of a mesh of processes', () => {
   // Renewal is at ~2/3 of a leaf's life. The sidecars got their certificates over the few seconds their
   // processes took to start, so the outage begins a third of the way in and covers the renewal points.
   const caLeafTtl = soakOr('12s', '2m');
-  const outageStartsMs = soakOr(4_000, 30_000);
+  const outageStartsMs = soakOr(3_000, 30_000);
   const outageMs = soakOr(4_000, 60_000);
   it(`keeps every call succeeding while the CA process is down for ${outageMs / 1000} s across the renewal point of ${caLeafTtl} leaves, and renews once it is back`, async () => {
     const ca = await startCaProcess(['--leaf-ttl', caLeafTtl]);

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { openCa } from '../../ca/store.js';
+import { issueToken } from '../../ca/tokens.js';
 import { onCleanup } from './cleanup.js';
 import { cliEntry, runCli, spawnSidecar, type SidecarProcess } from './processes.js';
 import type { Services } from './sidecar.js';
@@ -16,7 +18,7 @@ export interface CaProcess {
   readonly dir: string;
   /** `https://127.0.0.1:<port>`; the same across `stop` and `start`. */
   readonly address: string;
-  /** A join token from `tandem ca token`. */
+  /** A join token for `service`, as `tandem ca token` makes one (made in-process: the CLI's own start costs most of a second). */
   token(service: string): Promise<string>;
   /** SIGTERM, resolving once it has exited. */
   stop(): Promise<void>;
@@ -51,11 +53,7 @@ export async function startCaProcess(initFlags: readonly string[] = []): Promise
   return {
     dir,
     address,
-    token: async (service) => {
-      const result = await runCli(['ca', 'token', '--dir', dir, '--service', service]);
-      expect(result.code, result.stderr).toBe(0);
-      return result.stdout.trim();
-    },
+    token: async (service) => issueToken((await openCa(dir)).tokenSecret, spiffeId(service), 3_600_000).token,
     stop,
     start: async () => void (await serve(Number(new URL(address).port))),
   };
