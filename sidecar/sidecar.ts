@@ -52,7 +52,7 @@ export class Sidecar implements AdminSource {
   static async start(loaded: LoadedConfig, options: SidecarOptions = {}): Promise<Sidecar> {
     const { config } = loaded;
     setLogLevel(config.log.level);
-    const identity = createIdentity(config, loaded.baseDir);
+    const identity = await createIdentity(config, loaded.baseDir);
     // Files are there or not: a bad set fails the start. The CA may be down for a while: the sidecar
     // starts, is not ready, and keeps asking.
     if (identity instanceof FileIdentity) await identity.start();
