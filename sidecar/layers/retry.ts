@@ -89,7 +89,14 @@ export function retry(settings: RetrySettings): Layer {
       }
       const condition = replayable && retries < policy.num_retries ? retryCondition(policy, request, result) : undefined;
       const delayMs = condition === undefined ? undefined : retryDelayMs(policy, retries + 1, result, random);
-      if (condition === undefined || delayMs === undefined || !timeLeftFor(delayMs, context) || !admit(budget, limits, observer)) {
+      const outOfTime = delayMs !== undefined && !timeLeftFor(delayMs, context);
+      if (outOfTime && result.kind === 'error' && result.error.code === ErrorCode.UpstreamTimeout && context.giveUpAt !== Infinity) {
+        // A per-try timeout with no time left for the retry it would earn: the client gets a timeout
+        // either way, and it should be the clock that governs the exchange (route timeout, client
+        // deadline), not whichever per-try timer fired a moment before it. Waits less than the backoff.
+        if (!(await backoff(Math.max(0, context.giveUpAt - performance.now()) + 1, parent))) throw parent.reason as TandemError;
+      }
+      if (condition === undefined || delayMs === undefined || outOfTime || !admit(budget, limits, observer)) {
         if (response === undefined) throw (result as { error: TandemError }).error;
         request.body.commit();
         return response;

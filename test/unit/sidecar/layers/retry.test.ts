@@ -363,6 +363,27 @@ describe('retry layer', () => {
       expect(attempts).toHaveLength(2);
     });
 
+    // Found by CI: a per_try_timeout that fires just before the route timeout left the client reading
+    // the per-try message for an exchange that had, in effect, run out of time.
+    it('lets the route timeout end a request whose attempt timed out with no time left for another', async () => {
+      const { service, attempts } = harness({ per_try_timeout: '100ms' }, ['hang', 'hang']);
+      const context = contextWithDeadline(105, true);
+      const routeTimeout = new TandemError(ErrorCode.UpstreamTimeout, 'no response within the route timeout (105ms)');
+      setTimeout(() => context.cancellation.cancel(routeTimeout), 105); // what the timeout layer above does
+      expect(await failureOf(send(service, fakeRequest(), context))).toBe(routeTimeout);
+      expect(attempts).toHaveLength(1);
+    });
+
+    it('still answers at once with a response that came back with no time left for another attempt', async () => {
+      const unavailable = response(503);
+      const { service } = harness({}, [unavailable, response(200)]);
+      const context = contextWithDeadline(12, true);
+      const pending = send(service, fakeRequest(), context);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(await settle(pending)).toBe(unavailable);
+      expect(performance.now()).toBe(0);
+    });
+
     it('returns the response when Retry-After outlasts the deadline', async () => {
       const unavailable = response(503, { 'retry-after': '1' });
       const { service, attempts } = harness({}, [unavailable, response(200)]);
