@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { callUnary, echoClient, startGrpcBackend, startHttp1Backend } from '../helpers/backends.js';
 import { onCleanup } from '../helpers/cleanup.js';
-import { identityOf, meshSidecar, startCaProcess } from '../helpers/meshProcesses.js';
-import { runCli } from '../helpers/processes.js';
+import { exchange, forged, identityOf, meshSidecar, spiffeId, startCaProcess } from '../helpers/meshProcesses.js';
+import { runCli, type SidecarProcess } from '../helpers/processes.js';
 import { soakOr } from '../helpers/soak.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -125,6 +127,8 @@ describe('identity over the life of a mesh of processes', () => {
     const ca = await startCaProcess();
     const { sidecars, mixed } = await mesh(ca);
     const first = await Promise.all(sidecars.map(async (sidecar) => (await identityOf(sidecar)).serial));
+    const webInbound = `127.0.0.1:${(sidecars[0] as SidecarProcess).port('inbound')}`;
+    const oldRootLeaf = await forged(ca, spiffeId('cart'));
     const load = openLoop(200, mixed);
 
     expect((await runCli(['ca', 'rotate', '--dir', ca.dir])).code).toBe(0);
@@ -141,5 +145,9 @@ describe('identity over the life of a mesh of processes', () => {
 
     expect(totals.failed).toBe(0);
     expect(totals.ok).toBeGreaterThanOrEqual(160);
+    // After retire, a leaf of the old root is refused; one of the new root is served.
+    const newBundle = readFileSync(join(ca.dir, 'bundle.pem'), 'utf8');
+    expect(await exchange(webInbound, { ...oldRootLeaf, ca: newBundle })).toBe('');
+    expect(await exchange(webInbound, await forged(ca, spiffeId('cart')))).toMatch(/^HTTP\/1\.1 200 /);
   }, 60_000);
 });

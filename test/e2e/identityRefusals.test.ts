@@ -1,14 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
-import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
-import { issueLeaf } from '../../ca/certificates.js';
-import { generateKeys, privateKeyPem } from '../../ca/keys.js';
-import { parseSpiffeId } from '../../ca/spiffe.js';
-import { openCa } from '../../ca/store.js';
 import { startHttp1Backend } from '../helpers/backends.js';
-import { meshSidecar, spiffeId, startCaProcess, type CaProcess } from '../helpers/meshProcesses.js';
+import { exchange, forged, meshSidecar, spiffeId, startCaProcess, type CaProcess } from '../helpers/meshProcesses.js';
 import { scrapeMetrics } from '../helpers/prometheus.js';
 
 /** The `web` app (counting what reaches it) behind a sidecar process, optionally with `authorization`. */
@@ -30,28 +23,6 @@ function caller(ca: CaProcess, service: string, upstreams: readonly string[], ad
     { upstreams: upstreams.map((name) => ({ name, local_port: 0, retry: { num_retries: 0 } })) },
     Object.fromEntries(upstreams.map((name) => [name, [address]])),
   );
-}
-
-/** A certificate signed by the CA's own root for any SPIFFE ID and validity: what its API would never sign. */
-async function forged(ca: CaProcess, uri: string, issuedAt = Date.now()): Promise<{ key: string; cert: string; ca: string }> {
-  const state = await openCa(ca.dir);
-  const keys = await generateKeys('ecdsa-p256');
-  const leaf = await issueLeaf(state.signer, { publicKey: keys.publicKey, id: parseSpiffeId(uri), ttlMs: 60_000 }, issuedAt);
-  return { key: await privateKeyPem(keys.privateKey), cert: leaf.toString('pem'), ca: readFileSync(join(ca.dir, 'bundle.pem'), 'utf8') };
-}
-
-/** What a raw mutual-TLS client presenting `client` receives for one request; '' when refused. */
-function exchange(address: string, client: { key: string; cert: string; ca: string }): Promise<string> {
-  const [host, port] = address.split(':') as [string, string];
-  return new Promise((resolve) => {
-    const socket = tlsConnect({ host, port: Number(port), ...client, servername: 'web', checkServerIdentity: () => undefined, ALPNProtocols: ['http/1.1'] }, () =>
-      socket.write('GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n'),
-    );
-    let received = '';
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
-    socket.on('error', () => undefined);
-    socket.on('close', () => resolve(received));
-  });
 }
 
 describe('refusals in a mesh of processes: the app never sees the call, a counter does', () => {

@@ -1,8 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { expect } from 'vitest';
+import { issueLeaf } from '../../ca/certificates.js';
+import { generateKeys, privateKeyPem } from '../../ca/keys.js';
+import { parseSpiffeId } from '../../ca/spiffe.js';
 import { openCa } from '../../ca/store.js';
 import { issueToken } from '../../ca/tokens.js';
 import { onCleanup } from './cleanup.js';
@@ -79,4 +83,26 @@ export interface IdentityView {
 /** A sidecar process's `GET /identity`. */
 export async function identityOf(sidecar: SidecarProcess): Promise<IdentityView> {
   return ((await (await fetch(`http://127.0.0.1:${sidecar.port('admin')}/identity`)).json()) as { identity: IdentityView }).identity;
+}
+
+/** A certificate signed by the CA's own root for any SPIFFE ID and validity: what its API would never sign. */
+export async function forged(ca: CaProcess, uri: string, issuedAt = Date.now()): Promise<{ key: string; cert: string; ca: string }> {
+  const state = await openCa(ca.dir);
+  const keys = await generateKeys('ecdsa-p256');
+  const leaf = await issueLeaf(state.signer, { publicKey: keys.publicKey, id: parseSpiffeId(uri), ttlMs: 60_000 }, issuedAt);
+  return { key: await privateKeyPem(keys.privateKey), cert: leaf.toString('pem'), ca: readFileSync(join(ca.dir, 'bundle.pem'), 'utf8') };
+}
+
+/** What a raw mutual-TLS client presenting `client` receives for one request; '' when refused. */
+export function exchange(address: string, client: { key: string; cert: string; ca: string }): Promise<string> {
+  const [host, port] = address.split(':') as [string, string];
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host, port: Number(port), ...client, servername: 'web', checkServerIdentity: () => undefined, ALPNProtocols: ['http/1.1'] }, () =>
+      socket.write('GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n'),
+    );
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(received));
+  });
 }
