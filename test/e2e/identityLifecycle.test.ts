@@ -6,34 +6,12 @@ import { callUnary, echoClient, startGrpcBackend, startHttp1Backend } from '../h
 import { onCleanup } from '../helpers/cleanup.js';
 import { exchange, forged, identityOf, meshSidecar, spiffeId, startCaProcess } from '../helpers/meshProcesses.js';
 import { runCli, type SidecarProcess } from '../helpers/processes.js';
+import { openLoopUntilStopped } from '../helpers/openLoop.js';
 import { soakOr } from '../helpers/soak.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** The certificate hash in an `x-forwarded-client-cert` value. */
 const hashOf = (xfcc: unknown): string | undefined => /;Hash=([0-9a-f]+);/.exec(typeof xfcc === 'string' ? xfcc : '')?.[1];
-
-/** Calls `call` at `perSecond`, open loop, until stopped; counts successes and failures. */
-function openLoop(perSecond: number, call: (n: number) => Promise<boolean>): { stop(): Promise<{ ok: number; failed: number }> } {
-  let running = true;
-  let ok = 0;
-  let failed = 0;
-  const calls: Array<Promise<void>> = [];
-  const loop = (async () => {
-    const started = performance.now();
-    for (let n = 0; running; n++) {
-      calls.push(call(n).then((success) => void (success ? ok++ : failed++), () => void failed++));
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + ((n + 1) * 1000) / perSecond - performance.now())));
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      await Promise.all(calls);
-      return { ok, failed };
-    },
-  };
-}
 
 /** An HTTP/1.1 app recording the client certificates it hears of, a gRPC one too, each behind a sidecar process; and a client sidecar in front of both. */
 async function mesh(ca: Awaited<ReturnType<typeof startCaProcess>>) {
@@ -85,7 +63,7 @@ describe('identity over the life of a mesh of processes', () => {
     const ca = await startCaProcess(['--leaf-ttl', leafTtl]);
     const { certificates, appSockets, mixed } = await mesh(ca);
 
-    const load = openLoop(rate, mixed);
+    const load = openLoopUntilStopped(rate, mixed);
     await new Promise((resolve) => setTimeout(resolve, runMs));
     const totals = await load.stop();
 
@@ -104,7 +82,7 @@ describe('identity over the life of a mesh of processes', () => {
     const ca = await startCaProcess(['--leaf-ttl', caLeafTtl]);
     const { sidecars, mixed } = await mesh(ca);
 
-    const load = openLoop(20, mixed);
+    const load = openLoopUntilStopped(20, mixed);
     await new Promise((resolve) => setTimeout(resolve, outageStartsMs));
     await ca.stop();
     await new Promise((resolve) => setTimeout(resolve, outageMs));
@@ -129,7 +107,7 @@ describe('identity over the life of a mesh of processes', () => {
     const first = await Promise.all(sidecars.map(async (sidecar) => (await identityOf(sidecar)).serial));
     const webInbound = `127.0.0.1:${(sidecars[0] as SidecarProcess).port('inbound')}`;
     const oldRootLeaf = await forged(ca, spiffeId('cart'));
-    const load = openLoop(200, mixed);
+    const load = openLoopUntilStopped(200, mixed);
 
     expect((await runCli(['ca', 'rotate', '--dir', ca.dir])).code).toBe(0);
     for (const [i, sidecar] of sidecars.entries()) {

@@ -17,3 +17,29 @@ export async function runOpenLoop<T>(count: number, ratePerSecond: number, task:
   }
   return Promise.all(started);
 }
+
+/**
+ * The same open loop, running until stopped: `call(i)` resolves true for a success. `stop()` ends it,
+ * waits for the calls in flight and counts them all.
+ */
+export function openLoopUntilStopped(ratePerSecond: number, call: (index: number) => Promise<boolean>): { stop(): Promise<{ ok: number; failed: number }> } {
+  let running = true;
+  let ok = 0;
+  let failed = 0;
+  const calls: Array<Promise<void>> = [];
+  const loop = (async () => {
+    const start = performance.now();
+    for (let i = 0; running; i++) {
+      calls.push(call(i).then((success) => void (success ? ok++ : failed++), () => void failed++));
+      await sleep(Math.max(0, start + ((i + 1) * 1_000) / ratePerSecond - performance.now()));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      await Promise.all(calls);
+      return { ok, failed };
+    },
+  };
+}

@@ -7,6 +7,7 @@ import { workloadId } from '../../../ca/spiffe.js';
 import { issueToken } from '../../../ca/tokens.js';
 import { openCa, retireCa, rotateCa } from '../../../ca/store.js';
 import { startMeshCa, TRUST_DOMAIN, waitForIdentity, webBehindSidecar } from '../../helpers/mesh.js';
+import { openLoopUntilStopped } from '../../helpers/openLoop.js';
 import { startSidecar, type TestSidecar } from '../../helpers/sidecar.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -19,38 +20,6 @@ const identityOf = (mesh: TestSidecar): IdentityView => mesh.sidecar.identity() 
 
 /** The issue's load: GET / through `port` at this rate, open loop (each call sent on time, whatever the ones before it do). */
 const CALLS_PER_SECOND = 200;
-
-/** Calls at CALLS_PER_SECOND until stopped; resolves with how many got 200 and how many did not. */
-function steadyCalls(port: number): { stop(): Promise<{ ok: number; failed: number }> } {
-  let running = true;
-  let ok = 0;
-  let failed = 0;
-  const calls: Array<Promise<void>> = [];
-  const loop = (async () => {
-    const started = performance.now();
-    for (let n = 0; running; n++) {
-      calls.push(
-        fetch(`http://127.0.0.1:${port}/`).then(
-          async (response) => {
-            await response.arrayBuffer();
-            if (response.status === 200) ok++;
-            else failed++;
-          },
-          () => void failed++,
-        ),
-      );
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + ((n + 1) * 1000) / CALLS_PER_SECOND - performance.now())));
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      await Promise.all(calls);
-      return { ok, failed };
-    },
-  };
-}
 
 /** A leaf for `service` signed by the CA's active root as it is now, with its key. */
 async function leafNow(dir: string, service: string): Promise<{ key: string; cert: string }> {
@@ -92,7 +61,11 @@ describe('root rotation', () => {
     const beforeRotation = await inboundServes(server.port('inbound'), oldRootLeaf, oldBundle);
     expect(beforeRotation.served).toBe(true);
     expect(beforeRotation.session).toBeDefined();
-    const calls = steadyCalls(client.port('outbound.web'));
+    const calls = openLoopUntilStopped(CALLS_PER_SECOND, async () => {
+      const response = await fetch(`http://127.0.0.1:${client.port('outbound.web')}/`);
+      await response.arrayBuffer();
+      return response.status === 200;
+    });
 
     await rotateCa(ca.dir);
     for (const mesh of [server, client]) {
