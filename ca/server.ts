@@ -10,7 +10,7 @@ import { issueLeaf } from './certificates.js';
 import { MAX_CSR_BYTES } from './csr.js';
 import { generateKeys, privateKeyPem } from './keys.js';
 import { Refusal, signWorkload } from './signer.js';
-import { caServerId, parseSpiffeId } from './spiffe.js';
+import { caServerId, soleSpiffeId } from './spiffe.js';
 import { openCa, revokedTokens, type CaState } from './store.js';
 import { MAX_TOKEN_BYTES } from './tokens.js';
 
@@ -235,13 +235,8 @@ async function servingIdentity(state: CaState, address: string): Promise<{ key: 
 /** The SPIFFE ID of a client certificate that TLS verified against the bundle, if there is exactly one. */
 function verifiedClientId(socket: TLSSocket): string | undefined {
   if (!socket.authorized) return undefined;
-  const names = (socket.getPeerCertificate().subjectaltname ?? '').split(', ').filter((name) => name.startsWith('URI:'));
-  if (names.length !== 1) return undefined;
-  try {
-    return parseSpiffeId((names[0] as string).slice('URI:'.length)).uri;
-  } catch {
-    return undefined;
-  }
+  const id = soleSpiffeId(socket.getPeerCertificate().subjectaltname);
+  return 'problem' in id ? undefined : id.uri;
 }
 
 /** The body as text, or undefined if it passes `limit` (the rest is not read). */

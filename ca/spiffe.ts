@@ -84,3 +84,22 @@ export function trustDomainId(trustDomain: string): SpiffeId {
 export function caServerId(trustDomain: string): WorkloadId {
   return workloadId(trustDomain, 'tandem-ca', 'tandem');
 }
+
+/**
+ * The one SPIFFE ID among a certificate's subject alternative names as Node formats them
+ * (`URI:spiffe://…, DNS:…`), or what is wrong: none, more than one (the X509-SVID standard makes a
+ * validator refuse that), or a URI that is not a SPIFFE ID. A name with ", " inside comes quoted from
+ * Node and fails the parse, so it is refused rather than split.
+ */
+export function soleSpiffeId(subjectAltName: string | undefined): SpiffeId | { readonly problem: string } {
+  const uris = (subjectAltName ?? '')
+    .split(', ')
+    .filter((name) => name.startsWith('URI:'))
+    .map((name) => name.slice('URI:'.length));
+  if (uris.length !== 1) return { problem: `expected exactly one URI SAN, got ${uris.length}` };
+  try {
+    return parseSpiffeId(uris[0] as string);
+  } catch (error) {
+    return { problem: (error as Error).message };
+  }
+}

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { request } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import { pemBlocks } from '../../ca/keys.js';
-import { caServerId } from '../../ca/spiffe.js';
+import { caServerId, soleSpiffeId } from '../../ca/spiffe.js';
 import { spiffeIdOf } from './material.js';
 
 /** A CA answer larger than this is not one (a chain and a bundle are a few KiB). */
@@ -124,7 +124,7 @@ function expectedCaId(bundlePem: string): string | undefined {
 
 function checkCaIdentity(certificate: PeerCertificate, expected: string | undefined): Error | undefined {
   if (expected === undefined) return new Error('the trust bundle has no SPIFFE trust domain to check the CA against');
-  const presented = certificate.subjectaltname?.split(', ').filter((name) => name.startsWith('URI:')) ?? [];
-  if (presented.length === 1 && presented[0] === `URI:${expected}`) return undefined;
-  return new Error(`the CA presented ${presented.join(', ') || 'no SPIFFE ID'}, expected ${expected}`);
+  const presented = soleSpiffeId(certificate.subjectaltname);
+  if (!('problem' in presented) && presented.uri === expected) return undefined;
+  return new Error(`the CA presented ${'problem' in presented ? `no single SPIFFE ID (${presented.problem})` : presented.uri}, expected ${expected}`);
 }

@@ -3,6 +3,7 @@ import { generateKeys, privateKeyPem } from '../../ca/keys.js';
 import type { SpiffeId } from '../../ca/spiffe.js';
 import { fullJitterBackoffMs } from '../core/backoff.js';
 import { createLogger } from '../core/log.js';
+import { sleep } from '../core/sleep.js';
 import { CaClient, type SignAuth } from './caClient.js';
 import { IdentitySource } from './identitySource.js';
 import { identityMaterial, type IdentityMaterial } from './material.js';
@@ -60,7 +61,7 @@ export class CaIdentity extends IdentitySource {
         this.failures++;
         const delay = fullJitterBackoffMs(this.failures, RETRY_BASE_MS, RETRY_MAX_MS, this.options.random);
         log.warn('cannot obtain a certificate yet; retrying', { id: this.options.id.uri, error: (error as Error).message, retry_in_ms: Math.round(delay) });
-        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        await sleep(delay, this.watching.signal).catch(() => undefined); // ends at once on close
       }
     }
     void this.watchBundle();
@@ -149,7 +150,7 @@ export class CaIdentity extends IdentitySource {
         failures++;
         const delay = fullJitterBackoffMs(failures, RETRY_BASE_MS, RETRY_MAX_MS, this.options.random);
         log.debug('bundle watch failed; retrying', { error: (error as Error).message, retry_in_ms: Math.round(delay) });
-        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        await sleep(delay, this.watching.signal).catch(() => undefined); // ends at once on close
       }
     }
   }

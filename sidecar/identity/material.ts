@@ -1,6 +1,6 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { pemBlocks } from '../../ca/keys.js';
-import { parseSpiffeId, type SpiffeId } from '../../ca/spiffe.js';
+import { soleSpiffeId, type SpiffeId } from '../../ca/spiffe.js';
 
 /**
  * What a sidecar presents and trusts at one moment: its key and certificate chain, and the trust
@@ -64,16 +64,8 @@ function privateKeyOf(keyPem: string): KeyObject {
 
 /** The one SPIFFE ID in a certificate's URI SANs, or undefined when there is none or more than one. */
 export function spiffeIdOf(certificate: X509Certificate): SpiffeId | undefined {
-  const uris = (certificate.subjectAltName ?? '')
-    .split(', ')
-    .filter((name) => name.startsWith('URI:'))
-    .map((name) => name.slice('URI:'.length));
-  if (uris.length !== 1) return undefined;
-  try {
-    return parseSpiffeId(uris[0] as string);
-  } catch {
-    return undefined;
-  }
+  const id = soleSpiffeId(certificate.subjectAltName);
+  return 'problem' in id ? undefined : id;
 }
 
 /** Whether the chain's leaf is signed, through the chain's own intermediates, by one of the roots. */

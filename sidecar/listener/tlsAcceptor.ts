@@ -71,10 +71,7 @@ export function tlsAcceptor(options: TlsAcceptorOptions): Acceptor {
     handOver?.(tls);
   });
   server.on('tlsClientError', (error: NodeJS.ErrnoException, tls: TLSSocket) => {
-    const reason = error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : 'handshake';
-    options.refused?.(reason);
-    log.debug('connection refused', { reason, detail: error.message, remote: `${tls.remoteAddress ?? '?'}:${tls.remotePort ?? '?'}` });
-    tls.destroy();
+    refused(tls, error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : 'handshake', error.message);
   });
   const plaintext = plaintextAcceptor(handshakeTimeoutMs);
 

@@ -81,6 +81,7 @@ export function mtlsConnector(options: MtlsConnectorOptions): Connector {
       if (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value as string);
       sessions.set(key, session);
     });
+    socket.once('secureConnect', () => recordValidity(socket));
     return limitHandshake(socket, target);
   };
 
@@ -97,12 +98,19 @@ export function serverIdentityProblem(certificate: PeerCertificate, expected: st
 }
 
 /**
- * Until the first of the two certificates that authenticated a connection expires (ours, and the
- * peer's when the socket still shows it — not after a resumption). A connection should not outlive
- * them: it proved an identity only for their validity.
+ * When each connection's certificates stop vouching for it: the first of the two that authenticated
+ * it to expire (ours, and the peer's when the socket still shows it — not after a resumption). A
+ * connection should not outlive them: it proved an identity only for their validity. Read once at
+ * the handshake; HTTP/1.1 pools ask after every exchange.
  */
+const validUntil = new WeakMap<Socket, number>();
+
+function recordValidity(socket: TLSSocket): void {
+  const ends = [socket.getX509Certificate(), socket.getPeerX509Certificate()].filter((certificate) => certificate !== undefined).map((certificate) => Date.parse(certificate.validTo));
+  if (ends.length > 0) validUntil.set(socket, Math.min(...ends));
+}
+
 function certificateLifetime(socket: Socket): number | undefined {
-  const tls = socket as TLSSocket;
-  const ends = [tls.getX509Certificate?.(), tls.getPeerX509Certificate?.()].filter((certificate) => certificate !== undefined).map((certificate) => Date.parse(certificate.validTo));
-  return ends.length === 0 ? undefined : Math.min(...ends) - Date.now();
+  const until = validUntil.get(socket);
+  return until === undefined ? undefined : until - Date.now();
 }
