@@ -22,6 +22,8 @@ const MAX_BODY_BYTES = MAX_CSR_BYTES + 1024;
 const MAX_WAIT_MS = 5 * 60_000;
 /** How often the CA directory is looked at for a rotation, a retirement or a revoked token. */
 const RELOAD_INTERVAL_MS = 500;
+/** A directory that cannot be read is looked at again after 0.5 s, 1 s, 2 s … up to this. */
+const MAX_RELOAD_RETRY_MS = 30_000;
 /** Slow clients get this long for a whole request (the CA's requests are small). */
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -49,6 +51,10 @@ export class CaServer {
   private waiters = new Set<() => void>();
   private renewTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> | undefined;
+  private reloadAgain = false;
+  private reloadFailures = 0;
+  private reloadRetry: NodeJS.Timeout | undefined;
+  private closed = false;
 
   private constructor(
     private readonly options: CaServerOptions,
@@ -93,35 +99,61 @@ export class CaServer {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     unwatchFile(join(this.options.dir, 'ca.json'));
     clearTimeout(this.renewTimer);
+    clearTimeout(this.reloadRetry);
     for (const wake of this.waiters) wake();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** Picks up what `tandem ca rotate` / `retire` wrote: new signer and bundle, a new serving certificate. */
-  private async reload(): Promise<void> {
-    this.reloading ??= (async () => {
-      try {
-        const state = await openCa(this.options.dir);
-        if (state.bundleIndex === this.state.bundleIndex && state.signer.certificate.serialNumber === this.state.signer.certificate.serialNumber) return;
-        // State and TLS context change together: a retired root is no longer trusted once the new bundle is reported.
-        const serving = await servingIdentity(state, this.options.address);
-        this.state = state;
-        this.server.setSecureContext({ ...serving, ca: state.bundlePem });
-        this.scheduleRenewal();
-        log.info('CA state reloaded', { bundle_index: state.bundleIndex, roots: state.roots.length, active_root: state.signer.certificate.serialNumber });
-        const waiters = this.waiters;
-        this.waiters = new Set();
-        for (const wake of waiters) wake();
-      } catch (error) {
-        log.error('cannot reload the CA directory; serving with the state loaded before', { error: (error as Error).message });
-      } finally {
-        this.reloading = undefined;
+  /**
+   * Picks up what `tandem ca rotate` / `retire` wrote: new signer and bundle, a new serving certificate.
+   * A change seen while a reload runs gets a reload of its own after it; a reload that fails (the
+   * directory caught mid-change, a file missing) is tried again on the next interval, since the watch
+   * only speaks when ca.json changes.
+   */
+  private reload(): Promise<void> {
+    if (this.reloading !== undefined) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    clearTimeout(this.reloadRetry);
+    this.reloading = this.loadDirectory().finally(() => {
+      this.reloading = undefined;
+      if (this.reloadAgain && !this.closed) {
+        this.reloadAgain = false;
+        void this.reload();
       }
-    })();
+    });
     return this.reloading;
+  }
+
+  private async loadDirectory(): Promise<void> {
+    try {
+      const state = await openCa(this.options.dir);
+      if (state.bundleIndex === this.state.bundleIndex && state.signer.certificate.serialNumber === this.state.signer.certificate.serialNumber) {
+        this.reloadFailures = 0;
+        return;
+      }
+      // State and TLS context change together: a retired root is no longer trusted once the new bundle is reported.
+      const serving = await servingIdentity(state, this.options.address);
+      this.reloadFailures = 0;
+      this.state = state;
+      this.server.setSecureContext({ ...serving, ca: state.bundlePem });
+      this.scheduleRenewal();
+      log.info('CA state reloaded', { bundle_index: state.bundleIndex, roots: state.roots.length, active_root: state.signer.certificate.serialNumber });
+      const waiters = this.waiters;
+      this.waiters = new Set();
+      for (const wake of waiters) wake();
+    } catch (error) {
+      const retryInMs = Math.min(RELOAD_INTERVAL_MS * 2 ** this.reloadFailures++, MAX_RELOAD_RETRY_MS);
+      log.error('cannot reload the CA directory; serving with the state loaded before', { error: (error as Error).message, retry_in_ms: retryInMs });
+      if (this.closed) return;
+      this.reloadRetry = setTimeout(() => void this.reload(), retryInMs);
+      this.reloadRetry.unref();
+    }
   }
 
   private scheduleRenewal(): void {

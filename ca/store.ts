@@ -67,8 +67,11 @@ export class CaStoreError extends Error {
   override readonly name = 'CaStoreError';
 }
 
+/** Names each temporary file apart: two writers of one file in one process must not share theirs. */
+let temporaries = 0;
+
 async function writeAtomic(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
-  const temporary = `${path}.${process.pid}.tmp`;
+  const temporary = `${path}.${process.pid}.${++temporaries}.tmp`;
   await writeFile(temporary, data, { mode });
   await rename(temporary, path);
 }

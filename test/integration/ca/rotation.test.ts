@@ -1,9 +1,9 @@
 import { pbkdf2 } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pemBlocks } from '../../../ca/keys.js';
-import { retireCa, rotateCa } from '../../../ca/store.js';
+import { openCa, retireCa, rotateCa } from '../../../ca/store.js';
 import { callCa, certificateText, createTestCa, extension, opensslVerify, spiffeUri, startCaServer, workloadCsr, type TestCa } from '../../helpers/ca.js';
 import { onCleanup } from '../../helpers/cleanup.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -192,6 +192,32 @@ describe('CA retirement', () => {
     await waitFor('bundle index 3', async () => (await callCa(served.port, bundle, { path: '/v1/health' })).body['bundle_index'] === 3, 10_000, 5);
     const answer = await callCa(served.port, bundle, { csr: (await workloadCsr(WEB)).csr, clientCert: old });
     expect(answer.status).toBe(401);
+  });
+
+  it('catches up by itself after a reload that failed, without waiting for another change to ca.json', async () => {
+    const ca = await createTestCa();
+    const { port, logs } = await startCaServer(ca.dir);
+    const bundle = bundleOf(ca);
+    // Rotated in a copy, then moved in while token.key is away: the reload that ca.json starts fails.
+    const copy = `${ca.dir}-copy`;
+    cpSync(ca.dir, copy, { recursive: true });
+    onCleanup(() => rmSync(copy, { recursive: true, force: true }));
+    await rotateCa(copy);
+    const tokenKey = join(ca.dir, 'token.key');
+    renameSync(tokenKey, `${tokenKey}.away`);
+    for (const name of ['root-2.key', 'root-2.pem', 'root-2.cross.pem', 'ca.json']) cpSync(join(copy, name), join(ca.dir, name));
+    await waitFor('the failed reload', () => logs.some((line) => line.includes('msg="cannot reload the CA directory')), 5_000, 20);
+    renameSync(`${tokenKey}.away`, tokenKey);
+    await waitForIndex({ ca, port }, bundle, 2);
+  });
+
+  it('lets readers of one directory in one process publish the bundle at the same time', async () => {
+    const ca = await createTestCa();
+    await rotateCa(ca.dir);
+    rmSync(join(ca.dir, 'bundle.pem'));
+    const states = await Promise.all(Array.from({ length: 8 }, () => openCa(ca.dir)));
+    expect(new Set(states.map((state) => state.bundleIndex))).toEqual(new Set([2]));
+    expect(bundleOf(ca)).toBe(states[0]?.bundlePem);
   });
 
   it('retires nothing when the bundle holds one root', async () => {
