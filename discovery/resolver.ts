@@ -72,6 +72,11 @@ export interface LocalHealth {
 export interface Registration {
   /** Removes the entry; resolves when the registry confirmed it, or gave up trying. */
   deregister(): Promise<void>;
+  /**
+   * Stops keeping the entry current but leaves it in the registry: a successor serving the same
+   * address (an in-place upgrade) has registered the same entry and keeps it current from now on.
+   */
+  release(): Promise<void>;
 }
 
 export interface DiscoveryProvider {

@@ -9,6 +9,8 @@ import type { LoadedConfig } from './config/load.js';
 import type { InboundConfig, OutboundConfig, TandemConfig } from './config/schema.js';
 import { createLogger, setLogLevel } from './core/log.js';
 import { healthCheckKind, type HealthChecker } from './health/index.js';
+import { drain, type DrainMode, type DrainReport } from './lifecycle/drain.js';
+import { InFlight } from './lifecycle/inFlight.js';
 import { Listener } from './listener/listener.js';
 import type { ConnectionTimeouts } from './listener/servers.js';
 import type { Service } from './http/message.js';
@@ -27,6 +29,14 @@ const log = createLogger('sidecar');
 export interface SidecarOptions {
   /** How every upstream's connections are made, overriding `upstreams[].tls` (tests). */
   readonly connector?: Connector;
+  /** Bind the proxy listeners with SO_REUSEPORT, so a successor can bind them too (the CLI does on Linux). */
+  readonly reusePort?: boolean;
+  /**
+   * Bind nothing yet: a successor (`--replace`) binds its proxy listeners once it could serve
+   * (`prerequisites()` empty), then the admin port once the instance it replaces has let go of it
+   * (`bindListeners()`, `bindAdmin()`; see `lifecycle/takeover.ts`).
+   */
+  readonly deferBinding?: boolean;
 }
 
 /**
@@ -36,6 +46,9 @@ export interface SidecarOptions {
 export class Sidecar implements AdminSource {
   private readonly admin: AdminServer;
   private registration: Registration | undefined;
+  private draining: Promise<DrainReport> | undefined;
+  private drainMode: DrainMode | undefined;
+  private readonly drained = Promise.withResolvers<DrainReport>();
 
   private constructor(
     private readonly loaded: LoadedConfig,
@@ -45,6 +58,7 @@ export class Sidecar implements AdminSource {
     private readonly listenerList: readonly Listener[],
     private readonly metricsRegistry: Metrics,
     private readonly identitySource: IdentitySource | undefined,
+    private readonly work: { readonly inbound: InFlight; readonly outbound: InFlight },
   ) {
     this.admin = new AdminServer(this, loaded.config.admin.address, loaded.config.admin.port);
   }
@@ -73,34 +87,50 @@ export class Sidecar implements AdminSource {
       const key = session === undefined ? undefined : sessionKey(session, loaded.baseDir);
       targets.push(upstreamStack(cluster, { metrics: upstreamMetrics, ...(key === undefined ? {} : { sessionKey: key }) }));
     }
-    const listeners = outboundListeners(config, targets, metrics);
+    const work = { inbound: new InFlight(), outbound: new InFlight() };
+    const reusePort = options.reusePort === true;
+    const listeners = outboundListeners(config, targets, metrics, work.outbound, reusePort);
     let localApp: LocalApp | undefined;
     if (config.inbound !== undefined && config.service !== undefined) {
       const settings = config.inbound;
       localApp = new LocalApp(config.service, plaintextConnector);
       const rules = config.authorization;
       const authorization = rules === undefined ? undefined : { policy: compilePolicy(rules), denied: metrics.authorizationDenials() };
-      const service = inbound(metrics.forListener('inbound', 'inbound'), localApp, { streamIdleTimeoutMs: settings.stream_idle_timeout.ms, authorization });
+      const service = inbound(metrics.forListener('inbound', 'inbound'), localApp, { streamIdleTimeoutMs: settings.stream_idle_timeout.ms, authorization, work: work.inbound });
       const timeouts = timeoutsOf(settings);
       const mode = settings.tls.mode ?? (identity === undefined ? 'disabled' : 'strict');
       const acceptor =
         mode === 'disabled' || identity === undefined
           ? undefined
           : tlsAcceptor({ identity, mode, handshakeTimeoutMs: timeouts.requestHeadersTimeoutMs, refused: metrics.tlsRefusals('inbound') });
-      listeners.push(new Listener({ name: 'inbound', address: settings.address, port: settings.port, service, timeouts, ...(acceptor === undefined ? {} : { acceptor }) }));
+      listeners.push(new Listener({ name: 'inbound', address: settings.address, port: settings.port, service, timeouts, reusePort, ...(acceptor === undefined ? {} : { acceptor }) }));
     }
-    const sidecar = new Sidecar(loaded, discovery, clusters, localApp, listeners, metrics, identity);
+    const sidecar = new Sidecar(loaded, discovery, clusters, localApp, listeners, metrics, identity, work);
+    void sidecar.drained.promise.catch(() => undefined); // a failed drain is reported to whoever waits for it
     for (const cluster of clusters) cluster.start();
+    if (options.deferBinding === true) return sidecar;
     try {
-      for (const listener of listeners) await bind(listener.listen(), listener.name, listener.address);
-      await bind(sidecar.admin.listen(), 'admin', config.admin.address);
+      // The admin port first: it is never shared, so a second Tandem started by mistake with this
+      // configuration stops here, before its proxy listeners (which may be) take any traffic.
+      await sidecar.bindAdmin();
+      await sidecar.bindListeners();
     } catch (error) {
       await sidecar.stop();
       throw error;
     }
-    sidecar.register();
-    log.info('sidecar started', { upstreams: config.upstreams.length, listeners: listeners.length });
     return sidecar;
+  }
+
+  /** Binds the proxy listeners and registers with discovery (done by `start()` unless `deferBinding`). */
+  async bindListeners(): Promise<void> {
+    for (const listener of this.listenerList) await bind(listener.listen(), listener.name, listener.address);
+    this.register();
+    log.info('sidecar started', { upstreams: this.loaded.config.upstreams.length, listeners: this.listenerList.length });
+  }
+
+  /** Binds the admin listener (done by `start()` unless `deferBinding`). */
+  async bindAdmin(): Promise<void> {
+    await bind(this.admin.listen(), 'admin', this.loaded.config.admin.address);
   }
 
 /** Registers the local service with discovery (Consul), reachable at the inbound listener. */
@@ -124,14 +154,23 @@ export class Sidecar implements AdminSource {
     return verdict.healthy ? { status: 'passing', output: `local app healthy (${verdict.detail})` } : { status: 'critical', output: `local app unhealthy: ${verdict.detail}` };
   }
 
+  /** Why `/ready` is 503: draining, a listener not bound, or a prerequisite missing. */
   readiness(): readonly string[] {
+    const reasons: string[] = [];
+    if (this.drainMode !== undefined) reasons.push(`draining (${this.drainMode})`);
+    for (const listener of this.listenerList) if (listener.port === 0) reasons.push(`listener ${listener.name}: not bound`);
+    reasons.push(...this.prerequisites());
+    return reasons;
+  }
+
+  /** What this sidecar needs before it can serve: discovery answered for every upstream, a certificate. */
+  prerequisites(): readonly string[] {
     const reasons: string[] = [];
     for (const cluster of this.clusterList) {
       if (cluster.synced) continue;
       const error = cluster.discoveryError;
       reasons.push(`upstream ${cluster.name}: discovery has not answered yet${error === undefined ? '' : ` (last error: ${error.message})`}`);
     }
-    for (const listener of this.listenerList) if (listener.port === 0) reasons.push(`listener ${listener.name}: not bound`);
     const identity = this.identitySource;
     if (identity !== undefined && identity.current === undefined) {
       const last = identity.renewals.last;
@@ -185,9 +224,49 @@ export class Sidecar implements AdminSource {
     return listener.port;
   }
 
+  /** Whether a drain has begun. */
+  get isDraining(): boolean {
+    return this.drainMode !== undefined;
+  }
+
   /**
-   * Deregisters from discovery first, so peers stop choosing this instance while the listeners still
-   * accept; then closes listeners (connections get `graceMs` to finish), pools, discovery and admin.
+   * Drains (see `lifecycle/drain.ts`) and then stops; the same promise for every caller. Readiness
+   * fails at once. A handover first closes the admin port, for the successor to bind.
+   */
+  drain(mode: DrainMode = 'shutdown'): Promise<DrainReport> {
+    this.draining ??= (async () => {
+      this.drainMode = mode;
+      if (mode === 'handover') await this.admin.close();
+      const inbound = this.listenerList.filter((listener) => listener.name === 'inbound');
+      const report = await drain(
+        {
+          inbound,
+          outbound: this.listenerList.filter((listener) => !inbound.includes(listener)),
+          inboundWork: this.work.inbound,
+          outboundWork: this.work.outbound,
+          leaveDiscovery: async (how) => {
+            if (how === 'handover') await this.registration?.release();
+            else await this.registration?.deregister();
+          },
+        },
+        this.loaded.config.drain,
+        mode,
+      );
+      await this.stop();
+      return report;
+    })();
+    this.draining.then(this.drained.resolve, this.drained.reject);
+    return this.draining;
+  }
+
+  /** Resolves once a drain, whoever began it (a signal, `POST /drain`), has finished and everything stopped. */
+  whenDrained(): Promise<DrainReport> {
+    return this.drained.promise;
+  }
+
+  /**
+   * Stops at once: deregisters from discovery, closes listeners (connections get `graceMs` to
+   * finish), pools, discovery and admin. `drain()` is the graceful way.
    */
   async stop(graceMs = 0): Promise<void> {
     await this.registration?.deregister();
@@ -209,12 +288,12 @@ function createDiscovery(loaded: LoadedConfig): DiscoveryProvider | undefined {
 }
 
 /** A listener per upstream `local_port`, and the HTTP proxy port routing by authority to them all. */
-function outboundListeners(config: TandemConfig, targets: readonly RouteTarget[], metrics: Metrics): Listener[] {
+function outboundListeners(config: TandemConfig, targets: readonly RouteTarget[], metrics: Metrics, work: InFlight, reusePort: boolean): Listener[] {
   const settings = config.outbound;
   const timeouts = timeoutsOf(settings);
   const listeners: Listener[] = [];
   const listen = (name: string, port: number, router: Service): void => {
-    listeners.push(new Listener({ name, address: settings.address, port, service: outbound(metrics.forListener('outbound', name), router), timeouts }));
+    listeners.push(new Listener({ name, address: settings.address, port, service: outbound(metrics.forListener('outbound', name), router, work), timeouts, reusePort }));
   };
   config.upstreams.forEach((upstream, index) => {
     if (upstream.local_port !== undefined) listen(`outbound.${upstream.name}`, upstream.local_port, fixedRouter(targets[index] as RouteTarget));

@@ -71,6 +71,16 @@ export class SelfRegistration implements Registration {
     return (this.deregistering ??= this.removeFromAgent());
   }
 
+  release(): Promise<void> {
+    this.deregistering ??= (async () => {
+      this.stopped = true;
+      clearTimeout(this.timer);
+      await this.cycle;
+      log.info('left the consul registration to a successor', { service_id: this.options.serviceId });
+    })();
+    return this.deregistering;
+  }
+
   private async removeFromAgent(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -94,8 +104,9 @@ export class SelfRegistration implements Registration {
   /** Registers if needed, then reports health; schedules the next cycle either way. */
   private async runCycle(): Promise<void> {
     try {
-      if (!this.registered) await this.register();
-      await this.report(await this.health());
+      const health = await this.health();
+      if (!this.registered) await this.register(health);
+      await this.report(health);
       this.failures = 0;
       this.schedule(this.options.ttlMs / 3);
     } catch (error) {
@@ -118,7 +129,12 @@ export class SelfRegistration implements Registration {
     }
   }
 
-  private async register(): Promise<void> {
+  /**
+   * The check starts with the health just measured, not Consul's default (critical): an instance that
+   * registers again — after an agent restart, or as the successor of an in-place upgrade re-registering
+   * the entry its predecessor kept passing — does not flap to critical for one report.
+   */
+  private async register(health: LocalHealth): Promise<void> {
     const { local, options } = this;
     await this.agent.register({
       name: local.name,
@@ -131,6 +147,7 @@ export class SelfRegistration implements Registration {
         checkid: this.checkId,
         name: 'Tandem sidecar and local app',
         ttl: `${options.ttlMs}ms`,
+        status: health.status,
         deregistercriticalserviceafter: `${options.deregisterCriticalAfterMs}ms`,
         notes: 'Reported by Tandem: passing while the sidecar is ready and the local app answers its health check.',
         timeout: `${CALL_TIMEOUT_MS}ms`,

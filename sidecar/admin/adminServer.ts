@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { createLogger } from '../core/log.js';
 
 const log = createLogger('admin');
@@ -16,11 +16,13 @@ export interface AdminSource {
   metrics(): { text(): Promise<string>; readonly contentType: string };
   /** This sidecar's certificate and trust bundle, and its last renewal; null without an identity. */
   identity(): unknown;
+  /** Starts the drain (once; later calls join it). `handover`: a successor serves these ports now. */
+  drain(mode: 'shutdown' | 'handover'): Promise<unknown>;
 }
 
 type Handler = (source: AdminSource, res: ServerResponse) => void;
 
-/** GET endpoints; everything mutating will be POST only (Envoy's rule). */
+/** GET endpoints. */
 const ROUTES: Readonly<Record<string, Handler>> = {
   '/ready': (source, res) => {
     const reasons = source.readiness();
@@ -40,6 +42,19 @@ const ROUTES: Readonly<Record<string, Handler>> = {
       },
       (error: unknown) => text(res, 500, `metrics unavailable: ${(error as Error).message}\n`),
     );
+  },
+};
+
+/**
+ * POST endpoints: they change the running sidecar, so they take POST only (Envoy's rule, against a
+ * browser's stray GET) and only from loopback, wherever the admin port is bound.
+ */
+const ACTIONS: Readonly<Record<string, (source: AdminSource, req: IncomingMessage, res: ServerResponse) => void>> = {
+  '/drain': (source, req, res) => {
+    const handover = new URL(req.url ?? '/', 'http://admin').searchParams.has('handover');
+    // Answered first: a handover closes this very server.
+    res.once('finish', () => void source.drain(handover ? 'handover' : 'shutdown'));
+    text(res, 202, `draining${handover ? ' (handover)' : ''}\n`);
   },
 };
 
@@ -83,8 +98,19 @@ export class AdminServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0] as string;
     if (path === '/') {
-      text(res, 200, `Tandem admin\n${Object.keys(ROUTES).map((route) => `  GET ${route}\n`).join('')}`);
+      const lines = [...Object.keys(ROUTES).map((route) => `  GET ${route}\n`), ...Object.keys(ACTIONS).map((route) => `  POST ${route}\n`)];
+      text(res, 200, `Tandem admin\n${lines.join('')}`);
       return;
+    }
+    const action = ACTIONS[path];
+    if (action !== undefined) {
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'POST');
+        return text(res, 405, `${path} takes POST\n`);
+      }
+      if (!isLoopback(req.socket.remoteAddress)) return text(res, 403, `${path} is served to loopback clients only\n`);
+      req.resume(); // any body is ignored
+      return action(this.source, req, res);
     }
     const handler = ROUTES[path];
     if (handler === undefined) return text(res, 404, `no admin endpoint ${path}\n`);
@@ -94,6 +120,12 @@ export class AdminServer {
     }
     handler(this.source, res);
   }
+}
+
+function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+  return address === '::1' || (isIP(v4) === 4 && v4.startsWith('127.'));
 }
 
 function text(res: ServerResponse, status: number, body: string): void {

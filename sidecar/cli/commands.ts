@@ -4,13 +4,14 @@ import { sessionKey } from '../affinity/sessionCookie.js';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { createLogger } from '../core/log.js';
 import { startMemoryGovernor } from '../core/memoryGovernor.js';
+import { takeOver } from '../lifecycle/takeover.js';
 import { Sidecar } from '../sidecar.js';
 import { ExitCode } from './exitCodes.js';
 
 const log = createLogger('cli');
 
-/** Time connections get to finish when the sidecar is stopped by a signal. */
-const STOP_GRACE_MS = 5_000;
+/** A successor (`--replace`) gives up if it cannot serve within this long; the running instance goes on. */
+const TAKEOVER_READY_TIMEOUT_MS = 60_000;
 
 /**
  * Loads and checks a configuration completely, including the files it points at (the static
@@ -62,37 +63,59 @@ export function validateCommand(file: string): number {
   return ExitCode.Ok;
 }
 
-/** Runs a sidecar until SIGTERM/SIGINT; resolves with the exit code. */
-export async function sidecarCommand(file: string): Promise<number> {
+/**
+ * Runs a sidecar until it has drained: after SIGTERM, SIGINT or `POST /drain` (a second signal exits
+ * at once). With `replace`, takes over from the Tandem running with this configuration (in-place
+ * upgrade, `lifecycle/takeover.ts`). Resolves with the exit code.
+ */
+export async function sidecarCommand(file: string, options: { replace?: boolean } = {}): Promise<number> {
   const loaded = loadChecked(file);
   if (loaded === undefined) return ExitCode.Usage;
+  const replace = options.replace === true;
+  const { admin } = loaded.config;
+  if (replace && admin.port === 0) {
+    process.stderr.write(`${file}: admin.port: --replace finds the running Tandem on its admin port, which must not be 0\n`);
+    return ExitCode.Usage;
+  }
+  // SO_REUSEPORT is what lets a successor bind these ports; Linux's semantics are the ones relied on.
+  const reusePort = process.platform === 'linux';
+  if (replace && !reusePort) {
+    process.stderr.write(`tandem sidecar --replace: needs SO_REUSEPORT as Linux has it (this is ${process.platform})\n`);
+    return ExitCode.Usage;
+  }
   startMemoryGovernor();
   let sidecar: Sidecar;
   try {
-    sidecar = await Sidecar.start(loaded);
+    sidecar = await Sidecar.start(loaded, { reusePort, deferBinding: replace });
   } catch (error) {
     log.error('sidecar failed to start', { error });
     return ExitCode.Failure;
   }
-  return new Promise((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        log.warn('second signal; exiting now', { signal });
-        resolve(ExitCode.Failure);
-        return;
-      }
-      stopping = true;
-      log.info('stopping', { signal, grace_ms: STOP_GRACE_MS });
-      sidecar.stop(STOP_GRACE_MS).then(
-        () => resolve(ExitCode.Ok),
-        (error: unknown) => {
-          log.error('stop failed', { error });
-          resolve(ExitCode.Failure);
-        },
-      );
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      log.warn('second signal; exiting now', { signal });
+      process.exit(ExitCode.Failure);
+    }
+    log.info('signal received; draining', { signal });
+    void sidecar.drain('shutdown');
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  if (replace) {
+    try {
+      await takeOver(sidecar, { adminAddress: admin.address, adminPort: admin.port, readyTimeoutMs: TAKEOVER_READY_TIMEOUT_MS });
+    } catch (error) {
+      log.error('cannot take over; the running Tandem goes on serving', { error: (error as Error).message });
+      await sidecar.stop();
+      return ExitCode.Failure;
+    }
+  }
+  try {
+    await sidecar.whenDrained();
+    return ExitCode.Ok;
+  } catch (error) {
+    log.error('drain failed', { error });
+    return ExitCode.Failure;
+  }
 }

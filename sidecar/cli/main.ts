@@ -8,8 +8,14 @@ import { ExitCode } from './exitCodes.js';
 const USAGE = `Usage: tandem <command> [options]
 
 Commands:
-  sidecar -c FILE        run a sidecar with the configuration in FILE (YAML or JSON)
+  sidecar -c FILE        run a sidecar with the configuration in FILE (YAML or JSON);
+                         SIGTERM, SIGINT or POST /drain drain it and it exits 0
+    --replace            take over from the Tandem running with FILE (in-place upgrade): bind
+                         the same ports beside it, become ready, then have it drain and exit
   validate -c FILE       check FILE (and files it refers to) and exit
+  wait-ready [--admin URL] [--timeout D]
+                         exit 0 once the sidecar's /ready answers 200 (default admin
+                         http://127.0.0.1:9901, timeout 60s), 1 with the reason on timeout
   demo [--duration D]    run a demo mesh on this machine (what \`npm start\` runs); D like 30s
   ca <command> --dir DIR the built-in certificate authority (\`tandem ca --help\` lists its commands)
 
@@ -38,6 +44,9 @@ async function main(argv: readonly string[]): Promise<number> {
       options: {
         config: { type: 'string', short: 'c' },
         duration: { type: 'string' },
+        replace: { type: 'boolean' },
+        admin: { type: 'string' },
+        timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -64,7 +73,16 @@ async function main(argv: readonly string[]): Promise<number> {
         return ExitCode.Usage;
       }
       const { sidecarCommand, validateCommand } = await import('./commands.js');
-      return command === 'sidecar' ? sidecarCommand(values.config) : validateCommand(values.config);
+      return command === 'sidecar' ? sidecarCommand(values.config, { replace: values.replace === true }) : validateCommand(values.config);
+    }
+    case 'wait-ready': {
+      const timeoutMs = parseDurationMs(values.timeout ?? '60s');
+      if (timeoutMs === undefined) {
+        process.stderr.write(`tandem wait-ready: --timeout: expected a duration such as "60s", got "${values.timeout}"\n`);
+        return ExitCode.Usage;
+      }
+      const { waitReadyCommand } = await import('./waitReady.js');
+      return waitReadyCommand(values.admin ?? 'http://127.0.0.1:9901', timeoutMs);
     }
     case 'demo': {
       const durationMs = values.duration === undefined ? undefined : parseDurationMs(values.duration);

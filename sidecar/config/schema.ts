@@ -11,6 +11,7 @@ import { CircuitBreakerSchema } from '../limits/circuitBreakerConfig.js';
 import { mergeRetry, retryConfigIssues, RetrySchema } from '../retry/retryConfig.js';
 import { AuthorizationSchema } from '../authz/authorizationConfig.js';
 import { IdentitySchema, InboundTlsSchema, UpstreamTlsSchema } from '../identity/identityConfig.js';
+import { DrainSchema } from '../lifecycle/drainConfig.js';
 import { RouteSchema } from './routeConfig.js';
 import { formatFieldPath } from './issues.js';
 import { LoadBalancing } from './loadBalancing.js';
@@ -151,6 +152,8 @@ export const ConfigSchema = z
     identity: IdentitySchema.optional(),
     discovery: Discovery.optional(),
     upstreams: z.array(UpstreamSchema).default([]),
+    /** How a stopping Tandem lets work finish (SIGTERM, SIGINT, `POST /drain`). */
+    drain: DrainSchema.prefault({}),
     log: z.strictObject({ level: LogLevel.default('info') }).prefault({}),
   })
   .superRefine((config, ctx) => {

@@ -1,5 +1,7 @@
-import type { ServerHttp2Session } from 'node:http2';
+import { constants, type ServerHttp2Session } from 'node:http2';
 import type { ConnectionTimeouts } from './servers.js';
+
+const { NGHTTP2_NO_ERROR } = constants;
 
 /** A connection told to go away (idle) that keeps its socket open this long is dropped. */
 const GOAWAY_GRACE_MS = 1_000;
@@ -78,4 +80,40 @@ export function guardSession(session: ServerHttp2Session, timeouts: ConnectionTi
     clearTimeout(headTimer);
   });
   schedule();
+}
+
+/** RFC 9113 §6.8: the largest stream id, "every stream you may have sent". */
+const ANY_STREAM = 2 ** 31 - 1;
+/** The final GOAWAY waits this long at most for the PING's answer. */
+const GOAWAY_PING_TIMEOUT_MS = 1_000;
+
+/**
+ * A graceful shutdown of an HTTP/2 connection in two phases (RFC 9113 §6.8): a GOAWAY with the
+ * largest stream id tells the client to open no more streams while accepting any it has already
+ * sent, and a PING follows; once the PING is answered (or after a second) every stream the client
+ * sent before it has arrived, and the final GOAWAY names the last one processed. Open streams then
+ * finish; Node closes the session after them.
+ */
+export function goAwayGracefully(session: ServerHttp2Session): void {
+  if (session.closed || session.destroyed) return;
+  session.goaway(NGHTTP2_NO_ERROR, ANY_STREAM);
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    if (!session.closed && !session.destroyed) session.close();
+  };
+  const timer = setTimeout(finish, GOAWAY_PING_TIMEOUT_MS);
+  timer.unref();
+  // nghttp2 sends a PING ahead of anything queued before it: submitted in a later turn, it follows
+  // the GOAWAY on the wire, as the client must see them.
+  setImmediate(() => {
+    if (session.closed || session.destroyed) return finish();
+    try {
+      if (!session.ping(finish)) finish(); // too many PINGs outstanding: the timer would only add delay
+    } catch {
+      finish();
+    }
+  });
 }

@@ -1,4 +1,4 @@
-import type { Server as Http1Server } from 'node:http';
+import type { Server as Http1Server, ServerResponse } from 'node:http';
 import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -8,7 +8,7 @@ import type { DownstreamConnection } from '../http/request.js';
 import { plaintextAcceptor, type Acceptor } from './acceptor.js';
 import { onHttp1Request } from './http1Downstream.js';
 import { onHttp2Stream } from './http2Downstream.js';
-import { guardSession } from './http2Sessions.js';
+import { goAwayGracefully, guardSession } from './http2Sessions.js';
 import { http1Server, http2Server, type ConnectionTimeouts } from './servers.js';
 
 const log = createLogger('listener');
@@ -24,6 +24,11 @@ export interface ListenerOptions {
   readonly timeouts: ConnectionTimeouts;
   /** How connections are established; plaintext sniffing of HTTP/1.1 and h2c unless given. */
   readonly acceptor?: Acceptor;
+  /**
+   * Bind with SO_REUSEPORT, so a successor Tandem can bind the same port before this one lets go of
+   * it (`tandem sidecar --replace`). Linux only.
+   */
+  readonly reusePort?: boolean;
 }
 
 /**
@@ -45,18 +50,28 @@ export class Listener {
   /** The connection whose stream is being handed to the HTTP/2 server, which opens its session synchronously. */
   private handingOver: DownstreamConnection | undefined;
   private boundPort = 0;
+  /** HTTP/1.1 responses not yet finished, to turn keep-alive off on when the listener drains. */
+  private readonly responses = new Set<ServerResponse>();
+  private draining = false;
 
   constructor(private readonly options: ListenerOptions) {
     this.name = options.name;
     const { service, timeouts } = options;
     this.acceptor = options.acceptor ?? plaintextAcceptor(timeouts.requestHeadersTimeoutMs);
-    this.http1 = http1Server((req, res) => onHttp1Request(req, res, this.http1Connections.get(req.socket) as DownstreamConnection, service), timeouts);
+    this.http1 = http1Server((req, res) => {
+      // Draining: the response says `Connection: close`, and Node closes the connection after it.
+      if (this.draining) res.shouldKeepAlive = false;
+      this.responses.add(res);
+      res.once('close', () => this.responses.delete(res));
+      onHttp1Request(req, res, this.http1Connections.get(req.socket) as DownstreamConnection, service);
+    }, timeouts);
     this.http2 = http2Server((stream, head, flags) => onHttp2Stream(stream, head, flags, this.http2Connections.get(stream.session as ServerHttp2Session) as DownstreamConnection, service));
     this.http2.on('session', (session: ServerHttp2Session) => {
       this.http2Connections.set(session, this.handingOver as DownstreamConnection);
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
       guardSession(session, timeouts);
+      if (this.draining) goAwayGracefully(session); // accepted just before the listener stopped
     });
     this.tcp = createTcpServer({ noDelay: true }, (socket) => this.accept(socket));
   }
@@ -65,7 +80,7 @@ export class Listener {
   listen(): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       this.tcp.once('error', reject);
-      this.tcp.listen(this.options.port, this.options.address, () => {
+      this.tcp.listen({ port: this.options.port, host: this.options.address, ...(this.options.reusePort === true ? { reusePort: true } : {}) }, () => {
         this.tcp.off('error', reject);
         const address = this.tcp.address() as AddressInfo;
         this.boundPort = address.port;
@@ -83,26 +98,59 @@ export class Listener {
     return this.options.address;
   }
 
+  /** Open connections (TCP, whatever their protocol or state). */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  /** Closes the listening socket; connections already accepted go on. With a successor on the port, new ones go there. */
+  stopAccepting(): void {
+    if (this.tcp.listening) this.tcp.close();
+  }
+
   /**
-   * Stops accepting, asks every connection to finish (GOAWAY on HTTP/2, close-after-response on
-   * HTTP/1.1, idle ones closed now) and destroys whatever is still open after `graceMs`.
+   * Asks every connection to finish without losing a request: HTTP/2 ones get the two-phase GOAWAY,
+   * HTTP/1.1 ones `Connection: close` on their next response, and idle ones are closed now. Requests
+   * in flight complete. Connections accepted later are asked at once.
    */
-  close(graceMs = 0): Promise<void> {
-    this.tcp.close();
-    this.http1.close(); // closes idle connections and stops the head-timeout checks
-    for (const session of this.sessions) session.close();
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    for (const session of this.sessions) goAwayGracefully(session);
+    for (const res of this.responses) {
+      if (!res.headersSent) res.shouldKeepAlive = false;
+      // Its head already promised keep-alive: the connection closes once it is idle again.
+      else res.once('finish', () => setImmediate(() => this.http1.closeIdleConnections()));
+    }
+    this.http1.closeIdleConnections();
+  }
+
+  /** Resolves once every connection has closed. */
+  whenClosed(): Promise<void> {
     if (this.sockets.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        for (const socket of this.sockets) socket.destroy();
-      }, graceMs);
       const check = (): void => {
-        if (this.sockets.size > 0) return;
-        clearTimeout(timer);
-        resolve();
+        if (this.sockets.size === 0) resolve();
       };
       for (const socket of this.sockets) socket.once('close', () => setImmediate(check));
     });
+  }
+
+  /** Drops every connection at once. */
+  destroyConnections(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  /**
+   * Stops accepting and drains the connections; whatever is still open after `graceMs` is dropped.
+   */
+  async close(graceMs = 0): Promise<void> {
+    this.stopAccepting();
+    this.drain();
+    this.http1.close(); // stops the head-timeout checks
+    const timer = setTimeout(() => this.destroyConnections(), graceMs);
+    await this.whenClosed();
+    clearTimeout(timer);
   }
 
   private accept(socket: Socket): void {

@@ -3,9 +3,11 @@ import { LOCAL_APP } from '../cluster/localApp.js';
 import { stack, type Service } from '../http/message.js';
 import type { CallFacts, Verdict } from '../authz/policy.js';
 import { authorize } from '../layers/authorize.js';
+import { countInFlight } from '../layers/countInFlight.js';
 import { requestMetrics } from '../layers/requestMetrics.js';
 import { resendUnprocessed } from '../layers/resendUnprocessed.js';
 import { timeout } from '../layers/timeout.js';
+import type { InFlight } from '../lifecycle/inFlight.js';
 import type { ListenerRequestMetrics } from '../observe/requestMetrics.js';
 import { fixedRouter } from './router.js';
 
@@ -14,6 +16,8 @@ export interface InboundSettings {
   readonly streamIdleTimeoutMs: number;
   /** Who may call the app, and where denials are counted; everyone when absent. */
   readonly authorization?: { readonly policy: (facts: CallFacts) => Verdict; readonly denied: (rule: string) => void } | undefined;
+  /** Where the requests in flight are counted, for the drain. */
+  readonly work: InFlight;
 }
 
 /**
@@ -21,8 +25,8 @@ export interface InboundSettings {
  * layers that make sense in front of one local process: the calling sidecar already applied the
  * request's route timeout, retry policy, budget and limits, so this hop adds none of its own.
  *
- *   edge stage   request metrics; the caller's identity is authorized (tracing and drain
- *                accounting land here next)
+ *   edge stage   request metrics; drain accounting; the caller's identity is authorized
+ *                (tracing lands here next)
  *   router       everything to the local app
  *   timeout → resends → local app
  */
@@ -31,6 +35,8 @@ export function inbound(listener: ListenerRequestMetrics, app: LocalApp, setting
     [
       // Edge stage. What the client got, for every request: status class, gRPC status, duration, in flight.
       requestMetrics(listener),
+      // Peers' calls in flight: a drain waits for them, and cuts them at drain.timeout.
+      countInFlight(settings.work),
       // The caller's verified SPIFFE ID against the authorization rules; a denied call ends here.
       ...(settings.authorization === undefined ? [] : [authorize(settings.authorization.policy, settings.authorization.denied)]),
     ],

@@ -7,11 +7,13 @@ import type { Cluster } from '../cluster/cluster.js';
 import { stack, type Layer, type Service } from '../http/message.js';
 import { balance } from '../layers/balance.js';
 import { hashKey } from '../layers/hashKey.js';
+import { countInFlight } from '../layers/countInFlight.js';
 import { limits } from '../layers/limits.js';
 import { requestMetrics } from '../layers/requestMetrics.js';
 import { retry, type RetryObserver } from '../layers/retry.js';
 import { statefulSession } from '../layers/statefulSession.js';
 import { timeout } from '../layers/timeout.js';
+import type { InFlight } from '../lifecycle/inFlight.js';
 import type { UpstreamMetrics } from '../observe/metrics.js';
 import type { ListenerRequestMetrics } from '../observe/requestMetrics.js';
 import { RetryBudget } from '../retry/retryBudget.js';
@@ -25,16 +27,18 @@ const log = createLogger('stack');
  * Read top to bottom, this file is the whole request path; it is the only place (with `inbound.ts`)
  * where layers are composed.
  *
- *   edge stage      sees every request the listener accepted: request metrics now; tracing,
- *                   authorization and drain accounting land here next
+ *   edge stage      sees every request the listener accepted: request metrics, drain accounting
+ *                   (tracing lands here next)
  *   router          listener port or authority → upstream (a miss fails here, inside the edge stage)
  *   upstream stack  per upstream route: timeout → stateful session → hash key → retry → limits → balance
  */
-export function outbound(listener: ListenerRequestMetrics, router: Service): Service {
+export function outbound(listener: ListenerRequestMetrics, router: Service, work: InFlight): Service {
   return stack(
     [
       // What the client got, for every request: status class, gRPC status, duration, in flight.
       requestMetrics(listener),
+      // The app's calls in flight: a drain serves them to the end, and cuts them at drain.timeout.
+      countInFlight(work),
     ],
     router,
   );

@@ -199,8 +199,18 @@ describe('tandem CLI', () => {
     const result = await runCli(['sidecar', '-c', file]);
     expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toContain(`cannot bind listener outbound.web on 127.0.0.1: EADDRINUSE`);
-    // Nothing else stayed up: the admin server (bound after the listeners) never started.
-    expect(result.stderr).not.toMatch(/listener bound" listener=admin/);
+  });
+
+  it('a second sidecar on the same admin port exits 1 before binding any proxy listener', async () => {
+    const busy = await occupy();
+    const adminPort = (busy.address() as AddressInfo).port;
+    const { file } = writeConfig({ admin: { port: adminPort }, discovery, upstreams: [{ name: 'web', local_port: 0 }] }, { web: ['127.0.0.1:1'] });
+    const result = await runCli(['sidecar', '-c', file]);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain(`cannot bind listener admin on 127.0.0.1: EADDRINUSE`);
+    // Proxy listeners may share their ports with a successor (SO_REUSEPORT); the admin port, bound
+    // first, is what keeps a Tandem started twice by mistake from taking traffic.
+    expect(result.stderr).not.toMatch(/listener bound" listener=outbound/);
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('a running sidecar serves, reports its listeners, and exits 0 on %s', async (signal) => {
@@ -222,7 +232,8 @@ describe('tandem CLI', () => {
     expect(proxied.body.toString()).toBe('web /hello');
 
     expect(await sidecar.stop(signal)).toBe(0);
-    expect(sidecar.stderr()).toContain(`msg=stopping signal=${signal}`);
+    expect(sidecar.stderr()).toContain(`msg="signal received; draining" signal=${signal}`);
+    expect(sidecar.stderr()).toMatch(/msg=drained mode=shutdown cut_inbound=0 cut_outbound=0/);
     expect(await accepts(sidecar.port('outbound.web'))).toBe(false);
   });
 });

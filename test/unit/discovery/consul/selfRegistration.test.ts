@@ -34,7 +34,7 @@ describe('SelfRegistration', () => {
     vi.useRealTimers();
   });
 
-  it('registers the service with a TTL check, then reports its health at once', async () => {
+  it('registers the service with a TTL check starting at the health just measured, then reports it', async () => {
     registered();
     await vi.advanceTimersByTimeAsync(0);
     expect(calls.calls).toEqual([
@@ -52,6 +52,7 @@ describe('SelfRegistration', () => {
             checkid: CHECK_ID,
             name: 'Tandem sidecar and local app',
             ttl: '9000ms',
+            status: 'passing',
             deregistercriticalserviceafter: '60000ms',
             notes: expect.stringContaining('passing while the sidecar is ready') as unknown,
             timeout: '5000ms',
@@ -202,6 +203,15 @@ describe('SelfRegistration', () => {
       await Promise.all([registration.deregister(), registration.deregister()]);
       await registration.deregister();
       expect(calls.kinds().filter((kind) => kind === 'deregister')).toHaveLength(1);
+    });
+
+    it('on release (a successor took over), reports no more and leaves the service registered', async () => {
+      const registration = registered();
+      await vi.advanceTimersByTimeAsync(0);
+      await registration.release();
+      await registration.deregister(); // the stop after a handover: nothing to remove any more
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(calls.kinds()).toEqual(['register', 'passing']);
     });
 
     it('resolves even when the agent refuses, leaving the TTL to lapse', async () => {

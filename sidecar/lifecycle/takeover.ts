@@ -1,0 +1,72 @@
+import { request } from 'node:http';
+import { createLogger } from '../core/log.js';
+import { sleep } from '../core/sleep.js';
+import type { Sidecar } from '../sidecar.js';
+
+const log = createLogger('takeover');
+
+/** How often the successor looks at its prerequisites, and tries the admin port again. */
+const POLL_MS = 50;
+/** The predecessor lets go of its admin port as soon as it has answered; this is plenty. */
+const ADMIN_RELEASE_TIMEOUT_MS = 10_000;
+const DRAIN_REQUEST_TIMEOUT_MS = 5_000;
+
+export interface TakeoverOptions {
+  /** The admin address both instances are configured with. */
+  readonly adminAddress: string;
+  readonly adminPort: number;
+  /** Longest wait for this instance's prerequisites (discovery, certificate). */
+  readonly readyTimeoutMs: number;
+}
+
+/**
+ * The successor's side of an in-place upgrade (`tandem sidecar --replace`), with the same
+ * configuration as the running instance:
+ *
+ *   1. wait until this instance could serve (discovery answered, certificate obtained), binding nothing;
+ *   2. bind the proxy listeners beside the predecessor's (SO_REUSEPORT): from now on the kernel spreads
+ *      new connections over both, and this instance registers the same discovery entry;
+ *   3. `POST /drain?handover` to the predecessor's admin port: it closes its admin port and its
+ *      listening sockets (with `net.ipv4.tcp_migrate_req=1`, connections queued on them move here
+ *      rather than being reset), asks its connections to go away and exits when they are done;
+ *   4. bind the admin port.
+ *
+ * No predecessor answering is not an error: the successor then simply starts.
+ */
+export async function takeOver(sidecar: Sidecar, options: TakeoverOptions): Promise<void> {
+  const deadline = performance.now() + options.readyTimeoutMs;
+  while (sidecar.prerequisites().length > 0) {
+    if (performance.now() > deadline) throw new Error(`not ready to take over within ${options.readyTimeoutMs} ms: ${sidecar.prerequisites().join('; ')}`);
+    await sleep(POLL_MS);
+  }
+  await sidecar.bindListeners();
+  const origin = `http://${options.adminAddress.includes(':') ? `[${options.adminAddress}]` : options.adminAddress}:${options.adminPort}`;
+  const answer = await askToHandOver(origin);
+  if (answer === 'none') log.info('no running Tandem answered on the admin port; starting without a handover', { admin: origin });
+  else log.info('the running Tandem is handing over', { admin: origin });
+  const adminDeadline = performance.now() + ADMIN_RELEASE_TIMEOUT_MS;
+  for (;;) {
+    try {
+      await sidecar.bindAdmin();
+      return;
+    } catch (error) {
+      const inUse = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
+      if (!inUse || performance.now() > adminDeadline) throw error;
+      await sleep(POLL_MS);
+    }
+  }
+}
+
+/** `POST /drain?handover`; 'none' when nothing listens there. */
+function askToHandOver(origin: string): Promise<'handing over' | 'none'> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${origin}/drain?handover`, { method: 'POST', timeout: DRAIN_REQUEST_TIMEOUT_MS }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => (res.statusCode === 202 ? resolve('handing over') : reject(new Error(`the running Tandem refused the handover: ${res.statusCode} ${body.trim()}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${origin} within ${DRAIN_REQUEST_TIMEOUT_MS} ms`)));
+    req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNREFUSED' ? resolve('none') : reject(error)));
+    req.end();
+  });
+}
