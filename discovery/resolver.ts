@@ -77,6 +77,8 @@ export interface Registration {
    * address (an in-place upgrade) has registered the same entry and keeps it current from now on.
    */
   release(): Promise<void>;
+  /** Reports the local health now rather than at the next interval (it just changed). */
+  refresh(): void;
 }
 
 export interface DiscoveryProvider {

@@ -26,6 +26,9 @@ import { plaintextConnector, type Connector } from './upstream/connector.js';
 
 const log = createLogger('sidecar');
 
+/** While registered but not ready, readiness is looked at this often, to report passing without delay. */
+const READINESS_WATCH_MS = 50;
+
 export interface SidecarOptions {
   /** How every upstream's connections are made, overriding `upstreams[].tls` (tests). */
   readonly connector?: Connector;
@@ -139,10 +142,22 @@ export class Sidecar implements AdminSource {
     if (service === undefined || inbound === undefined || this.discovery?.register === undefined) return;
     const check = service.health_check;
     const checker = (healthCheckKind(check.kind) as NonNullable<ReturnType<typeof healthCheckKind>>).create(check.config);
-    this.registration = this.discovery.register(
+    const registration = this.discovery.register(
       { name: service.name, address: inbound.address, port: this.port('inbound'), protocol: service.protocol },
       () => this.localHealth(checker, check.timeout.ms),
     );
+    this.registration = registration;
+    if (registration === undefined || this.readiness().length === 0) return;
+    // Registered while not ready yet (no certificate, discovery not answered): critical until the next
+    // report, a TTL third away. Reported again as soon as the sidecar is ready, so a new instance
+    // takes traffic as soon as it can.
+    const watch = setInterval(() => {
+      if (this.isDraining) return clearInterval(watch);
+      if (this.readiness().length > 0) return;
+      clearInterval(watch);
+      registration.refresh();
+    }, READINESS_WATCH_MS);
+    watch.unref();
   }
 
   /** Passing while this sidecar is ready and the local app passes its health check; critical otherwise. */

@@ -51,6 +51,9 @@ export class SelfRegistration implements Registration {
   private failures = 0;
   private cycle: Promise<void> = Promise.resolve();
   private deregistering: Promise<void> | undefined;
+  /** A cycle is registering or reporting now. */
+  private running = false;
+  private refreshAfterCycle = false;
 
   constructor(
     private readonly agent: AgentCalls,
@@ -69,6 +72,16 @@ export class SelfRegistration implements Registration {
 
   deregister(): Promise<void> {
     return (this.deregistering ??= this.removeFromAgent());
+  }
+
+  refresh(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.refreshAfterCycle = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.schedule(0);
   }
 
   release(): Promise<void> {
@@ -96,8 +109,15 @@ export class SelfRegistration implements Registration {
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
+    clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      this.cycle = this.runCycle();
+      this.running = true;
+      this.cycle = this.runCycle().finally(() => {
+        this.running = false;
+        if (!this.refreshAfterCycle) return;
+        this.refreshAfterCycle = false;
+        this.schedule(0);
+      });
     }, delayMs);
   }
 

@@ -117,6 +117,10 @@ export class Listener {
     if (this.draining) return;
     this.draining = true;
     for (const session of this.sessions) goAwayGracefully(session);
+    this.drainHttp1();
+  }
+
+  private drainHttp1(): void {
     for (const res of this.responses) {
       if (!res.headersSent) res.shouldKeepAlive = false;
       // Its head already promised keep-alive: the connection closes once it is idle again.
@@ -142,11 +146,18 @@ export class Listener {
   }
 
   /**
-   * Stops accepting and drains the connections; whatever is still open after `graceMs` is dropped.
+   * Stops accepting and closes connections as their work ends (after a `drain()`, as it asked them;
+   * otherwise with a single GOAWAY); whatever is still open after `graceMs` is dropped.
    */
   async close(graceMs = 0): Promise<void> {
     this.stopAccepting();
-    this.drain();
+    if (!this.draining) {
+      // The end, not a handover of work: one GOAWAY naming the last stream each connection sent,
+      // without the PING round trip (a stream racing it is refused, which a client may resend).
+      this.draining = true;
+      for (const session of this.sessions) session.close();
+      this.drainHttp1();
+    }
     this.http1.close(); // stops the head-timeout checks
     const timer = setTimeout(() => this.destroyConnections(), graceMs);
     await this.whenClosed();

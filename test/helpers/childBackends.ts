@@ -14,14 +14,25 @@ export interface ChildBackend {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
+/** `grpcEchoProcess.js`: a grpc-js Echo server answering unary calls `delayMs` late. */
+export function spawnGrpcEchoProcess(options: { delayMs?: number; startTimeoutMs?: number } = {}): Promise<ChildBackend> {
+  return spawnBackendProcess('grpcEchoProcess', [String(options.delayMs ?? 0)], options.startTimeoutMs);
+}
+
+/** `rolloutAppProcess.js NAME`: plain HTTP and gRPC (unary, server streams) on one h2c port. */
+export function spawnRolloutApp(name: string): Promise<ChildBackend> {
+  return spawnBackendProcess('rolloutAppProcess', [name]);
+}
+
 /**
- * Starts `grpcEchoProcess.js` from `dist/` (built by `npm run build`, as for the e2e tests) with the
- * test's own Node, and resolves once it listens. Its stdin stays open; it exits when that closes.
+ * Starts `test/helpers/<script>.js` from `dist/` (built by `npm run build`, as for the e2e tests) with
+ * the test's own Node, and resolves once it prints `ready port=N`. Its stdin stays open; it exits
+ * when that closes.
  */
-export async function spawnGrpcEchoProcess(options: { delayMs?: number; startTimeoutMs?: number } = {}): Promise<ChildBackend> {
-  const script = join(repositoryRoot(), 'dist', 'test', 'helpers', 'grpcEchoProcess.js');
+async function spawnBackendProcess(scriptName: string, args: readonly string[], startTimeoutMs = 10_000): Promise<ChildBackend> {
+  const script = join(repositoryRoot(), 'dist', 'test', 'helpers', `${scriptName}.js`);
   if (!existsSync(script)) throw new Error(`${script} does not exist: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [script, String(options.delayMs ?? 0)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.on('error', () => undefined);
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
@@ -29,9 +40,8 @@ export async function spawnGrpcEchoProcess(options: { delayMs?: number; startTim
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   });
-  const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`grpcEchoProcess did not start within ${startTimeoutMs}ms:\n${output}`)), startTimeoutMs);
+    const timer = setTimeout(() => reject(new Error(`${scriptName} did not start within ${startTimeoutMs}ms:\n${output}`)), startTimeoutMs);
     const onData = (text: string): void => {
       output += text;
       const match = /ready port=(\d+)/.exec(output);
@@ -44,7 +54,7 @@ export async function spawnGrpcEchoProcess(options: { delayMs?: number; startTim
     child.stderr.setEncoding('utf8').on('data', (text: string) => (output += text));
     void exited.then(() => {
       clearTimeout(timer);
-      reject(new Error(`grpcEchoProcess exited before listening:\n${output}`));
+      reject(new Error(`${scriptName} exited before listening:\n${output}`));
     });
   });
   return {

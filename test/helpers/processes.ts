@@ -130,14 +130,22 @@ export interface SidecarProcess {
 
 const LISTENER_BOUND = /msg="listener bound" listener=(\S+) address=(\S+)/;
 
+export interface SpawnSidecarOptions {
+  /** How long the listeners may take to bind; 10 s unless told. */
+  readonly startTimeoutMs?: number;
+  /** Binds the admin server on this port rather than on 0 (for a client started before the sidecar). */
+  readonly adminPort?: number;
+}
+
 /**
- * Runs `tandem sidecar -c <file>` for `config`, with the admin server and every listener the
- * configuration declares on port 0, discovery from a static file with `services` unless the config
- * names its own `discovery`. Resolves once a
+ * Runs `tandem sidecar -c <file>` for `config`, with the admin server (unless `adminPort` is given)
+ * and every listener the configuration declares on port 0, discovery from a static file with
+ * `services` unless the config names its own `discovery`. Resolves once a
  * `listener bound` line has appeared on stderr for every listener; rejects with the stderr if the
  * process exits first or `startTimeoutMs` passes. Needs log level info (the default) for those lines.
  */
-export async function spawnSidecar(config: SidecarProcessConfig, services: Services = {}, startTimeoutMs = 10_000): Promise<SidecarProcess> {
+export async function spawnSidecar(config: SidecarProcessConfig, services: Services = {}, options: SpawnSidecarOptions = {}): Promise<SidecarProcess> {
+  const { startTimeoutMs = 10_000, adminPort = 0 } = options;
   const expected = new Set(['admin']);
   const upstreams = (config.upstreams ?? []).map((upstream) => {
     if (upstream.local_port === undefined) return upstream;
@@ -146,7 +154,7 @@ export async function spawnSidecar(config: SidecarProcessConfig, services: Servi
   });
   const document: Record<string, unknown> = {
     ...config,
-    admin: { ...(config['admin'] as object | undefined), port: 0 },
+    admin: { ...(config['admin'] as object | undefined), port: adminPort },
     discovery: config['discovery'] ?? { static: { file: 'endpoints.yaml' } },
     upstreams,
   };

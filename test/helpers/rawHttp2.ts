@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { onCleanup } from './cleanup.js';
 
 /** HTTP/2 frame types a raw client needs (RFC 9113 §6). */
-export const FrameType = { Data: 0x0, Headers: 0x1, RstStream: 0x3, Settings: 0x4, Goaway: 0x7 } as const;
+export const FrameType = { Data: 0x0, Headers: 0x1, RstStream: 0x3, Settings: 0x4, Ping: 0x6, Goaway: 0x7 } as const;
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const END_STREAM = 0x1;
@@ -97,6 +97,11 @@ export class RawHttp2Client {
     this.socket.write(frame(FrameType.Headers, END_STREAM, streamId, Buffer.from([0x82, 0x86])));
   }
 
+  /** Every GOAWAY received, in order, with its last-stream-id. */
+  goaways(): Array<ReceivedFrame & { readonly lastStreamId: number }> {
+    return this.frames.filter((f) => f.type === FrameType.Goaway).map((f) => ({ ...f, lastStreamId: f.payload.readUInt32BE(0) & 0x7fffffff }));
+  }
+
   /** The first GOAWAY received, if any. */
   goaway(): (ReceivedFrame & { readonly errorCode: number }) | undefined {
     const goaway = this.frames.find((f) => f.type === FrameType.Goaway);
@@ -131,6 +136,8 @@ export class RawHttp2Client {
         this.socket.write(frame(FrameType.Settings, ACK, 0));
         this.onSettled();
       }
+      // Answered as every client must (RFC 9113 §6.7), with the same opaque data.
+      if (received.type === FrameType.Ping && (received.flags & ACK) === 0) this.socket.write(frame(FrameType.Ping, ACK, 0, Buffer.from(received.payload)));
     }
   }
 }

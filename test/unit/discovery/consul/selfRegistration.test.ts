@@ -70,6 +70,22 @@ describe('SelfRegistration', () => {
     expect(calls.calls[0]?.options).not.toHaveProperty('address');
   });
 
+  it('reports at once when asked to refresh (the sidecar just became ready), then every ttl/3 from there', async () => {
+    health = { status: 'critical', output: 'Tandem not ready: identity: no certificate yet' };
+    const registration = registered();
+    await vi.advanceTimersByTimeAsync(1_000);
+    health = { status: 'passing', output: 'local app healthy' };
+    registration.refresh();
+    await vi.advanceTimersByTimeAsync(0);
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(timeline()).toEqual([
+      [0, 'register'],
+      [0, 'critical'],
+      [1_000, 'passing'],
+      [4_000, 'passing'],
+    ]);
+  });
+
   it('reports every ttl/3, registering only once', async () => {
     registered();
     await vi.advanceTimersByTimeAsync(9_000);
