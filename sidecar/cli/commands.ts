@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { DiscoveryInputError } from '../../discovery/inputError.js';
 import { discoveryKind } from '../../discovery/registry.js';
 import { sessionKey } from '../affinity/sessionCookie.js';
@@ -103,6 +104,7 @@ export async function sidecarCommand(file: string, options: { replace?: boolean 
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   if (replace) {
+    warnWithoutRequestMigration();
     try {
       await takeOver(sidecar, { adminAddress: admin.address, adminPort: admin.port, readyTimeoutMs: TAKEOVER_READY_TIMEOUT_MS });
     } catch (error) {
@@ -117,5 +119,21 @@ export async function sidecarCommand(file: string, options: { replace?: boolean 
   } catch (error) {
     log.error('drain failed', { error });
     return ExitCode.Failure;
+  }
+}
+
+/**
+ * Without `net.ipv4.tcp_migrate_req=1` (Linux 5.14+), connections the kernel has queued on the old
+ * instance's listening socket when it closes are reset rather than moved to the successor's.
+ */
+function warnWithoutRequestMigration(): void {
+  let value: string;
+  try {
+    value = readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim();
+  } catch {
+    value = 'missing';
+  }
+  if (value !== '1') {
+    log.warn('net.ipv4.tcp_migrate_req is not 1: a few connections queued on the running Tandem when it hands over may be reset', { tcp_migrate_req: value });
   }
 }

@@ -10,9 +10,9 @@ const log = createLogger('drain');
 
 /**
  * The local app has stopped calling out once its outbound listeners have had nothing in flight for
- * this long (a pause between two calls is shorter).
+ * this long (a pause between two calls is shorter); in a handover, the same for every client.
  */
-export const OUTBOUND_QUIET_MS = 1_000;
+export const QUIET_MS = 1_000;
 /** After a cut, the endings (trailers, 503s) get this long to reach the clients before sockets drop. */
 const CUT_FLUSH_MS = 200;
 /** Connections left idle at the end get this long to take their GOAWAY or close before being dropped. */
@@ -52,7 +52,7 @@ export interface DrainReport {
  *   3. inbound stops accepting: two-phase GOAWAY on HTTP/2, `Connection: close` on HTTP/1.1, idle
  *      connections closed (handover: outbound too, the successor takes the app's new connections);
  *   4. wait for inbound work to finish, then for the app to stop calling out (outbound quiet for
- *      `OUTBOUND_QUIET_MS`);
+ *      `QUIET_MS`); in a handover, for both sides to be quiet;
  *   5. at `drain.timeout` from the start, cut what is still open: a gRPC stream ends with UNAVAILABLE
  *      and a message naming the drain, an HTTP request without a response gets 503;
  *   6. close every listener.
@@ -72,12 +72,18 @@ export async function drain(target: DrainTarget, config: DrainConfig, mode: Drai
     const first = mode === 'handover' ? [...target.inbound, ...target.outbound] : target.inbound;
     for (const listener of first) {
       listener.stopAccepting();
-      listener.drain();
+      listener.drain(mode === 'shutdown');
     }
     log.info('listeners draining', { listeners: first.map((listener) => listener.name) });
-    await within(target.inboundWork.whenIdle());
-    if (mode === 'handover') await within(target.outboundWork.whenIdle());
-    else await within(target.outboundWork.whenQuiet(OUTBOUND_QUIET_MS, expired.signal));
+    if (mode === 'handover') {
+      // Clients keep calling this address (the successor's now): quiet on both sides means those
+      // holding a kept-alive connection here have had their answer saying `Connection: close`.
+      await within(target.inboundWork.whenQuiet(QUIET_MS, expired.signal));
+      await within(target.outboundWork.whenQuiet(QUIET_MS, expired.signal));
+    } else {
+      await within(target.inboundWork.whenIdle());
+      await within(target.outboundWork.whenQuiet(QUIET_MS, expired.signal));
+    }
   } finally {
     clearTimeout(timer);
   }

@@ -12,7 +12,7 @@ const ADMIN_RELEASE_TIMEOUT_MS = 10_000;
 const DRAIN_REQUEST_TIMEOUT_MS = 5_000;
 
 export interface TakeoverOptions {
-  /** The admin address both instances are configured with. */
+  /** The admin address both instances are configured with: loopback, or a wildcard (then asked over loopback). */
   readonly adminAddress: string;
   readonly adminPort: number;
   /** Longest wait for this instance's prerequisites (discovery, certificate). */
@@ -40,7 +40,9 @@ export async function takeOver(sidecar: Sidecar, options: TakeoverOptions): Prom
     await sleep(POLL_MS);
   }
   await sidecar.bindListeners();
-  const origin = `http://${options.adminAddress.includes(':') ? `[${options.adminAddress}]` : options.adminAddress}:${options.adminPort}`;
+  // POST /drain is served to loopback clients only: a wildcard admin address is asked over loopback.
+  const host = options.adminAddress === '0.0.0.0' ? '127.0.0.1' : options.adminAddress === '::' ? '::1' : options.adminAddress;
+  const origin = `http://${host.includes(':') ? `[${host}]` : host}:${options.adminPort}`;
   const answer = await askToHandOver(origin);
   if (answer === 'none') log.info('no running Tandem answered on the admin port; starting without a handover', { admin: origin });
   else log.info('the running Tandem is handing over', { admin: origin });

@@ -13,6 +13,17 @@ import { http1Server, http2Server, type ConnectionTimeouts } from './servers.js'
 
 const log = createLogger('listener');
 
+/**
+ * A draining listener closes an idle HTTP/1.1 keep-alive connection once it has been idle this long.
+ * Closing an idle connection races the client's next request on it (which then fails: nothing tells
+ * an HTTP/1.1 client the connection is going but the close itself). A client that is busy sends its
+ * next request well within this and gets `Connection: close` on the answer instead; only one that
+ * has gone quiet is closed, and the race needs it to speak again at that very moment.
+ */
+const DRAIN_IDLE_CLOSE_MS = 1_000;
+/** How often a draining listener looks for HTTP/1.1 connections to close. */
+const DRAIN_SWEEP_MS = 250;
+
 export interface ListenerOptions {
   /** For logs, metrics and admin output: `outbound.orders`, `outbound.http_proxy`, `inbound`. */
   readonly name: string;
@@ -52,7 +63,10 @@ export class Listener {
   private boundPort = 0;
   /** HTTP/1.1 responses not yet finished, to turn keep-alive off on when the listener drains. */
   private readonly responses = new Set<ServerResponse>();
+  /** HTTP/1.1 connections, with when each last started a request or finished a response (`performance.now()`). */
+  private readonly http1Streams = new Map<Duplex, number>();
   private draining = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ListenerOptions) {
     this.name = options.name;
@@ -62,7 +76,11 @@ export class Listener {
       // Draining: the response says `Connection: close`, and Node closes the connection after it.
       if (this.draining) res.shouldKeepAlive = false;
       this.responses.add(res);
-      res.once('close', () => this.responses.delete(res));
+      this.http1Streams.set(req.socket, performance.now());
+      res.once('close', () => {
+        this.responses.delete(res);
+        this.http1Streams.set(req.socket, performance.now());
+      });
       onHttp1Request(req, res, this.http1Connections.get(req.socket) as DownstreamConnection, service);
     }, timeouts);
     this.http2 = http2Server((stream, head, flags) => onHttp2Stream(stream, head, flags, this.http2Connections.get(stream.session as ServerHttp2Session) as DownstreamConnection, service));
@@ -110,23 +128,40 @@ export class Listener {
 
   /**
    * Asks every connection to finish without losing a request: HTTP/2 ones get the two-phase GOAWAY,
-   * HTTP/1.1 ones `Connection: close` on their next response, and idle ones are closed now. Requests
-   * in flight complete. Connections accepted later are asked at once.
+   * HTTP/1.1 ones `Connection: close` on their next response. Requests in flight complete.
+   * Connections accepted later are asked at once.
+   *
+   * @param closeIdle also close HTTP/1.1 connections once idle (for `DRAIN_IDLE_CLOSE_MS`): right when
+   *   clients have been told to go elsewhere (deregistered); when a successor serves the same address
+   *   they are left for the client's next request, which learns from its answer (HAProxy's
+   *   `idle-close-on-response`), and `close()` ends whatever is left.
    */
-  drain(): void {
+  drain(closeIdle = true): void {
     if (this.draining) return;
     this.draining = true;
     for (const session of this.sessions) goAwayGracefully(session);
-    this.drainHttp1();
+    this.drainHttp1(closeIdle ? DRAIN_IDLE_CLOSE_MS : Infinity);
   }
 
-  private drainHttp1(): void {
-    for (const res of this.responses) {
-      if (!res.headersSent) res.shouldKeepAlive = false;
-      // Its head already promised keep-alive: the connection closes once it is idle again.
-      else res.once('finish', () => setImmediate(() => this.http1.closeIdleConnections()));
-    }
-    this.http1.closeIdleConnections();
+  /**
+   * HTTP/1.1's part of a drain: responses not yet begun say `Connection: close` (Node then closes the
+   * connection after them); connections idle for `idleMs` are closed now, and the rest as they get there.
+   */
+  private drainHttp1(idleMs: number): void {
+    for (const res of this.responses) if (!res.headersSent) res.shouldKeepAlive = false;
+    if (idleMs === Infinity) return;
+    const sweep = (): void => {
+      const busy = new Set<unknown>();
+      for (const res of this.responses) busy.add(res.socket);
+      const now = performance.now();
+      for (const [stream, lastActive] of this.http1Streams) {
+        if (!busy.has(stream) && now - lastActive >= idleMs) (stream as Socket).destroySoon();
+      }
+    };
+    sweep();
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = setInterval(sweep, DRAIN_SWEEP_MS);
+    this.sweepTimer.unref();
   }
 
   /** Resolves once every connection has closed. */
@@ -156,12 +191,13 @@ export class Listener {
       // without the PING round trip (a stream racing it is refused, which a client may resend).
       this.draining = true;
       for (const session of this.sessions) session.close();
-      this.drainHttp1();
     }
+    this.drainHttp1(0); // the end: whatever is idle now closes now
     this.http1.close(); // stops the head-timeout checks
     const timer = setTimeout(() => this.destroyConnections(), graceMs);
     await this.whenClosed();
     clearTimeout(timer);
+    clearInterval(this.sweepTimer);
   }
 
   private accept(socket: Socket): void {
@@ -174,6 +210,8 @@ export class Listener {
         this.handingOver = undefined;
       } else {
         this.http1Connections.set(stream, connection);
+        this.http1Streams.set(stream, performance.now());
+        stream.once('close', () => this.http1Streams.delete(stream));
         this.http1.emit('connection', stream);
         stream.resume(); // the HTTP/1 parser waits for flowing data
       }

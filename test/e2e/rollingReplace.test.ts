@@ -9,7 +9,8 @@ import { sleep, waitFor } from '../helpers/wait.js';
 /**
  * Reliability matrix D4 (reference/reliability-matrix.md §5), with real processes: three instances
  * of a backend app, each behind its own Tandem (mTLS inbound, registered in the Consul test server),
- * called through a client's Tandem at 200 requests/s of HTTP/1.1, h2c and gRPC unary, plus ten gRPC
+ * called through a client's Tandem at 200 requests/s of HTTP/1.1 (kept-alive and new connections), h2c
+ * and gRPC unary, plus ten gRPC
  * server streams of 3 s each, started again as each ends. Each instance is replaced in turn, as a
  * rolling update with one unavailable does it: SIGTERM to its Tandem while its replacement starts
  * and registers; the app is stopped once its Tandem has drained and exited.
@@ -56,7 +57,7 @@ async function rollout(): Promise<Mesh> {
 describe('rolling replace', () => {
   it('replaces every backend instance under load with no failed request and no cut stream', async () => {
     const mesh = await rollout();
-    const traffic = startRolloutTraffic(mesh.client.port('outbound.backend'), LOAD);
+    const traffic = startRolloutTraffic({ port: mesh.client.port('outbound.backend') }, LOAD);
     await sleep(1_000);
     for (let i = 0; i < mesh.instances.length; i++) {
       const old = mesh.instances[i] as Instance;
@@ -78,7 +79,7 @@ describe('rolling replace', () => {
 
   it('shows failures when an instance goes without draining (SIGKILL): the test can see what drain prevents', async () => {
     const mesh = await rollout();
-    const traffic = startRolloutTraffic(mesh.client.port('outbound.backend'), LOAD);
+    const traffic = startRolloutTraffic({ port: mesh.client.port('outbound.backend') }, LOAD);
     await sleep(1_000);
     const old = mesh.instances[0] as Instance;
     const [code, next] = await Promise.all([old.sidecar.stop('SIGKILL'), mesh.start('backend-1-new')]);

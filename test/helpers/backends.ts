@@ -121,9 +121,9 @@ export interface EchoClient {
   close(): void;
 }
 
-/** A grpc-js client for EchoService at `127.0.0.1:port`, closed after the test. */
-export function echoClient(port: number, options: grpc.ChannelOptions = {}): EchoClient {
-  const client = new EchoClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), options) as unknown as EchoClient;
+/** A grpc-js client for EchoService at `host:port` (127.0.0.1 unless given), closed after the test. */
+export function echoClient(port: number, options: grpc.ChannelOptions = {}, host = '127.0.0.1'): EchoClient {
+  const client = new EchoClient(`${host}:${port}`, grpc.credentials.createInsecure(), options) as unknown as EchoClient;
   onCleanup(() => client.close());
   return client;
 }

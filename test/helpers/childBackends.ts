@@ -19,9 +19,9 @@ export function spawnGrpcEchoProcess(options: { delayMs?: number; startTimeoutMs
   return spawnBackendProcess('grpcEchoProcess', [String(options.delayMs ?? 0)], options.startTimeoutMs);
 }
 
-/** `rolloutAppProcess.js NAME`: plain HTTP and gRPC (unary, server streams) on one h2c port. */
-export function spawnRolloutApp(name: string): Promise<ChildBackend> {
-  return spawnBackendProcess('rolloutAppProcess', [name]);
+/** `rolloutAppProcess.js NAME`: plain HTTP and gRPC (unary, server streams) on one h2c port; inside `netns` if given. */
+export function spawnRolloutApp(name: string, options: { netns?: string } = {}): Promise<ChildBackend> {
+  return spawnBackendProcess('rolloutAppProcess', [name], 10_000, options.netns);
 }
 
 /**
@@ -29,10 +29,12 @@ export function spawnRolloutApp(name: string): Promise<ChildBackend> {
  * the test's own Node, and resolves once it prints `ready port=N`. Its stdin stays open; it exits
  * when that closes.
  */
-async function spawnBackendProcess(scriptName: string, args: readonly string[], startTimeoutMs = 10_000): Promise<ChildBackend> {
+async function spawnBackendProcess(scriptName: string, args: readonly string[], startTimeoutMs = 10_000, netns?: string): Promise<ChildBackend> {
   const script = join(repositoryRoot(), 'dist', 'test', 'helpers', `${scriptName}.js`);
   if (!existsSync(script)) throw new Error(`${script} does not exist: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const command = [process.execPath, script, ...args];
+  if (netns !== undefined) command.unshift('ip', 'netns', 'exec', netns);
+  const child = spawn(command[0] as string, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.on('error', () => undefined);
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));

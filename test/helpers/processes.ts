@@ -53,15 +53,27 @@ export function writeConfig(config: unknown, endpoints: Services | string = {}):
   return { dir, file, endpointsFile };
 }
 
-interface Exit {
+export interface Exit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
 }
 
-/** Spawns the CLI with piped output; the child is SIGKILLed after the test if it is still running. */
-function spawnCli(args: readonly string[]): { child: ChildProcess; exited: Promise<Exit>; stdout: () => string; stderr: () => string } {
+export interface RunningCli {
+  readonly child: ChildProcess;
+  readonly exited: Promise<Exit>;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+}
+
+/**
+ * Spawns the CLI with piped output, inside network namespace `netns` if given (`ip netns exec`, which
+ * execs, so the child is Tandem itself); the child is SIGKILLed after the test if it is still running.
+ */
+export function spawnCli(args: readonly string[], options: { netns?: string } = {}): RunningCli {
   const { TANDEM_LOG_LEVEL: _ignored, ...env } = process.env; // the configuration alone decides the log level
-  const child = spawn(process.execPath, [cliEntry(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const command = [process.execPath, cliEntry(), ...args];
+  if (options.netns !== undefined) command.unshift('ip', 'netns', 'exec', options.netns);
+  const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout += text));
@@ -124,6 +136,8 @@ export interface SidecarProcess {
   stderr(): string;
   /** Resident set size now, from /proc/<pid>/status (VmRSS). */
   rssBytes(): number;
+  /** Resolves with the exit code (null if a signal ended it) once the process has exited by itself. */
+  readonly exited: Promise<number | null>;
   /** Sends `signal` and resolves with the exit code (null if a signal ended it). Kills it and rejects after `timeoutMs`. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
@@ -214,6 +228,7 @@ export async function spawnSidecar(config: SidecarProcessConfig, services: Servi
       return port;
     },
     stderr: run.stderr,
+    exited: run.exited.then((exit) => exit.code),
     rssBytes() {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);

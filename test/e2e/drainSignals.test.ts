@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { startHttp1Backend } from '../helpers/backends.js';
+import { h1Request } from '../helpers/clients.js';
+import { spawnSidecar, type SidecarProcess } from '../helpers/processes.js';
+
+/** How a drain starts, with a real process: signals, `POST /drain`, and what `/ready` says meanwhile. */
+
+async function inboundSidecar(): Promise<SidecarProcess> {
+  const app = await startHttp1Backend((_req, res) => res.end('app'));
+  return spawnSidecar({ service: { name: 'app', port: app.port }, inbound: { port: 0 }, drain: { wait_before_drain: '1s', timeout: '5s' } });
+}
+
+/** The first `/ready` status other than 200, and when it came; polled every 10 ms. */
+async function firstNotReady(admin: number, limitMs: number): Promise<{ status: number; at: number }> {
+  const deadline = performance.now() + limitMs;
+  while (performance.now() < deadline) {
+    const { status } = await h1Request(admin, { path: '/ready' });
+    if (status !== 200) return { status, at: performance.now() };
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`/ready still 200 after ${limitMs} ms`);
+}
+
+describe('starting a drain', () => {
+  it('on SIGTERM, /ready answers 503 within 100 ms while the inbound port still serves, and the process exits 0', async () => {
+    const sidecar = await inboundSidecar();
+    const admin = sidecar.port('admin');
+    expect((await h1Request(admin, { path: '/ready' })).status).toBe(200);
+    const stopped = sidecar.stop('SIGTERM');
+    const signalled = performance.now();
+    const notReady = await firstNotReady(admin, 2_000);
+    expect(notReady.status).toBe(503);
+    expect(notReady.at - signalled).toBeLessThan(100);
+    // wait_before_drain: peers that have not learned yet are still served.
+    expect((await h1Request(sidecar.port('inbound'), { path: '/' })).body.toString()).toBe('app');
+    expect(await stopped).toBe(0);
+  });
+
+  it('drains on POST /drain from loopback, and refuses GET /drain with 405', async () => {
+    const sidecar = await inboundSidecar();
+    const admin = sidecar.port('admin');
+    const get = await h1Request(admin, { path: '/drain' });
+    expect(get.status).toBe(405);
+    expect(get.headers['allow']).toBe('POST');
+    expect((await h1Request(admin, { path: '/ready' })).status).toBe(200);
+
+    const post = await h1Request(admin, { method: 'POST', path: '/drain' });
+    expect(post.status).toBe(202);
+    expect((await h1Request(admin, { path: '/ready' })).body.toString()).toContain('draining (shutdown)');
+    expect(await sidecar.exited).toBe(0);
+    expect(sidecar.stderr()).toMatch(/msg=drained mode=shutdown/);
+  });
+
+  it('exits at once, with 1, on a second signal during the drain', async () => {
+    const sidecar = await inboundSidecar();
+    const first = sidecar.stop('SIGTERM');
+    await firstNotReady(sidecar.port('admin'), 2_000);
+    expect(await sidecar.stop('SIGINT', 2_000)).toBe(1);
+    expect(await first).toBe(1);
+    expect(sidecar.stderr()).toContain('msg="second signal; exiting now" signal=SIGINT');
+  });
+});
