@@ -1,4 +1,4 @@
-import type { Resolver } from '../../discovery/resolver.js';
+import { endpointId, type EndpointSpec, type Resolver } from '../../discovery/resolver.js';
 import type { Balancer, BalancerHelper, Outcome, PickContext, PickResult, Picker } from '../balancer/balancer.js';
 import { balancerFactory } from '../balancer/registry.js';
 import type { UpstreamConfig } from '../config/schema.js';
@@ -99,6 +99,7 @@ export class Cluster {
           maxConcurrentStreams: config.pool.max_concurrent_streams,
           idleTimeoutMs: config.pool.idle_timeout.ms,
           limits: this.limits,
+          onGoneAwayChange: () => this.goneAwayChanged(spec),
         }),
       config.lb.healthy_panic_threshold,
     );
@@ -257,6 +258,18 @@ export class Cluster {
     const all = [...this.endpoints.all()];
     this.outliers.sync(all.map((endpoint) => endpoint.id));
     this.healthChecker?.sync(all);
+  }
+
+  /** An endpoint said it is going away (GOAWAY) and takes no new requests until it accepts a connection again, or is back. */
+  private goneAwayChanged(spec: EndpointSpec): void {
+    const endpoint = this.endpoints.get(endpointId(spec));
+    if (endpoint === undefined) return; // removed by discovery meanwhile
+    log.info(endpoint.pool.goneAway ? 'endpoint going away (GOAWAY); no new requests until it accepts a connection' : 'endpoint accepting connections again after GOAWAY', {
+      upstream: this.name,
+      endpoint: endpoint.id,
+    });
+    this.endpoints.poolAvailabilityChanged();
+    this.refresh();
   }
 
   private ejectionChanged(id: string, ejected: boolean, reason: string): void {

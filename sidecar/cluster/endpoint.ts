@@ -71,12 +71,13 @@ export class Endpoint implements BalancerEndpoint {
   }
 
   /**
-   * Takes new requests: discovery says healthy, outlier detection has not ejected it and active health
-   * checking (if any) has not failed it — excluded if any of them says so. Draining endpoints finish
-   * what they have.
+   * Takes new requests: discovery says healthy, outlier detection has not ejected it, active health
+   * checking (if any) has not failed it, and it has not said it is going away (HTTP/2 GOAWAY) without
+   * accepting a connection since — excluded if any of them says so. Draining endpoints finish what
+   * they have.
    */
   get eligible(): boolean {
-    return this.health === 'healthy' && !this.ejected && this.activeHealth !== 'unhealthy';
+    return this.health === 'healthy' && !this.ejected && this.activeHealth !== 'unhealthy' && !this.pool.goneAway;
   }
 
   /**
@@ -103,6 +104,7 @@ export class Endpoint implements BalancerEndpoint {
       health: this.health,
       eligible: this.eligible,
       ejected: this.ejected,
+      gone_away: this.pool.goneAway,
       active_health: this.activeHealth,
       active_requests: this.activeRequests,
       total_requests: this.totalRequests,

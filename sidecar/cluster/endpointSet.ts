@@ -64,6 +64,11 @@ export class EndpointSet {
     return changed;
   }
 
+  /** An endpoint's pool went away or came back (`ConnectionPool.goneAway`): eligibility changed. */
+  poolAvailabilityChanged(): void {
+    this.routableCache = undefined;
+  }
+
   /** Outlier detection ejected `id`, or let it back; returns true when that changed anything. */
   setEjected(id: string, ejected: boolean): boolean {
     const endpoint = this.byId.get(id);

@@ -35,6 +35,8 @@ interface Held {
  */
 export class Http1Pool implements ConnectionPool {
   readonly peer: Peer;
+  /** HTTP/1.1 has no going-away signal but the close of one connection, which says nothing of the endpoint. */
+  readonly goneAway = false;
   private readonly agent: EndpointAgent;
   private readonly held: Held[] = [];
   private active = 0;

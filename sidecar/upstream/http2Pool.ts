@@ -43,6 +43,10 @@ const MAX_STREAMS_PER_SESSION = 2 ** 30 - 1_000;
  */
 const SESSION_CLOSE_TIMEOUT_MS = 1_000;
 
+/** After a GOAWAY, reconnection attempts that fail are spaced 1 s, 2 s, 4 s … up to this. */
+const MAX_RECONNECT_DELAY_MS = 30_000;
+const FIRST_RECONNECT_DELAY_MS = 1_000;
+
 /** A request waiting for a stream slot when every session is full and no new one may open. */
 interface Waiter {
   readonly request: ProxyRequest;
@@ -66,6 +70,9 @@ export class Http2Pool implements ConnectionPool {
   private readonly connections: Http2Connection[] = [];
   private readonly waiting: Waiter[] = [];
   private closed = false;
+  private wentAway = false;
+  private reconnectDelayMs = FIRST_RECONNECT_DELAY_MS;
+  private reconnectTimer: NodeJS.Timeout | undefined;
   readonly peer: Peer;
 
   /** @internal where its sessions' sockets come from */
@@ -93,6 +100,10 @@ export class Http2Pool implements ConnectionPool {
     });
   }
 
+  get goneAway(): boolean {
+    return this.wentAway;
+  }
+
   stats(): PoolStats {
     let activeRequests = this.waiting.length;
     for (const connection of this.connections) activeRequests += connection.active;
@@ -101,6 +112,7 @@ export class Http2Pool implements ConnectionPool {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.reconnectTimer);
     for (const waiter of this.waiting.splice(0)) {
       waiter.releaseCancel();
       this.options.limits.releasePending();
@@ -120,6 +132,41 @@ export class Http2Pool implements ConnectionPool {
     if (index >= 0) this.connections.splice(index, 1);
     this.options.limits.releaseConnection();
     this.serveWaiting();
+    // A reconnection after a GOAWAY that closed without connecting: the endpoint is likely gone.
+    if (this.wentAway && !connection.connected && !this.closed && !this.connections.some((c) => !c.retiring)) this.scheduleReconnect();
+  }
+
+  /** @internal a connection received GOAWAY: if none is left open, the endpoint is going away. */
+  wentAwayFrom(connection: Http2Connection): void {
+    if (this.closed || this.connections.some((c) => c !== connection && !c.retiring && c.connected)) return;
+    if (!this.wentAway) {
+      this.wentAway = true;
+      this.options.onGoneAwayChange?.();
+    }
+    // A peer rotating its connections (grpc-js max_connection_age) accepts the next one at once.
+    if (!this.connections.some((c) => !c.retiring)) this.reconnect();
+  }
+
+  /** @internal a session connected: the endpoint takes requests again. */
+  connectedTo(): void {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectDelayMs = FIRST_RECONNECT_DELAY_MS;
+    if (!this.wentAway) return;
+    this.wentAway = false;
+    this.options.onGoneAwayChange?.();
+  }
+
+  private reconnect(): void {
+    if (this.closed || this.connections.some((c) => !c.retiring)) return;
+    if (!this.options.limits.tryConnection()) return this.scheduleReconnect();
+    this.connections.push(new Http2Connection(this));
+  }
+
+  private scheduleReconnect(): void {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => this.reconnect(), this.reconnectDelayMs);
+    this.reconnectTimer.unref();
+    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, MAX_RECONNECT_DELAY_MS);
   }
 
   private readonly onConnectionFreed = (): void => this.serveWaiting();
@@ -179,6 +226,7 @@ class Http2Connection {
     });
     this.session.on('connect', () => {
       this.connected = true;
+      pool.connectedTo();
       const lifetime = this.socket === undefined ? undefined : pool.sockets.remainingLifetime(this.socket);
       if (lifetime !== undefined) {
         this.lifetimeTimer = setTimeout(() => this.retire(), Math.max(0, lifetime));
@@ -191,7 +239,10 @@ class Http2Connection {
       pool.serveWaiting();
     });
     // Node may report one GOAWAY more than once; retiring is idempotent.
-    this.session.on('goaway', () => this.retire());
+    this.session.on('goaway', () => {
+      this.retire();
+      pool.wentAwayFrom(this);
+    });
     this.session.on('error', (error) => {
       this.failure = error;
     });

@@ -58,6 +58,10 @@ export class NegotiatingPool implements ConnectionPool {
     });
   }
 
+  get goneAway(): boolean {
+    return this.chosen?.goneAway ?? false;
+  }
+
   stats(): PoolStats {
     return this.chosen?.stats() ?? { connections: this.negotiation === undefined ? 0 : 1, activeRequests: this.waiting };
   }

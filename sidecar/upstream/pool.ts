@@ -18,6 +18,13 @@ export interface ConnectionPool {
    */
   dispatch(request: ProxyRequest, context: RequestContext): Promise<ProxyResponse>;
   stats(): PoolStats;
+  /**
+   * The endpoint said it is going away (an HTTP/2 GOAWAY on the pool's last open connection) and no
+   * new connection to it has been made since: it should get no new requests meanwhile. The pool tries
+   * to connect again at once (a peer rotating its connections answers) and tells
+   * `PoolOptions.onGoneAwayChange` when this changes.
+   */
+  readonly goneAway: boolean;
   /** Takes no new requests and closes each connection once its requests finish. */
   close(): void;
   /** Closes every connection now, failing what is in flight. */
@@ -54,6 +61,8 @@ export interface PoolOptions {
    * connection or stream slot only under `max_pending_requests` (else TANDEM_OVERFLOW).
    */
   readonly limits: ResourceLimits;
+  /** Called when `ConnectionPool.goneAway` changes. */
+  readonly onGoneAwayChange?: (() => void) | undefined;
 }
 
 /** Opens a pool's connections to its endpoint: the adopted one first (`PoolOptions.adopt`), then new ones. */

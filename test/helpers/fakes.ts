@@ -56,6 +56,7 @@ export function recordingHelper<E extends BalancerEndpoint>(
 export class FakePool implements ConnectionPool {
   closed = false;
   destroyed = false;
+  goneAway = false;
   dispatch(): never {
     throw new Error('FakePool does not dispatch');
   }

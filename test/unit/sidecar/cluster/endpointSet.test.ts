@@ -82,6 +82,22 @@ describe('endpoint set', () => {
     expect(ports(set)).toEqual([1, 2, 3]);
   });
 
+  it('leaves out an endpoint whose pool went away (GOAWAY) until told it is back, falling back to it only in panic', () => {
+    const { set, pools } = setWithPools(50);
+    set.apply({ kind: 'reset', endpoints: [spec(1), spec(2), spec(3)] }, 0, true);
+    expect(ports(set)).toEqual([1, 2, 3]);
+    (pools.get(2) as FakePool).goneAway = true;
+    set.poolAvailabilityChanged();
+    expect(ports(set)).toEqual([1, 3]);
+    (pools.get(1) as FakePool).goneAway = true;
+    set.poolAvailabilityChanged();
+    expect(set.routable()).toEqual({ endpoints: [set.get('10.0.0.1:1'), set.get('10.0.0.1:2'), set.get('10.0.0.1:3')], panic: true });
+    (pools.get(1) as FakePool).goneAway = false;
+    (pools.get(2) as FakePool).goneAway = false;
+    set.poolAvailabilityChanged();
+    expect(set.routable()).toEqual({ endpoints: [set.get('10.0.0.1:1'), set.get('10.0.0.1:2'), set.get('10.0.0.1:3')], panic: false });
+  });
+
   it('never panics with a threshold of 0', () => {
     const { set } = setWithPools(0);
     set.apply({ kind: 'reset', endpoints: [spec(1), spec(2, { health: 'unhealthy' })] }, 0);
