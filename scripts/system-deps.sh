@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests (and, with --bench, the benchmarks) run as real peers:
-# openssl makes and cross-checks the test certificates; h2load (nghttp2-client) drives the HTTP/2
-# benchmarks. Only what is missing is installed; needs root and Debian's package index.
+# openssl makes and cross-checks the test certificates; ip (iproute2) makes the network namespaces
+# the in-place upgrade test runs in; h2load (nghttp2-client) drives the HTTP/2 benchmarks. Only what
+# is missing is installed; needs root and Debian's package index.
 set -euo pipefail
 
-declare -A wanted=([openssl]=openssl)
+declare -A wanted=([openssl]=openssl [ip]=iproute2)
 if [[ "${1:-}" == "--bench" ]]; then wanted[h2load]=nghttp2-client; fi
 
 missing=()

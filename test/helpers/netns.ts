@@ -47,6 +47,7 @@ export function createNetns(sysctls: Readonly<Record<string, string>> = {}): Net
   ip('link', 'set', hostLink, 'up');
   ip('-n', name, 'addr', 'add', `${address}/30`, 'dev', nsLink);
   ip('-n', name, 'link', 'set', nsLink, 'up');
-  for (const [key, value] of Object.entries(sysctls)) execFileSync('ip', ['netns', 'exec', name, 'sysctl', '-q', '-w', `${key}=${value}`]);
+  // Written to /proc directly: no dependency on procps' sysctl.
+  for (const [key, value] of Object.entries(sysctls)) execFileSync('ip', ['netns', 'exec', name, 'sh', '-c', `echo ${value} > /proc/sys/${key.replaceAll('.', '/')}`]);
   return { name, address, hostAddress };
 }
