@@ -52,6 +52,7 @@ export class Sidecar implements AdminSource {
   private draining: Promise<DrainReport> | undefined;
   private drainMode: DrainMode | undefined;
   private readonly drained = Promise.withResolvers<DrainReport>();
+  private readinessWatch: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly loaded: LoadedConfig,
@@ -136,7 +137,7 @@ export class Sidecar implements AdminSource {
     await bind(this.admin.listen(), 'admin', this.loaded.config.admin.address);
   }
 
-/** Registers the local service with discovery (Consul), reachable at the inbound listener. */
+  /** Registers the local service with discovery (Consul), reachable at the inbound listener. */
   private register(): void {
     const { service, inbound } = this.loaded.config;
     if (service === undefined || inbound === undefined || this.discovery?.register === undefined) return;
@@ -151,13 +152,12 @@ export class Sidecar implements AdminSource {
     // Registered while not ready yet (no certificate, discovery not answered): critical until the next
     // report, a TTL third away. Reported again as soon as the sidecar is ready, so a new instance
     // takes traffic as soon as it can.
-    const watch = setInterval(() => {
-      if (this.isDraining) return clearInterval(watch);
+    this.readinessWatch = setInterval(() => {
       if (this.readiness().length > 0) return;
-      clearInterval(watch);
+      clearInterval(this.readinessWatch);
       registration.refresh();
     }, READINESS_WATCH_MS);
-    watch.unref();
+    this.readinessWatch.unref();
   }
 
   /** Passing while this sidecar is ready and the local app passes its health check; critical otherwise. */
@@ -284,6 +284,7 @@ export class Sidecar implements AdminSource {
    * finish), pools, discovery and admin. `drain()` is the graceful way.
    */
   async stop(graceMs = 0): Promise<void> {
+    clearInterval(this.readinessWatch);
     await this.registration?.deregister();
     await Promise.all(this.listenerList.map((listener) => listener.close(graceMs)));
     for (const cluster of this.clusterList) cluster.close();

@@ -79,7 +79,8 @@ export class Listener {
       this.http1Streams.set(req.socket, performance.now());
       res.once('close', () => {
         this.responses.delete(res);
-        this.http1Streams.set(req.socket, performance.now());
+        // Not for a connection that has gone meanwhile (its entry is removed on close).
+        if (this.http1Streams.has(req.socket)) this.http1Streams.set(req.socket, performance.now());
       });
       onHttp1Request(req, res, this.http1Connections.get(req.socket) as DownstreamConnection, service);
     }, timeouts);
@@ -114,11 +115,6 @@ export class Listener {
 
   get address(): string {
     return this.options.address;
-  }
-
-  /** Open connections (TCP, whatever their protocol or state). */
-  get connections(): number {
-    return this.sockets.size;
   }
 
   /** Closes the listening socket; connections already accepted go on. With a successor on the port, new ones go there. */

@@ -227,6 +227,7 @@ class Http2Connection {
     this.session.on('connect', () => {
       this.connected = true;
       pool.connectedTo();
+      if (this.active === 0) this.armIdleTimer(); // opened ahead of any request (after a GOAWAY)
       const lifetime = this.socket === undefined ? undefined : pool.sockets.remainingLifetime(this.socket);
       if (lifetime !== undefined) {
         this.lifetimeTimer = setTimeout(() => this.retire(), Math.max(0, lifetime));
@@ -304,12 +305,15 @@ class Http2Connection {
     this.active--;
     if (this.active === 0) {
       if (this.retiring) this.shut();
-      else {
-        this.idleTimer = setTimeout(() => this.retire(), this.pool.options.idleTimeoutMs);
-        this.idleTimer.unref();
-      }
+      else this.armIdleTimer();
     }
     this.pool.serveWaiting();
+  }
+
+  private armIdleTimer(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.retire(), this.pool.options.idleTimeoutMs);
+    this.idleTimer.unref();
   }
 }
 

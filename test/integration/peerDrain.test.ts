@@ -54,8 +54,8 @@ async function callMany(mesh: TestSidecar, count: number): Promise<string[]> {
 }
 
 /** Both endpoints connected and used. */
-async function meshOf(a: Named, b: Named): Promise<TestSidecar> {
-  const mesh = await startSidecarFor('web', 'http2', [a.backend.endpoint, b.backend.endpoint], { lb: { policy: 'round_robin' } });
+async function meshOf(a: Named, b: Named, upstream: Record<string, unknown> = {}): Promise<TestSidecar> {
+  const mesh = await startSidecarFor('web', 'http2', [a.backend.endpoint, b.backend.endpoint], { lb: { policy: 'round_robin' }, ...upstream });
   expect(new Set(await callMany(mesh, 4))).toEqual(new Set(['a', 'b']));
   return mesh;
 }
@@ -93,5 +93,13 @@ describe("a peer's drain, from the client side", () => {
 
     expect(await callMany(mesh, 10)).toContain('a');
     expect(a.streamsBySession.get(oldSession as ServerHttp2Session)).toBe(streamsBefore);
+  });
+
+  it('closes the connection it opened after a GOAWAY at pool.idle_timeout when no request comes', async () => {
+    const [a, b] = [await named('a'), await named('b')];
+    await meshOf(a, b, { pool: { idle_timeout: '300ms' } });
+    goAway(a.backend);
+    await waitFor('a new connection to a', () => a.backend.sessionsAccepted() === 2);
+    await waitFor('every connection to a to close', () => a.backend.openSessions().size === 0, 3_000);
   });
 });
