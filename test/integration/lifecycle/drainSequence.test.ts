@@ -101,4 +101,25 @@ describe('drain', () => {
     await drained;
     await expect(h1Request(inbound, { path: '/after' })).rejects.toThrow(/ECONNREFUSED/);
   });
+
+  it("keeps serving the app's outbound calls after inbound has drained, and finishes only once they have been quiet for a second", async () => {
+    const app = await startHttp1Backend((_req, res) => res.end('app'));
+    const web = await startHttp1Backend((_req, res) => res.end('web'));
+    const mesh = await startSidecar(
+      { service: { name: 'app', port: app.port }, inbound: { port: 0 }, upstreams: [{ name: 'web', local_port: 0 }], drain: { wait_before_drain: '0s', timeout: '10s' } },
+      { web: [web.endpoint] },
+    );
+    let drainedAt: number | undefined;
+    const drained = mesh.sidecar.drain().then(() => (drainedAt = performance.now()));
+    await waitFor('inbound to stop accepting', async () => (await h1Request(mesh.port('inbound')).catch(() => undefined)) === undefined);
+    let lastCall = 0; // sent at or after this; it ended later still
+    for (let i = 0; i < 5; i++) {
+      lastCall = performance.now();
+      expect((await h1Request(mesh.port('outbound.web'), { path: `/${i}` })).body.toString()).toBe('web');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(drainedAt).toBeUndefined();
+    await drained;
+    expect(drainedAt as number).toBeGreaterThanOrEqual(lastCall + 1_000);
+  });
 });
