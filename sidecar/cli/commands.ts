@@ -85,13 +85,9 @@ export async function sidecarCommand(file: string, options: { replace?: boolean 
     return ExitCode.Usage;
   }
   startMemoryGovernor();
-  let sidecar: Sidecar;
-  try {
-    sidecar = await Sidecar.start(loaded, { reusePort, deferBinding: replace });
-  } catch (error) {
-    log.error('sidecar failed to start', { error });
-    return ExitCode.Failure;
-  }
+  // Handlers first: a signal while starting (the listeners may already be bound) must drain, not kill.
+  let sidecar: Sidecar | undefined;
+  let signalled = false;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {
@@ -99,11 +95,19 @@ export async function sidecarCommand(file: string, options: { replace?: boolean 
       process.exit(ExitCode.Failure);
     }
     log.info('signal received; draining', { signal });
-    void sidecar.drain('shutdown');
+    signalled = true;
+    void sidecar?.drain('shutdown');
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  if (replace) {
+  try {
+    sidecar = await Sidecar.start(loaded, { reusePort, deferBinding: replace });
+  } catch (error) {
+    log.error('sidecar failed to start', { error });
+    return ExitCode.Failure;
+  }
+  if (signalled) void sidecar.drain('shutdown');
+  else if (replace) {
     warnWithoutRequestMigration();
     try {
       await takeOver(sidecar, { adminAddress: admin.address, adminPort: admin.port, readyTimeoutMs: TAKEOVER_READY_TIMEOUT_MS });

@@ -92,28 +92,34 @@ const GOAWAY_PING_TIMEOUT_MS = 1_000;
  * largest stream id tells the client to open no more streams while accepting any it has already
  * sent, and a PING follows; once the PING is answered (or after a second) every stream the client
  * sent before it has arrived, and the final GOAWAY names the last one processed. Open streams then
- * finish; Node closes the session after them.
+ * finish; Node closes the session after them. Resolves once the final GOAWAY is sent.
+ *
+ * nghttp2 stops reading a session that has sent GOAWAY and has no open stream, so an idle
+ * connection never reads the PING's answer: it gets its final GOAWAY after the second.
  */
-export function goAwayGracefully(session: ServerHttp2Session): void {
-  if (session.closed || session.destroyed) return;
+export function goAwayGracefully(session: ServerHttp2Session): Promise<void> {
+  if (session.closed || session.destroyed) return Promise.resolve();
   session.goaway(NGHTTP2_NO_ERROR, ANY_STREAM);
-  let finished = false;
-  const finish = (): void => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(timer);
-    if (!session.closed && !session.destroyed) session.close();
-  };
-  const timer = setTimeout(finish, GOAWAY_PING_TIMEOUT_MS);
-  timer.unref();
-  // nghttp2 sends a PING ahead of anything queued before it: submitted in a later turn, it follows
-  // the GOAWAY on the wire, as the client must see them.
-  setImmediate(() => {
-    if (session.closed || session.destroyed) return finish();
-    try {
-      if (!session.ping(finish)) finish(); // too many PINGs outstanding: the timer would only add delay
-    } catch {
-      finish();
-    }
+  return new Promise((resolve) => {
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      if (!session.closed && !session.destroyed) session.close();
+      resolve();
+    };
+    const timer = setTimeout(finish, GOAWAY_PING_TIMEOUT_MS);
+    timer.unref();
+    // nghttp2 sends a PING ahead of anything queued before it: submitted in a later turn, it follows
+    // the GOAWAY on the wire, as the client must see them.
+    setImmediate(() => {
+      if (session.closed || session.destroyed) return finish();
+      try {
+        if (!session.ping(finish)) finish(); // too many PINGs outstanding: the timer would only add delay
+      } catch {
+        finish();
+      }
+    });
   });
 }

@@ -67,6 +67,8 @@ export class Listener {
   private readonly http1Streams = new Map<Duplex, number>();
   private draining = false;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Two-phase GOAWAYs whose final GOAWAY is still to come. */
+  private readonly goingAway = new Set<Promise<void>>();
 
   constructor(private readonly options: ListenerOptions) {
     this.name = options.name;
@@ -90,7 +92,7 @@ export class Listener {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
       guardSession(session, timeouts);
-      if (this.draining) goAwayGracefully(session); // accepted just before the listener stopped
+      if (this.draining) this.goAway(session); // accepted just before the listener stopped
     });
     this.tcp = createTcpServer({ noDelay: true }, (socket) => this.accept(socket));
   }
@@ -135,8 +137,14 @@ export class Listener {
   drain(closeIdle = true): void {
     if (this.draining) return;
     this.draining = true;
-    for (const session of this.sessions) goAwayGracefully(session);
+    for (const session of this.sessions) this.goAway(session);
     this.drainHttp1(closeIdle ? DRAIN_IDLE_CLOSE_MS : Infinity);
+  }
+
+  private goAway(session: ServerHttp2Session): void {
+    const going = goAwayGracefully(session);
+    this.goingAway.add(going);
+    void going.then(() => this.goingAway.delete(going));
   }
 
   /**
@@ -190,6 +198,7 @@ export class Listener {
     }
     this.drainHttp1(0); // the end: whatever is idle now closes now
     this.http1.close(); // stops the head-timeout checks
+    await Promise.all(this.goingAway); // each ends its two phases within a second
     const timer = setTimeout(() => this.destroyConnections(), graceMs);
     await this.whenClosed();
     clearTimeout(timer);

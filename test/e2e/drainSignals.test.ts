@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { startHttp1Backend } from '../helpers/backends.js';
 import { h1Request } from '../helpers/clients.js';
-import { spawnSidecar, type SidecarProcess } from '../helpers/processes.js';
+import { consulTestServer } from '../helpers/consul/index.js';
+import { spawnCli, spawnSidecar, writeConfig, type SidecarProcess } from '../helpers/processes.js';
+import { FrameType, RawHttp2Client } from '../helpers/rawHttp2.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** How a drain starts, with a real process: signals, `POST /drain`, and what `/ready` says meanwhile. */
 
@@ -36,6 +39,31 @@ describe('starting a drain', () => {
     expect(await stopped).toBe(0);
   });
 
+  it('on SIGTERM, leaves Consul before the first GOAWAY, which an HTTP/2 client sees as GOAWAY(2^31-1), PING, then the final GOAWAY', async () => {
+    const consul = await consulTestServer();
+    const app = await startHttp1Backend((_req, res) => res.end('app'));
+    const sidecar = await spawnSidecar({
+      service: { name: 'app', port: app.port },
+      inbound: { port: 0 },
+      discovery: { consul: { address: consul.address } },
+      drain: { wait_before_drain: '300ms', timeout: '5s' },
+    });
+    await waitFor('the registration', async () => (await consul.control.health('app')).length === 1);
+    const h2 = new RawHttp2Client(sidecar.port('inbound'));
+    await h2.settled;
+    const stopped = sidecar.stop('SIGTERM');
+    await waitFor('the final GOAWAY', () => h2.goaways().length >= 2, 5_000);
+    const [notice, ...finals] = h2.goaways();
+    const deregistered = consul.server.requests.find((r) => r.method === 'PUT' && r.path.startsWith('/v1/agent/service/deregister/'));
+    expect(deregistered?.receivedAt).toBeLessThan(notice?.at as number);
+    expect(notice?.lastStreamId).toBe(2 ** 31 - 1);
+    const ping = h2.frames.findIndex((f) => f.type === FrameType.Ping);
+    expect(ping).toBeGreaterThan(h2.frames.indexOf(h2.frames.find((f) => f.type === FrameType.Goaway) as (typeof h2.frames)[number]));
+    expect(h2.frames.findLastIndex((f) => f.type === FrameType.Goaway)).toBeGreaterThan(ping);
+    expect(finals.map((goaway) => goaway.lastStreamId)).toEqual(finals.map(() => 0)); // Node may send it twice
+    expect(await stopped).toBe(0);
+  });
+
   it('drains on POST /drain from loopback, and refuses GET /drain with 405', async () => {
     const sidecar = await inboundSidecar();
     const admin = sidecar.port('admin');
@@ -58,5 +86,16 @@ describe('starting a drain', () => {
     expect(await sidecar.stop('SIGINT', 2_000)).toBe(1);
     expect(await first).toBe(1);
     expect(sidecar.stderr()).toContain('msg="second signal; exiting now" signal=SIGINT');
+  });
+
+  it('drains and exits 0 on a SIGTERM that arrives while it is still starting', async () => {
+    const app = await startHttp1Backend((_req, res) => res.end('app'));
+    const { file } = writeConfig({ admin: { port: 0 }, service: { name: 'app', port: app.port }, inbound: { port: 0 }, drain: { wait_before_drain: '0s' } });
+    const run = spawnCli(['sidecar', '-c', file]);
+    await waitFor('the admin port, bound first', () => run.stderr().includes('listener=admin'), 10_000);
+    run.child.kill('SIGTERM');
+    const exit = await run.exited;
+    expect(exit, run.stderr()).toEqual({ code: 0, signal: null });
+    expect(run.stderr()).toMatch(/msg=drained mode=shutdown/);
   });
 });

@@ -47,7 +47,7 @@ describe('drain', () => {
     expect(ready.status).toBe(503);
     expect(ready.body.toString()).toContain('draining (shutdown)');
 
-    await waitFor('the final GOAWAY', () => h2.goaways().length === 2, 5_000, 10);
+    await waitFor('the final GOAWAY', () => h2.goaways().length >= 2, 5_000, 10);
     const [notice, last] = h2.goaways() as [ReturnType<RawHttp2Client['goaways']>[number], ReturnType<RawHttp2Client['goaways']>[number]];
     expect(notice.lastStreamId).toBe(2 ** 31 - 1);
     expect(last.lastStreamId).toBe(1);
