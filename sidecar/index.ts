@@ -28,7 +28,8 @@ export { registerBalancer, registeredBalancers } from './balancer/registry.js';
 // The request path's vocabulary, for layers.
 export type { Headers, Layer, ProxyResponse, ResponseBody, ResponseSink, Service } from './http/message.js';
 export { ProxyRequest, type DownstreamConnection, type Peer, type RequestHead } from './http/request.js';
-export { RequestContext, type TraceContext } from './http/context.js';
+export { RequestContext } from './http/context.js';
+export type { AttemptTrace, RequestTrace, SpanEnding, Tracing } from './observe/tracing/tracing.js';
 export { RequestBody } from './http/requestBody.js';
 export { stack } from './http/message.js';
 

@@ -11,6 +11,7 @@ import { createLogger, setLogLevel } from './core/log.js';
 import { healthCheckKind, type HealthChecker } from './health/index.js';
 import { drain, type DrainMode, type DrainReport } from './lifecycle/drain.js';
 import { InFlight } from './lifecycle/inFlight.js';
+import { createTracing, type Tracing } from './observe/tracing/tracing.js';
 import { Listener } from './listener/listener.js';
 import type { ConnectionTimeouts } from './listener/servers.js';
 import type { Service } from './http/message.js';
@@ -63,6 +64,7 @@ export class Sidecar implements AdminSource {
     private readonly metricsRegistry: Metrics,
     private readonly identitySource: IdentitySource | undefined,
     private readonly work: { readonly inbound: InFlight; readonly outbound: InFlight },
+    private readonly tracing: Tracing | undefined,
   ) {
     this.admin = new AdminServer(this, loaded.config.admin.address, loaded.config.admin.port);
   }
@@ -93,14 +95,15 @@ export class Sidecar implements AdminSource {
     }
     const work = { inbound: new InFlight(), outbound: new InFlight() };
     const reusePort = options.reusePort === true;
-    const listeners = outboundListeners(config, targets, metrics, work.outbound, reusePort);
+    const tracing = await createTracing(config.tracing, config.service === undefined ? 'tandem' : `tandem-${config.service.name}`);
+    const listeners = outboundListeners(config, targets, metrics, { work: work.outbound, reusePort, tracing });
     let localApp: LocalApp | undefined;
     if (config.inbound !== undefined && config.service !== undefined) {
       const settings = config.inbound;
       localApp = new LocalApp(config.service, plaintextConnector);
       const rules = config.authorization;
       const authorization = rules === undefined ? undefined : { policy: compilePolicy(rules), denied: metrics.authorizationDenials() };
-      const service = inbound(metrics.forListener('inbound', 'inbound'), localApp, { streamIdleTimeoutMs: settings.stream_idle_timeout.ms, authorization, work: work.inbound });
+      const service = inbound(metrics.forListener('inbound', 'inbound'), localApp, { streamIdleTimeoutMs: settings.stream_idle_timeout.ms, authorization, work: work.inbound, tracing });
       const timeouts = timeoutsOf(settings);
       const mode = settings.tls.mode ?? (identity === undefined ? 'disabled' : 'strict');
       const acceptor =
@@ -109,7 +112,7 @@ export class Sidecar implements AdminSource {
           : tlsAcceptor({ identity, mode, handshakeTimeoutMs: timeouts.requestHeadersTimeoutMs, refused: metrics.tlsRefusals('inbound') });
       listeners.push(new Listener({ name: 'inbound', address: settings.address, port: settings.port, service, timeouts, reusePort, ...(acceptor === undefined ? {} : { acceptor }) }));
     }
-    const sidecar = new Sidecar(loaded, discovery, clusters, localApp, listeners, metrics, identity, work);
+    const sidecar = new Sidecar(loaded, discovery, clusters, localApp, listeners, metrics, identity, work, tracing);
     void sidecar.drained.promise.catch(() => undefined); // a failed drain is reported to whoever waits for it
     for (const cluster of clusters) cluster.start();
     if (options.deferBinding === true) return sidecar;
@@ -292,6 +295,7 @@ export class Sidecar implements AdminSource {
     await this.discovery?.close();
     this.identitySource?.close();
     await this.admin.close();
+    await this.tracing?.shutdown(); // last: the spans of everything above are exported
   }
 }
 
@@ -304,12 +308,19 @@ function createDiscovery(loaded: LoadedConfig): DiscoveryProvider | undefined {
 }
 
 /** A listener per upstream `local_port`, and the HTTP proxy port routing by authority to them all. */
-function outboundListeners(config: TandemConfig, targets: readonly RouteTarget[], metrics: Metrics, work: InFlight, reusePort: boolean): Listener[] {
+function outboundListeners(
+  config: TandemConfig,
+  targets: readonly RouteTarget[],
+  metrics: Metrics,
+  shared: { readonly work: InFlight; readonly reusePort: boolean; readonly tracing: Tracing | undefined },
+): Listener[] {
+  const { work, reusePort, tracing } = shared;
   const settings = config.outbound;
   const timeouts = timeoutsOf(settings);
   const listeners: Listener[] = [];
   const listen = (name: string, port: number, router: Service): void => {
-    listeners.push(new Listener({ name, address: settings.address, port, service: outbound(metrics.forListener('outbound', name), router, work), timeouts, reusePort }));
+    const service = outbound(metrics.forListener('outbound', name), router, work, tracing === undefined ? undefined : { tracing, listener: name });
+    listeners.push(new Listener({ name, address: settings.address, port, service, timeouts, reusePort }));
   };
   config.upstreams.forEach((upstream, index) => {
     if (upstream.local_port !== undefined) listen(`outbound.${upstream.name}`, upstream.local_port, fixedRouter(targets[index] as RouteTarget));

@@ -12,6 +12,7 @@ import { mergeRetry, retryConfigIssues, RetrySchema } from '../retry/retryConfig
 import { AuthorizationSchema } from '../authz/authorizationConfig.js';
 import { IdentitySchema, InboundTlsSchema, UpstreamTlsSchema } from '../identity/identityConfig.js';
 import { DrainSchema } from '../lifecycle/drainConfig.js';
+import { TracingSchema } from '../observe/tracing/tracingConfig.js';
 import { RouteSchema } from './routeConfig.js';
 import { formatFieldPath } from './issues.js';
 import { LoadBalancing } from './loadBalancing.js';
@@ -152,6 +153,8 @@ export const ConfigSchema = z
     identity: IdentitySchema.optional(),
     discovery: Discovery.optional(),
     upstreams: z.array(UpstreamSchema).default([]),
+    /** OpenTelemetry traces over OTLP/HTTP; off (and the SDK not loaded) when absent. */
+    tracing: TracingSchema.optional(),
     /** How a stopping Tandem lets work finish (SIGTERM, SIGINT, `POST /drain`). */
     drain: DrainSchema.prefault({}),
     log: z.strictObject({ level: LogLevel.default('info') }).prefault({}),

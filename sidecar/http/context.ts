@@ -1,15 +1,7 @@
 import type { PickContext } from '../balancer/balancer.js';
 import { Cancellation } from '../core/cancellation.js';
 import type { TandemError } from '../core/errors.js';
-
-/** W3C trace context of the request's span, once tracing fills it. */
-export interface TraceContext {
-  readonly traceId: string;
-  readonly spanId: string;
-  /** W3C `trace-flags` (bit 0: sampled). */
-  readonly flags: number;
-  readonly state: string | undefined;
-}
+import type { AttemptTrace, RequestTrace } from '../observe/tracing/tracing.js';
 
 const NO_ENDPOINTS: ReadonlySet<string> = new Set();
 
@@ -60,8 +52,24 @@ export class RequestContext implements PickContext {
    */
   unforwardable: TandemError | undefined = undefined;
 
-  /** Slot for the edge stage's tracing (the observability issue): the span this request belongs to. */
-  trace: TraceContext | undefined = undefined;
+  /**
+   * The request's trace, when tracing is on. Written by the tracing layer in the edge stage; read by
+   * the router (which names the upstream on it) and by `dispatch`, which starts a span per attempt.
+   */
+  trace: RequestTrace | undefined = undefined;
+
+  /**
+   * The span of the attempt being sent, whose headers the pools write on it. Written by `dispatch`
+   * (balance layer) before it hands the attempt to a pool; read by the pools.
+   */
+  attemptTrace: AttemptTrace | undefined = undefined;
+
+  /**
+   * Why the attempt about to be sent is a retry (the `retry_on` condition, or `unprocessed` for a free
+   * resend); undefined for a first attempt. Written by the retry layer; read by `dispatch` for the
+   * attempt's span.
+   */
+  retryReason: string | undefined = undefined;
 
   private clientDeadline = Infinity;
   private headTimeoutAt = Infinity;

@@ -5,6 +5,7 @@ import { outcomeOf } from '../cluster/outcome.js';
 import type { Outcome } from '../balancer/balancer.js';
 import type { RequestContext } from '../http/context.js';
 import type { ProxyResponse, Service } from '../http/message.js';
+import { grpcStatusOf } from '../http/grpc.js';
 import type { ProxyRequest } from '../http/request.js';
 
 /**
@@ -60,6 +61,8 @@ export async function dispatch(
 ): Promise<ProxyResponse> {
   context.beginAttempt(endpoint.id);
   endpoint.requestStarted();
+  const attemptTrace = context.trace?.beginAttempt(endpoint.id, context.attempts, context.retryReason);
+  context.attemptTrace = attemptTrace;
   const started = performance.now();
   const record = (outcome: Outcome): void => {
     endpoint.requestFinished(outcome.success);
@@ -70,10 +73,14 @@ export async function dispatch(
     response = await endpoint.pool.dispatch(request, context);
   } catch (error) {
     record(outcomeOf(performance.now() - started, undefined, undefined, undefined, error as TandemError));
+    attemptTrace?.end({ status: undefined, grpcStatus: undefined, error: error as Error });
     throw error;
   }
   const timeToHeadMs = performance.now() - started;
-  response.body.onFinish((result) => record(outcomeOf(performance.now() - started, timeToHeadMs, response, result.trailers, result.error)));
+  response.body.onFinish((result) => {
+    record(outcomeOf(performance.now() - started, timeToHeadMs, response, result.trailers, result.error));
+    attemptTrace?.end({ status: response.status, grpcStatus: request.grpc ? grpcStatusOf(result.trailers) ?? (response.endStream ? grpcStatusOf(response.headers) : undefined) : undefined, error: result.error });
+  });
   return response;
 }
 

@@ -85,6 +85,7 @@ export function retry(settings: RetrySettings): Layer {
       const replayable = !parent.cancelled && request.body.replayable;
       if (result.kind === 'error' && replayable && freeResends < FREE_RESENDS && resendsFreely(result.error, request.method)) {
         freeResends++;
+        context.retryReason = 'unprocessed';
         continue;
       }
       const condition = replayable && retries < policy.num_retries ? retryCondition(policy, request, result) : undefined;
@@ -105,6 +106,7 @@ export function retry(settings: RetrySettings): Layer {
       retries++;
       if (response !== undefined) discard(response.body);
       observer.retried(condition);
+      context.retryReason = condition;
       if (delayMs > 0 && !(await backoff(delayMs, parent))) {
         limits.releaseRetry();
         throw parent.reason as TandemError;

@@ -4,10 +4,12 @@ import { stack, type Service } from '../http/message.js';
 import type { CallFacts, Verdict } from '../authz/policy.js';
 import { authorize } from '../layers/authorize.js';
 import { countInFlight } from '../layers/countInFlight.js';
+import { traceRequest } from '../layers/traceRequest.js';
 import { requestMetrics } from '../layers/requestMetrics.js';
 import { resendUnprocessed } from '../layers/resendUnprocessed.js';
 import { timeout } from '../layers/timeout.js';
 import type { InFlight } from '../lifecycle/inFlight.js';
+import type { Tracing } from '../observe/tracing/tracing.js';
 import type { ListenerRequestMetrics } from '../observe/requestMetrics.js';
 import { fixedRouter } from './router.js';
 
@@ -18,6 +20,8 @@ export interface InboundSettings {
   readonly authorization?: { readonly policy: (facts: CallFacts) => Verdict; readonly denied: (rule: string) => void } | undefined;
   /** Where the requests in flight are counted, for the drain. */
   readonly work: InFlight;
+  /** When tracing is on. */
+  readonly tracing?: Tracing | undefined;
 }
 
 /**
@@ -25,8 +29,7 @@ export interface InboundSettings {
  * layers that make sense in front of one local process: the calling sidecar already applied the
  * request's route timeout, retry policy, budget and limits, so this hop adds none of its own.
  *
- *   edge stage   request metrics; drain accounting; the caller's identity is authorized
- *                (tracing lands here next)
+ *   edge stage   request metrics; drain accounting; tracing; the caller's identity is authorized
  *   router       everything to the local app
  *   timeout → resends → local app
  */
@@ -37,6 +40,8 @@ export function inbound(listener: ListenerRequestMetrics, app: LocalApp, setting
       requestMetrics(listener),
       // Peers' calls in flight: a drain waits for them, and cuts them at drain.timeout.
       countInFlight(settings.work),
+      // A SERVER span per peer's call, child of the peer's attempt; the hop to the app is its CLIENT span.
+      ...(settings.tracing === undefined ? [] : [traceRequest(settings.tracing, 'inbound', 'inbound')]),
       // The caller's verified SPIFFE ID against the authorization rules; a denied call ends here.
       ...(settings.authorization === undefined ? [] : [authorize(settings.authorization.policy, settings.authorization.denied)]),
     ],

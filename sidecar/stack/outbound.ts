@@ -13,7 +13,9 @@ import { requestMetrics } from '../layers/requestMetrics.js';
 import { retry, type RetryObserver } from '../layers/retry.js';
 import { statefulSession } from '../layers/statefulSession.js';
 import { timeout } from '../layers/timeout.js';
+import { traceRequest } from '../layers/traceRequest.js';
 import type { InFlight } from '../lifecycle/inFlight.js';
+import type { Tracing } from '../observe/tracing/tracing.js';
 import type { UpstreamMetrics } from '../observe/metrics.js';
 import type { ListenerRequestMetrics } from '../observe/requestMetrics.js';
 import { RetryBudget } from '../retry/retryBudget.js';
@@ -22,23 +24,31 @@ import type { RouteTarget } from './router.js';
 
 const log = createLogger('stack');
 
+/** Tracing for one listener's edge stage, when tracing is on. */
+export interface TracingAt {
+  readonly tracing: Tracing;
+  readonly listener: string;
+}
+
 /**
  * The outbound direction: requests the local app sends through one of Tandem's outbound listeners.
  * Read top to bottom, this file is the whole request path; it is the only place (with `inbound.ts`)
  * where layers are composed.
  *
- *   edge stage      sees every request the listener accepted: request metrics, drain accounting
- *                   (tracing lands here next)
+ *   edge stage      sees every request the listener accepted: request metrics, drain accounting,
+ *                   tracing
  *   router          listener port or authority → upstream (a miss fails here, inside the edge stage)
  *   upstream stack  per upstream route: timeout → stateful session → hash key → retry → limits → balance
  */
-export function outbound(listener: ListenerRequestMetrics, router: Service, work: InFlight): Service {
+export function outbound(listener: ListenerRequestMetrics, router: Service, work: InFlight, tracing?: TracingAt): Service {
   return stack(
     [
       // What the client got, for every request: status class, gRPC status, duration, in flight.
       requestMetrics(listener),
       // The app's calls in flight: a drain serves them to the end, and cuts them at drain.timeout.
       countInFlight(work),
+      // A SERVER span per request (CLIENT spans per attempt come from the balance layer's dispatch).
+      ...(tracing === undefined ? [] : [traceRequest(tracing.tracing, 'outbound', tracing.listener)]),
     ],
     router,
   );

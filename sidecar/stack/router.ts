@@ -21,6 +21,7 @@ export function fixedRouter(target: RouteTarget): Service {
   return (request, context) => {
     if (request.refused !== undefined) return refuse(request.refused);
     context.upstream = upstream;
+    context.trace?.setUpstream(upstream);
     return service(request, context);
   };
 }
@@ -40,6 +41,7 @@ export function authorityRouter(targets: readonly RouteTarget[]): Service {
       return Promise.reject(new TandemError(ErrorCode.NoRoute, `no upstream named "${name}" (from authority "${request.authority}"); known upstreams: ${known}`));
     }
     context.upstream = target.upstream;
+    context.trace?.setUpstream(target.upstream);
     return target.service(request, context);
   };
 }

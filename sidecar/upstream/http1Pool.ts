@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { ErrorCode, TandemError } from '../core/errors.js';
 import { downstreamResponseHeaders, forwardableTrailers } from '../http/headers.js';
-import { numberAttempt } from '../http/attempt.js';
+import { numberAttempt, propagateTrace } from '../http/attempt.js';
 import type { RequestContext } from '../http/context.js';
 import type { Headers, ProxyResponse } from '../http/message.js';
 import type { ProxyRequest } from '../http/request.js';
@@ -82,6 +82,7 @@ export class Http1Pool implements ConnectionPool {
     const headers: OutgoingHttpHeaders = { host: request.authority };
     for (const name in request.headers) headers[name] = request.headers[name];
     numberAttempt(headers, request, context.attempts);
+    propagateTrace(headers, context);
     // A body of unknown length must be chunked (RFC 9112 §6). Node only chunks by default for methods
     // other than GET, HEAD, DELETE, OPTIONS, TRACE and CONNECT; written raw on a keep-alive connection,
     // such a body would be read by the upstream as the next request.

@@ -13,7 +13,7 @@ import { ErrorCode, TandemError } from '../core/errors.js';
 import { encodeGrpcTimeout } from '../http/grpc.js';
 import { downstreamResponseHeaders, forwardableTrailers } from '../http/headers.js';
 import { CONNECTION_WINDOW_BYTES, END_STREAM_FLAG, STREAM_WINDOW_BYTES } from '../http/http2Settings.js';
-import { numberAttempt } from '../http/attempt.js';
+import { numberAttempt, propagateTrace } from '../http/attempt.js';
 import type { RequestContext } from '../http/context.js';
 import type { Headers, ProxyResponse } from '../http/message.js';
 import type { ProxyRequest } from '../http/request.js';
@@ -413,6 +413,7 @@ function requestHead(request: ProxyRequest, context: RequestContext, scheme: str
   const headers = request.headers;
   for (const name in headers) head[name] = headers[name];
   numberAttempt(head, request, context.attempts);
+  propagateTrace(head, context);
   if (context.deadline !== Infinity) head['grpc-timeout'] = encodeGrpcTimeout(Math.max(context.deadline - performance.now(), 0));
   return head;
 }
