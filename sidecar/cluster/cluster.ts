@@ -100,6 +100,7 @@ export class Cluster {
           idleTimeoutMs: config.pool.idle_timeout.ms,
           limits: this.limits,
           onGoneAwayChange: () => this.goneAwayChanged(spec),
+          connectionMetrics: this.metrics.connections,
         }),
       config.lb.healthy_panic_threshold,
     );
@@ -160,6 +161,7 @@ export class Cluster {
   /** How an attempt on `endpoint` went, for outlier detection. */
   recordOutcome(endpoint: Endpoint, outcome: Outcome): void {
     this.outliers.record(endpoint.id, outcome);
+    this.metrics.endpoints.record(endpoint.id, outcome, this.config.protocol === 'grpc');
   }
 
   /** Counts a request to a hashing upstream that had no hash key. */
@@ -257,6 +259,7 @@ export class Cluster {
   private watchEndpoints(): void {
     const all = [...this.endpoints.all()];
     this.outliers.sync(all.map((endpoint) => endpoint.id));
+    this.metrics.endpoints.keepOnly(new Set(all.map((endpoint) => endpoint.id)));
     this.healthChecker?.sync(all);
   }
 

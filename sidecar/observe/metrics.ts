@@ -1,4 +1,6 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { EndpointRequestMetrics, type ConnectionMetrics } from './endpointMetrics.js';
 import { ListenerRequestMetrics, REQUEST_DURATION_BUCKETS, type Direction } from './requestMetrics.js';
 
 /** The metrics one upstream reports into. */
@@ -23,6 +25,10 @@ export interface UpstreamMetrics {
   readonly ejected: { set(value: number): void };
   /** An active health check probe failed. */
   readonly healthCheckFailures: { inc(): void };
+  /** Attempts by endpoint. */
+  readonly endpoints: Pick<EndpointRequestMetrics, 'record' | 'keepOnly'>;
+  /** Connections to the upstream's endpoints. */
+  readonly connections: ConnectionMetrics;
 }
 
 /**
@@ -32,6 +38,23 @@ export interface UpstreamMetrics {
  */
 export class Metrics {
   readonly registry = new Registry();
+
+  constructor() {
+    // Node's own: CPU, memory and heap spaces, event-loop lag, GC pauses, handles (prom-client's names).
+    collectDefaultMetrics({ register: this.registry });
+    let last: EventLoopUtilization | undefined;
+    new Gauge({
+      name: 'tandem_event_loop_utilization',
+      help: 'Share of time the event loop was busy (0–1) since the previous scrape (since start, on the first).',
+      registers: [this.registry],
+      collect() {
+        const now = performance.eventLoopUtilization();
+        this.set(performance.eventLoopUtilization(now, last).utilization);
+        last = now;
+      },
+    });
+  }
+
   private readonly panic = new Gauge({
     name: 'tandem_lb_panic',
     help: 'Whether the upstream balances over all its endpoints because fewer than healthy_panic_threshold percent are healthy (1) or not (0).',
@@ -91,6 +114,44 @@ export class Metrics {
   private readonly healthCheckFailures = new Counter({
     name: 'tandem_health_check_failures_total',
     help: 'Active health check probes that failed.',
+    labelNames: ['upstream'],
+    registers: [this.registry],
+  });
+
+  private readonly upstreamRequests = new Counter({
+    name: 'tandem_upstream_requests_total',
+    help: 'Attempts sent to an upstream, by endpoint (up to 100 per upstream, then endpoint="other"), counted when they end: the status class and grpc-status of the response, or of the error an attempt without one maps to.',
+    labelNames: ['upstream', 'endpoint', 'status_class', 'grpc_status'],
+    registers: [this.registry],
+  });
+  private readonly upstreamRequestDuration = new Histogram({
+    name: 'tandem_upstream_request_duration_seconds',
+    help: 'Time from an attempt leaving for an endpoint to the end of its response (or its failure).',
+    labelNames: ['upstream', 'endpoint', 'status_class'],
+    buckets: [...REQUEST_DURATION_BUCKETS],
+    registers: [this.registry],
+  });
+  private readonly connectionsOpen = new Gauge({
+    name: 'tandem_upstream_connections',
+    help: "Connections open (or opening) to the upstream's endpoints.",
+    labelNames: ['upstream'],
+    registers: [this.registry],
+  });
+  private readonly connectionsOpened = new Counter({
+    name: 'tandem_upstream_connections_opened_total',
+    help: "Connections opened to the upstream's endpoints (attempts, failed ones included).",
+    labelNames: ['upstream'],
+    registers: [this.registry],
+  });
+  private readonly connectionsClosed = new Counter({
+    name: 'tandem_upstream_connections_closed_total',
+    help: "Connections to the upstream's endpoints that closed, connect failures included.",
+    labelNames: ['upstream'],
+    registers: [this.registry],
+  });
+  private readonly connectFailures = new Counter({
+    name: 'tandem_upstream_connect_failures_total',
+    help: 'Connections that closed before they were established (refused, timed out, TLS handshake failed).',
     labelNames: ['upstream'],
     registers: [this.registry],
   });
@@ -188,6 +249,30 @@ export class Metrics {
       ejections: { inc: (labels) => this.ejections.inc({ upstream, ...labels }) },
       ejected,
       healthCheckFailures: this.healthCheckFailures.labels(upstream),
+      endpoints: new EndpointRequestMetrics(upstream, { attempts: this.upstreamRequests, duration: this.upstreamRequestDuration }),
+      connections: this.connectionMetrics(upstream),
+    };
+  }
+
+  private connectionMetrics(upstream: string): ConnectionMetrics {
+    const open = this.connectionsOpen.labels(upstream);
+    open.set(0);
+    const opened = this.connectionsOpened.labels(upstream);
+    opened.inc(0);
+    const closed = this.connectionsClosed.labels(upstream);
+    closed.inc(0);
+    const failures = this.connectFailures.labels(upstream);
+    failures.inc(0);
+    return {
+      opened: () => {
+        opened.inc();
+        open.inc();
+      },
+      closed: (established) => {
+        closed.inc();
+        open.dec();
+        if (!established) failures.inc();
+      },
     };
   }
 
@@ -213,4 +298,6 @@ export const NO_METRICS: UpstreamMetrics = {
   ejections: { inc: () => undefined },
   ejected: { set: () => undefined },
   healthCheckFailures: { inc: () => undefined },
+  endpoints: { record: () => undefined, keepOnly: () => undefined },
+  connections: { opened: () => undefined, closed: () => undefined },
 };

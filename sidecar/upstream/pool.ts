@@ -5,6 +5,7 @@ import type { ResourceLimits } from '../limits/resourceLimits.js';
 import type { Socket } from 'node:net';
 import type { AlpnProtocol, Connector } from './connector.js';
 import type { Peer } from './upstreamErrors.js';
+import type { ConnectionMetrics } from '../observe/endpointMetrics.js';
 
 /**
  * Connections to one endpoint. Only the endpoint layer calls a pool; neither balancers nor codecs
@@ -63,6 +64,8 @@ export interface PoolOptions {
   readonly limits: ResourceLimits;
   /** Called when `ConnectionPool.goneAway` changes. */
   readonly onGoneAwayChange?: (() => void) | undefined;
+  /** Where the connections it opens are counted. */
+  readonly connectionMetrics?: ConnectionMetrics | undefined;
 }
 
 /** Opens a pool's connections to its endpoint: the adopted one first (`PoolOptions.adopt`), then new ones. */
@@ -87,10 +90,10 @@ export class ConnectionSource {
     const adopted = this.adopted;
     if (adopted !== undefined) {
       this.adopted = undefined;
-      return adopted;
+      return this.counted(adopted, true);
     }
     const { options } = this;
-    return options.connector.connect({
+    return this.counted(options.connector.connect({
       ...this.peer,
       address: options.address,
       port: options.port,
@@ -98,6 +101,17 @@ export class ConnectionSource {
       serverName: options.serverName,
       alpnProtocols: this.alpnProtocols,
       expectedIdentity: options.expectedIdentity,
-    });
+    }), false);
+  }
+
+  /** Counts `socket` as opened now, and as closed (a connect failure, if it never connected) when it closes. */
+  private counted(socket: Socket, connected: boolean): Socket {
+    const metrics = this.options.connectionMetrics;
+    if (metrics === undefined) return socket;
+    metrics.opened();
+    let established = connected;
+    if (!established) socket.once((socket as Socket & { encrypted?: boolean }).encrypted === true ? 'secureConnect' : 'connect', () => (established = true));
+    socket.once('close', () => metrics.closed(established));
+    return socket;
   }
 }

@@ -51,7 +51,8 @@ function parseSampleLine(line: string): Sample {
   }
   const [valueText] = rest.trim().split(/\s+/);
   const value = valueText === '+Inf' ? Infinity : valueText === '-Inf' ? -Infinity : Number(valueText);
-  if (valueText === undefined || (Number.isNaN(value) && valueText !== 'NaN')) throw new Error(`bad value in: ${line}`);
+  // Prometheus reads values with Go's ParseFloat, where NaN is any case (prom-client writes `Nan`).
+  if (valueText === undefined || (Number.isNaN(value) && valueText.toLowerCase() !== 'nan')) throw new Error(`bad value in: ${line}`);
   return { name, labels, value };
 }
 
