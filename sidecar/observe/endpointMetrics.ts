@@ -48,7 +48,7 @@ export class EndpointRequestMetrics {
     if (grpcStatus !== undefined && grpcStatus > GrpcStatus.Unauthenticated) grpcStatus = GrpcStatus.Unknown;
     const endpoint = this.series.has(endpointId) || this.series.size < this.cap ? endpointId : OTHER_ENDPOINT;
     let byEnding = this.series.get(endpoint);
-    if (byEnding === undefined) this.series.set(endpoint, (byEnding = new Map()));
+    if (byEnding === undefined) this.series.set(endpoint, (byEnding = new Map<number, Bound>()));
     const statusClass = Math.floor(status / 100);
     const key = statusClass * 32 + (grpcStatus === undefined ? 0 : grpcStatus + 1);
     let bound = byEnding.get(key);
