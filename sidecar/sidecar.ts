@@ -12,6 +12,8 @@ import { healthCheckKind, type HealthChecker } from './health/index.js';
 import { drain, type DrainMode, type DrainReport } from './lifecycle/drain.js';
 import { InFlight } from './lifecycle/inFlight.js';
 import { createTracing, type Tracing } from './observe/tracing/tracing.js';
+import { upstreamStatsView } from './observe/statsView.js';
+import type { UpstreamStats } from './observe/upstreamStats.js';
 import { Listener } from './listener/listener.js';
 import type { ConnectionTimeouts } from './listener/servers.js';
 import type { Service } from './http/message.js';
@@ -224,6 +226,15 @@ export class Sidecar implements AdminSource {
       ...this.listenerList.map((listener) => ({ name: listener.name, address: listener.address, port: listener.port })),
       { name: 'admin', address: this.loaded.config.admin.address, port: this.admin.boundPort },
     ];
+  }
+
+  stats(windowS: number, withEndpoints: boolean): unknown {
+    return {
+      upstreams: this.clusterList.map((cluster) => {
+        const stats = this.metricsRegistry.stats.get(cluster.name) as UpstreamStats;
+        return upstreamStatsView(cluster.name, stats, cluster.endpointStates(), windowS, withEndpoints);
+      }),
+    };
   }
 
   configDump(): unknown {

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
+import { parseDurationMs } from '../core/duration.js';
 import { createLogger } from '../core/log.js';
+import { MAX_WINDOW_S } from '../observe/slidingWindow.js';
 
 const log = createLogger('admin');
 
@@ -16,11 +18,13 @@ export interface AdminSource {
   metrics(): { text(): Promise<string>; readonly contentType: string };
   /** This sidecar's certificate and trust bundle, and its last renewal; null without an identity. */
   identity(): unknown;
+  /** Recent traffic per upstream over the last `windowS` seconds (`/stats`), per endpoint too if asked. */
+  stats(windowS: number, withEndpoints: boolean): unknown;
   /** Starts the drain (once; later calls join it). `handover`: a successor serves these ports now. */
   drain(mode: 'shutdown' | 'handover'): Promise<unknown>;
 }
 
-type Handler = (source: AdminSource, res: ServerResponse) => void;
+type Handler = (source: AdminSource, res: ServerResponse, url: URL) => void;
 
 /** GET endpoints. */
 const ROUTES: Readonly<Record<string, Handler>> = {
@@ -33,6 +37,14 @@ const ROUTES: Readonly<Record<string, Handler>> = {
   '/listeners': (source, res) => json(res, { listeners: source.listeners() }),
   '/config_dump': (source, res) => json(res, source.configDump()),
   '/identity': (source, res) => json(res, { identity: source.identity() }),
+  '/stats': (source, res, url) => {
+    const window = url.searchParams.get('window') ?? '10s';
+    const windowMs = parseDurationMs(window);
+    if (windowMs === undefined || windowMs < 1_000 || windowMs > MAX_WINDOW_S * 1_000) {
+      return text(res, 400, `window: expected a duration from 1s to ${MAX_WINDOW_S}s, got "${window.slice(0, 50)}"\n`);
+    }
+    json(res, source.stats(Math.floor(windowMs / 1_000), url.searchParams.get('endpoints') === 'true'));
+  },
   '/metrics': (source, res) => {
     const metrics = source.metrics();
     metrics.text().then(
@@ -118,7 +130,7 @@ export class AdminServer {
       res.setHeader('allow', 'GET');
       return text(res, 405, `${path} takes GET\n`);
     }
-    handler(this.source, res);
+    handler(this.source, res, new URL(req.url ?? '/', 'http://admin'));
   }
 }
 

@@ -13,6 +13,9 @@ Commands:
     --replace            take over from the Tandem running with FILE (in-place upgrade): bind
                          the same ports beside it, become ready, then have it drain and exit
   validate -c FILE       check FILE (and files it refers to) and exit
+  stat [--admin URL] [--endpoints] [--window 10s] [--json]
+                         a live table per upstream (and endpoint): requests/s, success, latency
+                         quantiles, endpoints, ejections, retries, overflows; --json: one snapshot
   wait-ready [--admin URL] [--timeout D]
                          exit 0 once the sidecar's /ready answers 200 (default admin
                          http://127.0.0.1:9901, timeout 60s), 1 with the reason on timeout
@@ -45,6 +48,9 @@ async function main(argv: readonly string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         duration: { type: 'string' },
         replace: { type: 'boolean' },
+        endpoints: { type: 'boolean' },
+        json: { type: 'boolean' },
+        window: { type: 'string' },
         admin: { type: 'string' },
         timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -74,6 +80,15 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       const { sidecarCommand, validateCommand } = await import('./commands.js');
       return command === 'sidecar' ? sidecarCommand(values.config, { replace: values.replace === true }) : validateCommand(values.config);
+    }
+    case 'stat': {
+      const windowMs = parseDurationMs(values.window ?? '10s');
+      if (windowMs === undefined || windowMs < 1_000 || windowMs > 60_000) {
+        process.stderr.write(`tandem stat: --window: expected a duration from 1s to 60s, got "${values.window}"\n`);
+        return ExitCode.Usage;
+      }
+      const { statCommand } = await import('./statCommand.js');
+      return statCommand({ admin: values.admin ?? 'http://127.0.0.1:9901', windowS: Math.floor(windowMs / 1_000), endpoints: values.endpoints === true, json: values.json === true });
     }
     case 'wait-ready': {
       const timeoutMs = parseDurationMs(values.timeout ?? '60s');

@@ -231,6 +231,11 @@ export class Cluster {
     this.publish({ pick: () => ({ kind: 'fail', error: new TandemError(ErrorCode.ShuttingDown, `upstream "${this.name}" is shut down`, { upstream: this.name }) }) });
   }
 
+  /** The endpoints as `/stats` shows them, with the requests in flight on each. */
+  endpointStates(): Array<{ readonly id: string; readonly eligible: boolean; readonly ejected: boolean; readonly health: string; readonly activeRequests: number }> {
+    return [...this.endpoints.all()].map((endpoint) => ({ id: endpoint.id, eligible: endpoint.eligible, ejected: endpoint.ejected, health: endpoint.health, activeRequests: endpoint.activeRequests }));
+  }
+
   /** The `/clusters` view. */
   toJSON(): object {
     return {

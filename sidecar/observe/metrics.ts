@@ -2,6 +2,7 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { EndpointRequestMetrics, type ConnectionMetrics } from './endpointMetrics.js';
 import { ListenerRequestMetrics, REQUEST_DURATION_BUCKETS, type Direction } from './requestMetrics.js';
+import { UpstreamStats } from './upstreamStats.js';
 
 /** The metrics one upstream reports into. */
 export interface UpstreamMetrics {
@@ -29,6 +30,8 @@ export interface UpstreamMetrics {
   readonly endpoints: Pick<EndpointRequestMetrics, 'record' | 'keepOnly'>;
   /** Connections to the upstream's endpoints. */
   readonly connections: ConnectionMetrics;
+  /** Recent traffic, for `/stats`. */
+  readonly stats: UpstreamStats;
 }
 
 /**
@@ -38,6 +41,8 @@ export interface UpstreamMetrics {
  */
 export class Metrics {
   readonly registry = new Registry();
+  /** Recent traffic per upstream, for `/stats`. */
+  readonly stats = new Map<string, UpstreamStats>();
 
   constructor() {
     // Node's own: CPU, memory and heap spaces, event-loop lag, GC pauses, handles (prom-client's names).
@@ -228,7 +233,7 @@ export class Metrics {
 
   /** The request metrics of one listener, for its edge stage. */
   forListener(direction: Direction, listener: string): ListenerRequestMetrics {
-    return new ListenerRequestMetrics({ direction, listener }, { requests: this.requests, duration: this.requestDuration, active: this.requestsActive });
+    return new ListenerRequestMetrics({ direction, listener }, { requests: this.requests, duration: this.requestDuration, active: this.requestsActive }, (upstream) => this.stats.get(upstream));
   }
 
   forUpstream(upstream: string): UpstreamMetrics {
@@ -238,19 +243,42 @@ export class Metrics {
     discoveryErrors.inc(0);
     const ejected = this.ejected.labels(upstream);
     ejected.set(0);
+    const stats = new UpstreamStats();
+    this.stats.set(upstream, stats);
+    const endpoints = new EndpointRequestMetrics(upstream, { attempts: this.upstreamRequests, duration: this.upstreamRequestDuration });
     return {
       panic,
       hashKeyMissing: this.hashKeyMissing.labels(upstream),
       discoverySynced: this.discoverySynced.labels(upstream),
       discoveryErrors,
-      retries: { inc: (labels) => this.retries.inc({ upstream, ...labels }) },
+      retries: {
+        inc: (labels) => {
+          this.retries.inc({ upstream, ...labels });
+          stats.retries.record(true, 0);
+        },
+      },
       retriesRefused: { inc: (labels) => this.retriesRefused.inc({ upstream, ...labels }) },
-      overflows: { inc: (labels) => this.overflows.inc({ upstream, ...labels }) },
+      overflows: {
+        inc: (labels) => {
+          this.overflows.inc({ upstream, ...labels });
+          stats.overflows.record(true, 0);
+        },
+      },
       ejections: { inc: (labels) => this.ejections.inc({ upstream, ...labels }) },
       ejected,
       healthCheckFailures: this.healthCheckFailures.labels(upstream),
-      endpoints: new EndpointRequestMetrics(upstream, { attempts: this.upstreamRequests, duration: this.upstreamRequestDuration }),
+      endpoints: {
+        record: (endpoint, outcome, grpc) => {
+          endpoints.record(endpoint, outcome, grpc);
+          stats.attemptFinished(endpoint, outcome.status, outcome.grpcStatus, outcome.error, outcome.latencyMs);
+        },
+        keepOnly: (current) => {
+          endpoints.keepOnly(current);
+          stats.keepOnly(current);
+        },
+      },
       connections: this.connectionMetrics(upstream),
+      stats,
     };
   }
 
@@ -300,4 +328,5 @@ export const NO_METRICS: UpstreamMetrics = {
   healthCheckFailures: { inc: () => undefined },
   endpoints: { record: () => undefined, keepOnly: () => undefined },
   connections: { opened: () => undefined, closed: () => undefined },
+  stats: new UpstreamStats(),
 };

@@ -1,5 +1,6 @@
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { GrpcStatus } from '../http/grpc.js';
+import type { UpstreamStats } from './upstreamStats.js';
 
 /** Which side of the sidecar a listener serves: the local app's calls out, or peers' calls in. */
 export type Direction = 'inbound' | 'outbound';
@@ -25,6 +26,7 @@ export class RouteRequestMetrics {
   constructor(
     private readonly labels: { readonly direction: Direction; readonly listener: string; readonly upstream: string },
     private readonly metrics: RequestMetricFamilies,
+    private readonly stats: UpstreamStats | undefined,
   ) {
     this.active = metrics.active.labels(labels);
     this.active.inc(0); // the series exists from the first request on, at 0 between bursts
@@ -56,8 +58,10 @@ export class RouteRequestMetrics {
       };
       this.endings.set(key, bound);
     }
+    const elapsedMs = performance.now() - receivedAt;
     bound.count.inc();
-    bound.duration.observe((performance.now() - receivedAt) / 1000);
+    bound.duration.observe(elapsedMs / 1000);
+    this.stats?.requestFinished(status, grpcStatus, elapsedMs);
   }
 }
 
@@ -77,6 +81,8 @@ export class ListenerRequestMetrics {
   constructor(
     private readonly labels: { readonly direction: Direction; readonly listener: string },
     private readonly metrics: RequestMetricFamilies,
+    /** The recent-traffic stats of an upstream, if it has any (the local app has none). */
+    private readonly statsOf: (upstream: string) => UpstreamStats | undefined = () => undefined,
   ) {}
 
   /** The series for requests routed to `upstream`; "" for requests no route took. */
@@ -84,7 +90,7 @@ export class ListenerRequestMetrics {
     const name = upstream ?? '';
     let bound = this.routes.get(name);
     if (bound === undefined) {
-      bound = new RouteRequestMetrics({ ...this.labels, upstream: name }, this.metrics);
+      bound = new RouteRequestMetrics({ ...this.labels, upstream: name }, this.metrics, this.statsOf(name));
       this.routes.set(name, bound);
     }
     return bound;
