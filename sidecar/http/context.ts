@@ -53,6 +53,12 @@ export class RequestContext implements PickContext {
   unforwardable: TandemError | undefined = undefined;
 
   /**
+   * Response body bytes handed to the client so far. Written by the listener's downstream codec as it
+   * writes them; read by the edge stage when the response ends (its observers run after the last chunk).
+   */
+  responseBytes = 0;
+
+  /**
    * The request's trace, when tracing is on. Written by the tracing layer in the edge stage; read by
    * the router (which names the upstream on it) and by `dispatch`, which starts a span per attempt.
    */

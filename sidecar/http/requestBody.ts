@@ -36,6 +36,8 @@ export class RequestBody {
   private completionListeners: Array<() => void> | undefined;
   /** When the last chunk arrived from downstream (`performance.now()`), for the stream idle timeout. */
   lastDataAt = 0;
+  /** Body bytes received from the client so far. */
+  bytesReceived = 0;
 
   /**
    * @param source the downstream body stream; undefined for a request without a body.
@@ -104,6 +106,7 @@ export class RequestBody {
 
   private readonly onData = (chunk: Buffer): void => {
     this.lastDataAt = performance.now();
+    this.bytesReceived += chunk.length;
     if (this.replay !== undefined) {
       this.replayBytes += chunk.length;
       if (this.replayBytes > this.replayLimit) this.commit();

@@ -24,7 +24,7 @@ export function requestMetrics(metrics: ListenerRequestMetrics): Layer {
           const unforwardable = context.unforwardable;
           if (unforwardable !== undefined) {
             const reply = replyStatus(unforwardable, request.grpc);
-            route.finished(reply.status, reply.grpcStatus, request.receivedAt);
+            route.finished(reply.status, reply.grpcStatus, request.receivedAt, { request: request.body.bytesReceived, response: 0 });
             return;
           }
           let grpcStatus: number | undefined;
@@ -32,13 +32,13 @@ export function requestMetrics(metrics: ListenerRequestMetrics): Layer {
             grpcStatus = grpcStatusOf(trailers) ?? (response.endStream ? grpcStatusOf(response.headers) : undefined);
             if (grpcStatus === undefined && error !== undefined) grpcStatus = failedBodyGrpcStatus(error);
           }
-          route.finished(response.status, grpcStatus, request.receivedAt);
+          route.finished(response.status, grpcStatus, request.receivedAt, { request: request.body.bytesReceived, response: context.responseBytes });
         });
         return response;
       },
       (error: unknown) => {
         const reply = replyStatus(error, request.grpc);
-        route.finished(reply.status, reply.grpcStatus, request.receivedAt);
+        route.finished(reply.status, reply.grpcStatus, request.receivedAt, { request: request.body.bytesReceived, response: 0 });
         throw error;
       },
     );

@@ -9,14 +9,14 @@ import { cancelled, serve, type Downstream } from './serve.js';
 
 /** Handles one HTTP/1.1 request from `http.Server`. */
 export function onHttp1Request(req: IncomingMessage, res: ServerResponse, connection: DownstreamConnection, service: Service): void {
-  const downstream = new Http1Downstream(req, res);
+  const context = new RequestContext();
+  const downstream = new Http1Downstream(req, res, context);
   const url = req.url ?? '';
   const target = parseTarget(req) ?? { authority: req.headers.host ?? '', path: url, refused: `cannot proxy request target "${url}"` };
   const headers = req.headers as Headers;
   // RFC 9112 §6.3: a request has a body only if it says so with Content-Length or Transfer-Encoding.
   const empty = headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0');
   const request = new ProxyRequest({ method: req.method ?? 'GET', ...target, headers }, new RequestBody(empty ? undefined : req, empty), connection);
-  const context = new RequestContext();
   res.on('close', () => {
     if (!res.writableFinished) context.cancellation.cancel(cancelled());
   });
@@ -42,6 +42,7 @@ class Http1Downstream implements Downstream {
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
+    private readonly context: RequestContext,
   ) {}
 
   get gone(): boolean {
@@ -60,6 +61,7 @@ class Http1Downstream implements Downstream {
   }
 
   data(chunk: Buffer): boolean {
+    this.context.responseBytes += chunk.length;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', () => this.body?.resume());
     return false;

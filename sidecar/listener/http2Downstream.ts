@@ -28,7 +28,8 @@ function asReceived(endStream: boolean): RespondOptions {
 export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeaders, flags: number, connection: DownstreamConnection, service: Service): void {
   const method = head[':method'];
   const path = head[':path'];
-  const downstream = new Http2Downstream(stream, method === 'HEAD', isGrpcContentType(head['content-type']));
+  const context = new RequestContext();
+  const downstream = new Http2Downstream(stream, method === 'HEAD', isGrpcContentType(head['content-type']), context);
   stream.on('error', noop); // resets are observed through 'close'
   const refused = method === undefined || path === undefined || method === 'CONNECT' ? 'CONNECT and requests without :path are not proxied' : undefined;
   const empty = (flags & END_STREAM_FLAG) !== 0;
@@ -41,7 +42,6 @@ export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeade
     new RequestBody(empty ? undefined : stream, empty),
     connection,
   );
-  const context = new RequestContext();
   stream.on('close', () => {
     if (!downstream.complete) context.cancellation.cancel(cancelled(stream.rstCode));
   });
@@ -60,6 +60,7 @@ class Http2Downstream implements Downstream {
     private readonly stream: ServerHttp2Stream,
     private readonly headRequest: boolean,
     private readonly grpc: boolean,
+    private readonly context: RequestContext,
   ) {}
 
   get gone(): boolean {
@@ -89,6 +90,7 @@ class Http2Downstream implements Downstream {
 
   data(chunk: Buffer): boolean {
     if (this.headEnded || this.gone) return true;
+    this.context.responseBytes += chunk.length;
     if (this.stream.write(chunk)) return true;
     this.stream.once('drain', () => this.body?.resume());
     return false;

@@ -181,6 +181,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly requestBytes = new Counter({
+    name: 'tandem_request_bytes_total',
+    help: 'Request body bytes received from clients (headers not included), counted when each request finishes.',
+    labelNames: ['direction', 'listener', 'upstream'],
+    registers: [this.registry],
+  });
+  private readonly responseBytes = new Counter({
+    name: 'tandem_response_bytes_total',
+    help: 'Response body bytes sent to clients (headers not included), counted when each request finishes.',
+    labelNames: ['direction', 'listener', 'upstream'],
+    registers: [this.registry],
+  });
+
   private readonly tlsRefused = new Counter({
     name: 'tandem_tls_refused_total',
     help: 'Connections a mutual-TLS listener refused before any HTTP: plaintext (strict mode), handshake (no client certificate, another CA, expired…), identity (not a workload SVID of this trust domain), timeout.',
@@ -233,7 +246,8 @@ export class Metrics {
 
   /** The request metrics of one listener, for its edge stage. */
   forListener(direction: Direction, listener: string): ListenerRequestMetrics {
-    return new ListenerRequestMetrics({ direction, listener }, { requests: this.requests, duration: this.requestDuration, active: this.requestsActive }, (upstream) => this.stats.get(upstream));
+    const families = { requests: this.requests, duration: this.requestDuration, active: this.requestsActive, requestBytes: this.requestBytes, responseBytes: this.responseBytes };
+    return new ListenerRequestMetrics({ direction, listener }, families, (upstream) => this.stats.get(upstream));
   }
 
   forUpstream(upstream: string): UpstreamMetrics {

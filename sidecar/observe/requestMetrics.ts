@@ -21,6 +21,8 @@ type Labels = 'direction' | 'listener' | 'upstream' | 'status_class' | 'grpc_sta
 /** The metrics of one listener and one upstream behind it, bound to their labels once. */
 export class RouteRequestMetrics {
   private readonly active: { inc(value?: number): void; dec(): void };
+  private readonly requestBytes: { inc(value: number): void };
+  private readonly responseBytes: { inc(value: number): void };
   private readonly endings = new Map<number, { readonly count: { inc(): void }; readonly duration: { observe(value: number): void } }>();
 
   constructor(
@@ -30,6 +32,8 @@ export class RouteRequestMetrics {
   ) {
     this.active = metrics.active.labels(labels);
     this.active.inc(0); // the series exists from the first request on, at 0 between bursts
+    this.requestBytes = metrics.requestBytes.labels(labels);
+    this.responseBytes = metrics.responseBytes.labels(labels);
   }
 
   started(): void {
@@ -40,7 +44,7 @@ export class RouteRequestMetrics {
    * A request ended as its client saw it: with HTTP `status`, for gRPC calls with `grpcStatus`
    * (undefined for plain HTTP), having arrived at `receivedAt` on the `performance.now()` clock.
    */
-  finished(status: number, grpcStatus: number | undefined, receivedAt: number): void {
+  finished(status: number, grpcStatus: number | undefined, receivedAt: number, bytes: { readonly request: number; readonly response: number } = NO_BYTES): void {
     this.active.dec();
     const statusClass = Math.floor(status / 100);
     // A status gRPC does not define reads as UNKNOWN, as gRPC clients read it; nor can an upstream
@@ -61,6 +65,8 @@ export class RouteRequestMetrics {
     const elapsedMs = performance.now() - receivedAt;
     bound.count.inc();
     bound.duration.observe(elapsedMs / 1000);
+    if (bytes.request > 0) this.requestBytes.inc(bytes.request);
+    if (bytes.response > 0) this.responseBytes.inc(bytes.response);
     this.stats?.requestFinished(status, grpcStatus, elapsedMs);
   }
 }
@@ -69,7 +75,11 @@ export interface RequestMetricFamilies {
   readonly requests: Counter<Labels>;
   readonly duration: Histogram<Exclude<Labels, 'grpc_status'>>;
   readonly active: Gauge<'direction' | 'listener' | 'upstream'>;
+  readonly requestBytes: Counter<'direction' | 'listener' | 'upstream'>;
+  readonly responseBytes: Counter<'direction' | 'listener' | 'upstream'>;
 }
+
+const NO_BYTES = { request: 0, response: 0 } as const;
 
 /**
  * A listener's request metrics, with each upstream's series bound on first use so the request path

@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startHttp1Backend } from '../helpers/backends.js';
-import { h1Request } from '../helpers/clients.js';
+import { h1Request, h2Request, h2Session } from '../helpers/clients.js';
 import { scrapeMetrics } from '../helpers/prometheus.js';
 import { startSidecar } from '../helpers/sidecar.js';
 import { waitFor } from '../helpers/wait.js';
@@ -73,5 +73,21 @@ describe('endpoint metrics', () => {
     const utilization = metrics.value('tandem_event_loop_utilization', {}) as number;
     expect(utilization).toBeGreaterThanOrEqual(0);
     expect(utilization).toBeLessThanOrEqual(1);
+  });
+
+  it('counts request and response body bytes per listener and upstream, on HTTP/1.1 and h2c', async () => {
+    const backend = await startHttp1Backend((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('x'.repeat(2_000)));
+    });
+    const mesh = await startSidecar({ upstreams: [{ name: 'svc', local_port: 0 }] }, { svc: [backend.endpoint] });
+    const port = mesh.port('outbound.svc');
+    expect((await h1Request(port, { method: 'POST', body: 'a'.repeat(1_000) })).body).toHaveLength(2_000);
+    expect((await h2Request(h2Session(port), { ':method': 'POST' }, 'b'.repeat(500))).body).toHaveLength(2_000);
+    await h1Request(port); // no body either way but the response's
+    const metrics = await scrapeMetrics(mesh.port('admin'));
+    const labels = { direction: 'outbound', listener: 'outbound.svc', upstream: 'svc' };
+    expect(metrics.value('tandem_request_bytes_total', labels)).toBe(1_500);
+    expect(metrics.value('tandem_response_bytes_total', labels)).toBe(6_000);
   });
 });
