@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { adminRequest } from '../admin/adminClient.js';
 import { sleep } from '../core/sleep.js';
 import type { UpstreamStatsView } from '../observe/statsView.js';
 import { ExitCode } from './exitCodes.js';
@@ -91,23 +91,8 @@ function ms(value: number | null): string {
   return value === null ? '-' : `${value < 10 ? value.toFixed(2) : value.toFixed(0)}ms`;
 }
 
-function fetchJson(url: URL): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { timeout: REQUEST_TIMEOUT_MS }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`${res.statusCode} ${body.trim()}`));
-        try {
-          resolve(JSON.parse(body));
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
+async function fetchJson(url: URL): Promise<unknown> {
+  const answer = await adminRequest(url, { timeoutMs: REQUEST_TIMEOUT_MS });
+  if (answer.status !== 200) throw new Error(`${answer.status} ${answer.body.trim()}`);
+  return JSON.parse(answer.body);
 }

@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { adminRequest } from '../admin/adminClient.js';
 import { sleep } from '../core/sleep.js';
 import { ExitCode } from './exitCodes.js';
 
@@ -35,16 +35,11 @@ export async function waitReadyCommand(adminUrl: string, timeoutMs: number): Pro
   }
 }
 
-function probe(url: URL): Promise<{ status: number; reason: string }> {
-  return new Promise((resolve) => {
-    const req = request(url, { timeout: REQUEST_TIMEOUT_MS }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, reason: `${res.statusCode} ${body.trim().replace(/\n+/g, ' ')}` }));
-      res.on('error', (error) => resolve({ status: 0, reason: error.message }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-    req.on('error', (error: NodeJS.ErrnoException) => resolve({ status: 0, reason: error.code ?? error.message }));
-    req.end();
-  });
+async function probe(url: URL): Promise<{ status: number; reason: string }> {
+  try {
+    const answer = await adminRequest(url, { timeoutMs: REQUEST_TIMEOUT_MS });
+    return { status: answer.status, reason: `${answer.status} ${answer.body.trim().replace(/\n+/g, ' ')}` };
+  } catch (error) {
+    return { status: 0, reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message };
+  }
 }

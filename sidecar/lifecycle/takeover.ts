@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { adminRequest } from '../admin/adminClient.js';
 import { createLogger } from '../core/log.js';
 import { sleep } from '../core/sleep.js';
 import type { Sidecar } from '../sidecar.js';
@@ -60,15 +60,14 @@ export async function takeOver(sidecar: Sidecar, options: TakeoverOptions): Prom
 }
 
 /** `POST /drain?handover`; 'none' when nothing listens there. */
-function askToHandOver(origin: string): Promise<'handing over' | 'none'> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${origin}/drain?handover`, { method: 'POST', timeout: DRAIN_REQUEST_TIMEOUT_MS }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => (res.statusCode === 202 ? resolve('handing over') : reject(new Error(`the running Tandem refused the handover: ${res.statusCode} ${body.trim()}`))));
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${origin} within ${DRAIN_REQUEST_TIMEOUT_MS} ms`)));
-    req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNREFUSED' ? resolve('none') : reject(error)));
-    req.end();
-  });
+async function askToHandOver(origin: string): Promise<'handing over' | 'none'> {
+  let answer;
+  try {
+    answer = await adminRequest(new URL('/drain?handover', origin), { method: 'POST', timeoutMs: DRAIN_REQUEST_TIMEOUT_MS });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED') return 'none';
+    throw error;
+  }
+  if (answer.status !== 202) throw new Error(`the running Tandem refused the handover: ${answer.status} ${answer.body.trim()}`);
+  return 'handing over';
 }

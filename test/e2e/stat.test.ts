@@ -3,7 +3,7 @@ import { startHttp1Backend } from '../helpers/backends.js';
 import { h1Request } from '../helpers/clients.js';
 import { runOpenLoop } from '../helpers/openLoop.js';
 import { runCli, spawnSidecar } from '../helpers/processes.js';
-import { sleep } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** `tandem stat` against a real sidecar process under a known load. */
 
@@ -36,9 +36,10 @@ describe('tandem stat', () => {
       { web: [backend.endpoint] },
     );
     const port = sidecar.port('outbound.web');
-    const load = runOpenLoop(RATE * LOAD_SECONDS, RATE, async () => (await h1Request(port)).status);
-    // Read while the load runs, its last 5 whole seconds all under load.
-    await sleep(6_500);
+    let sent = 0;
+    const load = runOpenLoop(RATE * LOAD_SECONDS, RATE, async () => (sent++, (await h1Request(port)).status));
+    // Read while the load runs, its last 5 whole seconds all under load: 6.5 s into it.
+    await waitFor('6.5 s of load', () => sent >= RATE * 6.5, 15_000, 20);
     const result = await runCli(['stat', '--json', '--endpoints', '--window', '5s', '--admin', `http://127.0.0.1:${sidecar.port('admin')}`]);
     await load;
     expect(result.code, result.stderr).toBe(0);
