@@ -15,7 +15,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { connect as tlsConnect } from 'node:tls';
 import { stringify } from 'yaml';
 import { createCsr } from '../../ca/csr.js';
@@ -27,80 +26,13 @@ import { initCa, openCa } from '../../ca/store.js';
 import { issueToken } from '../../ca/tokens.js';
 import { setLogLevel } from '../../sidecar/core/log.js';
 import { fmt } from './format.js';
-import { installCleanup, killAll, sampleMachine, sampleProc, outsideCpuPercent, startChild, type Child } from './processes.js';
-import type { LoadResult } from './stats.js';
-import { BENCH_DIST, startBackend, TANDEM_MAIN } from './targets.js';
-import { runWorker } from './workers.js';
+import { installCleanup, killAll, sampleProc } from './processes.js';
+import { log, measure, positiveNumber, sidecarRunSettings, startSidecar, type Run, type Sidecar } from './sidecarRuns.js';
+import { startBackend } from './targets.js';
 
 const TRUST_DOMAIN = 'bench.tandem';
-const START_TIMEOUT_MS = 15_000;
 
-const number = (name: string, fallback: number): number => {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!(value > 0)) throw new Error(`${name}: expected a positive number, got "${raw}"`);
-  return value;
-};
-const settings = {
-  durationS: number('BENCH_DURATION', 10),
-  warmupS: process.env['BENCH_WARMUP'] === '0' ? 0 : number('BENCH_WARMUP', 3),
-  rate: number('BENCH_RATE', 1000),
-  handshakes: number('BENCH_HANDSHAKES', 2000),
-};
-
-const log = (line: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-
-interface Sidecar {
-  readonly child: Child;
-  readonly ports: Map<string, number>;
-}
-
-/** `tandem sidecar` as a process; resolves once `/ready` answers 200 (with mTLS: once it has its certificate). */
-async function startSidecar(dir: string, name: string, config: Record<string, unknown>, listeners: readonly string[]): Promise<Sidecar> {
-  const configFile = join(dir, `${name}.yaml`);
-  writeFileSync(configFile, stringify({ admin: { address: '127.0.0.1', port: 0 }, log: { level: 'info' }, ...config }));
-  const watch = pathToFileURL(join(BENCH_DIST, 'parentWatch.js')).href;
-  const child = startChild(`tandem(${name})`, process.execPath, ['--import', watch, TANDEM_MAIN, 'sidecar', '-c', configFile]);
-  const ports = new Map<string, number>();
-  for (const listener of ['admin', ...listeners]) {
-    const bound = await child.waitForLine(new RegExp(`listener bound"? listener=${listener.replace('.', '\\.')} address=[\\d.]+:(\\d+)`), START_TIMEOUT_MS);
-    ports.set(listener, Number(bound[1]));
-  }
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while ((await fetch(`http://127.0.0.1:${ports.get('admin')}/ready`).catch(() => undefined))?.status !== 200) {
-    if (Date.now() > deadline) throw new Error(`${name} not ready within ${START_TIMEOUT_MS} ms:\n${child.tail()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { child, ports };
-}
-
-interface Run {
-  readonly target: string;
-  readonly load: LoadResult;
-  /** Both sidecars' CPU per request (µs); undefined for the direct run. */
-  readonly sidecarsMicrosPerRequest: number | undefined;
-  readonly otherCpuPercent: number;
-}
-
-/** Warm-up, then a measured fixed-rate run against `port`, with the sidecars' CPU over the measured part. */
-async function measure(target: string, port: number, sidecars: readonly Sidecar[]): Promise<Run> {
-  log(`${target}: ${settings.warmupS} s warm-up, ${settings.durationS} s at ${settings.rate} req/s (port ${port})`);
-  const args = (seconds: number): string[] => [String(port), String(settings.rate), String(seconds), '10'];
-  if (settings.warmupS > 0) await runWorker('rate worker', 'rateWorker.js', args(settings.warmupS), settings.warmupS);
-  const before = sidecars.map((sidecar) => sampleProc(sidecar.child.pid));
-  const machineBefore = sampleMachine();
-  const load = await runWorker('rate worker', 'rateWorker.js', args(settings.durationS), settings.durationS);
-  const after = sidecars.map((sidecar) => sampleProc(sidecar.child.pid));
-  const sidecarMicros = after.reduce((sum, sample, i) => sum + sample.cpuMicros - (before[i]?.cpuMicros ?? 0), 0);
-  const run: Run = {
-    target,
-    load,
-    sidecarsMicrosPerRequest: sidecars.length === 0 ? undefined : sidecarMicros / Math.max(1, load.completed + load.failed),
-    otherCpuPercent: outsideCpuPercent(machineBefore, sampleMachine(), sidecarMicros),
-  };
-  log(`${target}: p50 ${fmt(load.p50Ms, 3)} ms, p99 ${fmt(load.p99Ms, 3)} ms, ${load.failed} failed${run.sidecarsMicrosPerRequest === undefined ? '' : `, sidecars ${fmt(run.sidecarsMicrosPerRequest, 1)} µs CPU/req`}`);
-  return run;
-}
+const settings = { ...sidecarRunSettings(), handshakes: positiveNumber('BENCH_HANDSHAKES', 2000) };
 
 /** A client certificate for `service` straight from the CA's signer, for the handshake loop. */
 async function clientCertificate(caDir: string, service: string): Promise<{ key: string; cert: string; ca: string }> {
@@ -154,7 +86,7 @@ async function main(): Promise<number> {
   };
   try {
     const backend = await startBackend('grpc');
-    const runs: Run[] = [await measure('direct', backend.port, [])];
+    const runs: Run[] = [await measure(settings, 'direct', backend.port, [])];
     let handshakeResult: Awaited<ReturnType<typeof handshakes>> | undefined;
     for (const mode of ['plaintext', 'mtls'] as const) {
       const modeDir = join(dir, mode);
@@ -168,7 +100,7 @@ async function main(): Promise<number> {
         { discovery: { static: { file: './endpoints.yaml' } }, upstreams: [{ name: 'echo', protocol: 'grpc', local_port: 0 }], ...(secure ? identity('bench-client') : {}) },
         ['outbound.echo'],
       );
-      runs.push(await measure(`two sidecars, ${mode}`, client.ports.get('outbound.echo') as number, [client, server]));
+      runs.push(await measure(settings, `two sidecars, ${mode}`, client.ports.get('outbound.echo') as number, [client, server]));
       if (secure) {
         log(`handshakes: ${settings.handshakes} full mTLS handshakes against the server sidecar's inbound`);
         handshakeResult = await handshakes(server.ports.get('inbound') as number, server, await clientCertificate(caDir, 'bench-client'), settings.handshakes);

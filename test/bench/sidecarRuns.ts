@@ -1,0 +1,92 @@
+/**
+ * Pieces the sidecar-process benchmarks share (`mtls.ts`, `tracing.ts`): Tandem as a process from a
+ * configuration, and a fixed-rate gRPC run against a port with the CPU the sidecars spent on it.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { stringify } from 'yaml';
+import { fmt } from './format.js';
+import { outsideCpuPercent, sampleMachine, sampleProc, startChild, type Child } from './processes.js';
+import type { LoadResult } from './stats.js';
+import { BENCH_DIST, TANDEM_MAIN } from './targets.js';
+import { runWorker } from './workers.js';
+
+const START_TIMEOUT_MS = 15_000;
+
+export function positiveNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!(value > 0)) throw new Error(`${name}: expected a positive number, got "${raw}"`);
+  return value;
+}
+
+export interface SidecarRunSettings {
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly rate: number;
+}
+
+/** BENCH_DURATION (s, default 10), BENCH_WARMUP (s, default 3), BENCH_RATE (default 1000). */
+export function sidecarRunSettings(): SidecarRunSettings {
+  return {
+    durationS: positiveNumber('BENCH_DURATION', 10),
+    warmupS: process.env['BENCH_WARMUP'] === '0' ? 0 : positiveNumber('BENCH_WARMUP', 3),
+    rate: positiveNumber('BENCH_RATE', 1000),
+  };
+}
+
+export const log = (line: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+export interface Sidecar {
+  readonly child: Child;
+  readonly ports: Map<string, number>;
+}
+
+/** `tandem sidecar` as a process; resolves once `/ready` answers 200 (with mTLS: once it has its certificate). */
+export async function startSidecar(dir: string, name: string, config: Record<string, unknown>, listeners: readonly string[]): Promise<Sidecar> {
+  const configFile = join(dir, `${name}.yaml`);
+  writeFileSync(configFile, stringify({ admin: { address: '127.0.0.1', port: 0 }, log: { level: 'info' }, ...config }));
+  const watch = pathToFileURL(join(BENCH_DIST, 'parentWatch.js')).href;
+  const child = startChild(`tandem(${name})`, process.execPath, ['--import', watch, TANDEM_MAIN, 'sidecar', '-c', configFile]);
+  const ports = new Map<string, number>();
+  for (const listener of ['admin', ...listeners]) {
+    const bound = await child.waitForLine(new RegExp(`listener bound"? listener=${listener.replace('.', '\\.')} address=[\\d.]+:(\\d+)`), START_TIMEOUT_MS);
+    ports.set(listener, Number(bound[1]));
+  }
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while ((await fetch(`http://127.0.0.1:${ports.get('admin')}/ready`).catch(() => undefined))?.status !== 200) {
+    if (Date.now() > deadline) throw new Error(`${name} not ready within ${START_TIMEOUT_MS} ms:\n${child.tail()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { child, ports };
+}
+
+export interface Run {
+  readonly target: string;
+  readonly load: LoadResult;
+  /** The sidecars' CPU per request (µs); undefined for the direct run. */
+  readonly sidecarsMicrosPerRequest: number | undefined;
+  readonly otherCpuPercent: number;
+}
+
+/** Warm-up, then a measured fixed-rate run against `port`, with the sidecars' CPU over the measured part. */
+export async function measure(settings: SidecarRunSettings, target: string, port: number, sidecars: readonly Sidecar[]): Promise<Run> {
+  log(`${target}: ${settings.warmupS} s warm-up, ${settings.durationS} s at ${settings.rate} req/s (port ${port})`);
+  const args = (seconds: number): string[] => [String(port), String(settings.rate), String(seconds), '10'];
+  if (settings.warmupS > 0) await runWorker('rate worker', 'rateWorker.js', args(settings.warmupS), settings.warmupS);
+  const before = sidecars.map((sidecar) => sampleProc(sidecar.child.pid));
+  const machineBefore = sampleMachine();
+  const load = await runWorker('rate worker', 'rateWorker.js', args(settings.durationS), settings.durationS);
+  const after = sidecars.map((sidecar) => sampleProc(sidecar.child.pid));
+  const sidecarMicros = after.reduce((sum, sample, i) => sum + sample.cpuMicros - (before[i]?.cpuMicros ?? 0), 0);
+  const run: Run = {
+    target,
+    load,
+    sidecarsMicrosPerRequest: sidecars.length === 0 ? undefined : sidecarMicros / Math.max(1, load.completed + load.failed),
+    otherCpuPercent: outsideCpuPercent(machineBefore, sampleMachine(), sidecarMicros),
+  };
+  log(`${target}: p50 ${fmt(load.p50Ms, 3)} ms, p99 ${fmt(load.p99Ms, 3)} ms, ${load.failed} failed${run.sidecarsMicrosPerRequest === undefined ? '' : `, sidecars ${fmt(run.sidecarsMicrosPerRequest, 1)} µs CPU/req`}`);
+  return run;
+}
+
