@@ -266,11 +266,13 @@ export class Sidecar implements AdminSource {
     this.draining ??= (async () => {
       this.drainMode = mode;
       if (mode === 'handover') await this.admin.close();
-      const inbound = this.listenerList.filter((listener) => listener.name === 'inbound');
+      // Only what was bound has anything to drain (a successor stopped mid-takeover has bound nothing).
+      const bound = this.listenerList.filter((listener) => listener.port !== 0);
+      const inbound = bound.filter((listener) => listener.name === 'inbound');
       const report = await drain(
         {
           inbound,
-          outbound: this.listenerList.filter((listener) => !inbound.includes(listener)),
+          outbound: bound.filter((listener) => !inbound.includes(listener)),
           inboundWork: this.work.inbound,
           outboundWork: this.work.outbound,
           leaveDiscovery: async (how) => {

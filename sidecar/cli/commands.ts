@@ -88,6 +88,7 @@ export async function sidecarCommand(file: string, options: { replace?: boolean 
   // Handlers first: a signal while starting (the listeners may already be bound) must drain, not kill.
   let sidecar: Sidecar | undefined;
   let signalled = false;
+  const takeover = new AbortController();
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {
@@ -96,6 +97,7 @@ export async function sidecarCommand(file: string, options: { replace?: boolean 
     }
     log.info('signal received; draining', { signal });
     signalled = true;
+    takeover.abort(new Error(`${signal} during the takeover`));
     void sidecar?.drain('shutdown');
   };
   process.on('SIGTERM', onSignal);
@@ -110,8 +112,13 @@ export async function sidecarCommand(file: string, options: { replace?: boolean 
   else if (replace) {
     warnWithoutRequestMigration();
     try {
-      await takeOver(sidecar, { adminAddress: admin.address, adminPort: admin.port, readyTimeoutMs: TAKEOVER_READY_TIMEOUT_MS });
+      await takeOver(sidecar, { adminAddress: admin.address, adminPort: admin.port, readyTimeoutMs: TAKEOVER_READY_TIMEOUT_MS, signal: takeover.signal });
     } catch (error) {
+      if (takeover.signal.aborted) {
+        // Stopped by a signal: what this instance had bound drains, and it exits like any drained sidecar.
+        log.info('takeover abandoned', { reason: (error as Error).message });
+        return (await sidecar.whenDrained().then(() => true, () => false)) ? ExitCode.Ok : ExitCode.Failure;
+      }
       log.error('cannot take over; the running Tandem goes on serving', { error: (error as Error).message });
       await sidecar.stop();
       return ExitCode.Failure;

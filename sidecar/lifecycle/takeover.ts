@@ -17,6 +17,8 @@ export interface TakeoverOptions {
   readonly adminPort: number;
   /** Longest wait for this instance's prerequisites (discovery, certificate). */
   readonly readyTimeoutMs: number;
+  /** Aborted (a signal): the takeover stops before its next step; the predecessor, if not yet asked, goes on. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -35,10 +37,12 @@ export interface TakeoverOptions {
  */
 export async function takeOver(sidecar: Sidecar, options: TakeoverOptions): Promise<void> {
   const deadline = performance.now() + options.readyTimeoutMs;
+  const { signal } = options;
   while (sidecar.prerequisites().length > 0) {
     if (performance.now() > deadline) throw new Error(`not ready to take over within ${options.readyTimeoutMs} ms: ${sidecar.prerequisites().join('; ')}`);
-    await sleep(POLL_MS);
+    await sleep(POLL_MS, signal);
   }
+  signal?.throwIfAborted();
   await sidecar.bindListeners();
   // POST /drain is served to loopback clients only: a wildcard admin address is asked over loopback.
   const host = options.adminAddress === '0.0.0.0' ? '127.0.0.1' : options.adminAddress === '::' ? '::1' : options.adminAddress;
@@ -54,7 +58,7 @@ export async function takeOver(sidecar: Sidecar, options: TakeoverOptions): Prom
     } catch (error) {
       const inUse = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE';
       if (!inUse || performance.now() > adminDeadline) throw error;
-      await sleep(POLL_MS);
+      await sleep(POLL_MS, signal);
     }
   }
 }

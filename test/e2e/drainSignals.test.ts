@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { startHttp1Backend } from '../helpers/backends.js';
 import { h1Request } from '../helpers/clients.js';
 import { consulTestServer } from '../helpers/consul/index.js';
+import { createServer, type AddressInfo } from 'node:net';
 import { spawnCli, spawnSidecar, writeConfig, type SidecarProcess } from '../helpers/processes.js';
 import { FrameType, RawHttp2Client } from '../helpers/rawHttp2.js';
 import { waitFor } from '../helpers/wait.js';
@@ -97,5 +98,28 @@ describe('starting a drain', () => {
     const exit = await run.exited;
     expect(exit, run.stderr()).toEqual({ code: 0, signal: null });
     expect(run.stderr()).toMatch(/msg=drained mode=shutdown/);
+  });
+
+  it('abandons a --replace takeover on SIGTERM before asking the running Tandem, which goes on', async () => {
+    const consul = await consulTestServer();
+    consul.server.faults.failWith(500, { pathPrefix: '/v1/health/' }); // the successor never gets ready
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const adminPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const { file } = writeConfig({ admin: { port: adminPort }, discovery: { consul: { address: consul.address } }, upstreams: [{ name: 'web', local_port: 0 }] });
+    const running = spawnCli(['sidecar', '-c', file]);
+    await waitFor('the running Tandem to bind its admin port', () => running.stderr().includes('listener=admin'), 10_000);
+    const successor = spawnCli(['sidecar', '-c', file, '--replace']);
+    // Its first failed query is logged once its discovery runs: it is started, signal handlers in place.
+    await waitFor('the successor to be waiting for discovery', () => successor.stderr().includes('msg="consul query failed'), 10_000);
+
+    successor.child.kill('SIGTERM');
+    expect((await successor.exited).code, successor.stderr()).toBe(0);
+    expect(successor.stderr()).toContain('msg="takeover abandoned"');
+    expect(successor.stderr()).not.toContain('listener bound');
+    expect(consul.server.requests.some((r) => r.path.startsWith('/v1/agent/service/deregister'))).toBe(false);
+    expect((await h1Request(adminPort, { path: '/live' })).status).toBe(200); // the running one, untouched
+    expect(running.child.exitCode).toBeNull();
   });
 });
