@@ -5,7 +5,6 @@ import { outcomeOf } from '../cluster/outcome.js';
 import type { Outcome } from '../balancer/balancer.js';
 import type { RequestContext } from '../http/context.js';
 import type { ProxyResponse, Service } from '../http/message.js';
-import { grpcStatusOf } from '../http/grpc.js';
 import type { ProxyRequest } from '../http/request.js';
 
 /**
@@ -72,14 +71,16 @@ export async function dispatch(
   try {
     response = await endpoint.pool.dispatch(request, context);
   } catch (error) {
-    record(outcomeOf(performance.now() - started, undefined, undefined, undefined, error as TandemError));
-    attemptTrace?.end({ status: undefined, grpcStatus: undefined, error: error as Error });
+    const outcome = outcomeOf(performance.now() - started, undefined, undefined, undefined, error as TandemError);
+    record(outcome);
+    attemptTrace?.end(outcome);
     throw error;
   }
   const timeToHeadMs = performance.now() - started;
   response.body.onFinish((result) => {
-    record(outcomeOf(performance.now() - started, timeToHeadMs, response, result.trailers, result.error));
-    attemptTrace?.end({ status: response.status, grpcStatus: request.grpc ? grpcStatusOf(result.trailers) ?? (response.endStream ? grpcStatusOf(response.headers) : undefined) : undefined, error: result.error });
+    const outcome = outcomeOf(performance.now() - started, timeToHeadMs, response, result.trailers, result.error);
+    record(outcome);
+    attemptTrace?.end(outcome);
   });
   return response;
 }

@@ -1,6 +1,5 @@
-import { grpcStatusOf } from '../http/grpc.js';
 import type { Layer, ProxyResponse } from '../http/message.js';
-import { failedBodyGrpcStatus, replyStatus } from '../listener/respond.js';
+import { answeredStatus, replyStatus } from '../listener/respond.js';
 import type { ListenerRequestMetrics } from '../observe/requestMetrics.js';
 
 /**
@@ -20,19 +19,11 @@ export function requestMetrics(metrics: ListenerRequestMetrics): Layer {
     route.started();
     return answer.then(
       (response: ProxyResponse) => {
-        response.body.onFinish(({ trailers, error }) => {
+        response.body.onFinish((result) => {
           const unforwardable = context.unforwardable;
-          if (unforwardable !== undefined) {
-            const reply = replyStatus(unforwardable, request.grpc);
-            route.finished(reply.status, reply.grpcStatus, request.receivedAt, { request: request.body.bytesReceived, response: 0 });
-            return;
-          }
-          let grpcStatus: number | undefined;
-          if (request.grpc) {
-            grpcStatus = grpcStatusOf(trailers) ?? (response.endStream ? grpcStatusOf(response.headers) : undefined);
-            if (grpcStatus === undefined && error !== undefined) grpcStatus = failedBodyGrpcStatus(error);
-          }
-          route.finished(response.status, grpcStatus, request.receivedAt, { request: request.body.bytesReceived, response: context.responseBytes });
+          const answered = answeredStatus(request.grpc, response, result, unforwardable);
+          const sent = unforwardable === undefined ? context.responseBytes : 0;
+          route.finished(answered.status, answered.grpcStatus, request.receivedAt, { request: request.body.bytesReceived, response: sent });
         });
         return response;
       },

@@ -1,6 +1,5 @@
 import type { Layer } from '../http/message.js';
-import { grpcStatusOf } from '../http/grpc.js';
-import { failedBodyGrpcStatus, replyStatus } from '../listener/respond.js';
+import { answeredStatus, replyStatus } from '../listener/respond.js';
 import type { Direction } from '../observe/requestMetrics.js';
 import type { Tracing } from '../observe/tracing/tracing.js';
 
@@ -15,19 +14,10 @@ export function traceRequest(tracing: Tracing, direction: Direction, listener: s
     context.trace = trace;
     return inner(request, context).then(
       (response) => {
-        response.body.onFinish(({ trailers, error }) => {
+        response.body.onFinish((result) => {
           const unforwardable = context.unforwardable;
-          if (unforwardable !== undefined) {
-            const reply = replyStatus(unforwardable, request.grpc);
-            trace.end({ status: reply.status, grpcStatus: reply.grpcStatus, error: unforwardable });
-            return;
-          }
-          let grpcStatus: number | undefined;
-          if (request.grpc) {
-            grpcStatus = grpcStatusOf(trailers) ?? (response.endStream ? grpcStatusOf(response.headers) : undefined);
-            if (grpcStatus === undefined && error !== undefined) grpcStatus = failedBodyGrpcStatus(error);
-          }
-          trace.end({ status: response.status, grpcStatus, error });
+          const answered = answeredStatus(request.grpc, response, result, unforwardable);
+          trace.end({ ...answered, error: unforwardable ?? result.error });
         });
         return response;
       },

@@ -1,6 +1,6 @@
 import { ErrorCode, TandemError } from '../core/errors.js';
-import { GrpcStatus } from '../http/grpc.js';
-import type { Headers } from '../http/message.js';
+import { GrpcStatus, grpcStatusOf } from '../http/grpc.js';
+import type { BodyResult, Headers, ProxyResponse } from '../http/message.js';
 
 /**
  * The one place local failures become responses (linkerd's `respond.rs`): an HTTP status with an
@@ -127,4 +127,23 @@ export function encodeGrpcMessage(message: string): string {
     out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
+}
+
+/**
+ * What the client got for a response whose body has ended, for the edge stage's observers (request
+ * metrics, the SERVER span): the local reply that replaced a head its protocol could not carry
+ * (`unforwardable`), else the response's status, and for gRPC the status from the trailers, a
+ * trailers-only head, or the one a body that failed midway was reported with.
+ */
+export function answeredStatus(
+  grpc: boolean,
+  response: ProxyResponse,
+  result: BodyResult,
+  unforwardable: TandemError | undefined,
+): { readonly status: number; readonly grpcStatus: number | undefined } {
+  if (unforwardable !== undefined) return replyStatus(unforwardable, grpc);
+  if (!grpc) return { status: response.status, grpcStatus: undefined };
+  let grpcStatus = grpcStatusOf(result.trailers) ?? (response.endStream ? grpcStatusOf(response.headers) : undefined);
+  if (grpcStatus === undefined && result.error !== undefined) grpcStatus = failedBodyGrpcStatus(result.error);
+  return { status: response.status, grpcStatus };
 }

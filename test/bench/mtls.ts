@@ -27,7 +27,7 @@ import { issueToken } from '../../ca/tokens.js';
 import { setLogLevel } from '../../sidecar/core/log.js';
 import { fmt } from './format.js';
 import { installCleanup, killAll, sampleProc } from './processes.js';
-import { log, measure, positiveNumber, sidecarRunSettings, startSidecar, type Run, type Sidecar } from './sidecarRuns.js';
+import { log, measure, positiveNumber, runBenchmark, runsTable, sidecarRunSettings, startSidecar, type Run, type Sidecar } from './sidecarRuns.js';
 import { startBackend } from './targets.js';
 
 const TRUST_DOMAIN = 'bench.tandem';
@@ -109,18 +109,12 @@ async function main(): Promise<number> {
       await server.child.stop();
     }
     await backend.child.stop();
-    const direct = runs[0] as Run;
     const lines = [
       `## mTLS cost, ${new Date().toISOString()}`,
       '',
       `gRPC unary at ${settings.rate} req/s, ${settings.durationS} s measured after ${settings.warmupS} s warm-up.`,
       '',
-      '| Target | p50 ms | p99 ms | added p50 ms | added p99 ms | sidecars CPU µs/req | failed | other CPU % |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|',
-      ...runs.map((run) => {
-        const added = run === direct ? ['—', '—'] : [fmt(run.load.p50Ms - direct.load.p50Ms, 3), fmt(run.load.p99Ms - direct.load.p99Ms, 3)];
-        return `| ${run.target} | ${fmt(run.load.p50Ms, 3)} | ${fmt(run.load.p99Ms, 3)} | ${added.join(' | ')} | ${run.sidecarsMicrosPerRequest === undefined ? '—' : fmt(run.sidecarsMicrosPerRequest, 1)} | ${run.load.failed} | ${fmt(run.otherCpuPercent, 0)} |`;
-      }),
+      ...runsTable(runs, 'sidecars CPU µs/req'),
       '',
       handshakeResult === undefined
         ? 'handshakes: not measured'
@@ -135,11 +129,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    killAll();
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { fmt } from './format.js';
-import { outsideCpuPercent, sampleMachine, sampleProc, startChild, type Child } from './processes.js';
+import { killAll, outsideCpuPercent, sampleMachine, sampleProc, startChild, type Child } from './processes.js';
 import type { LoadResult } from './stats.js';
 import { BENCH_DIST, TANDEM_MAIN } from './targets.js';
 import { runWorker } from './workers.js';
@@ -90,3 +90,28 @@ export async function measure(settings: SidecarRunSettings, target: string, port
   return run;
 }
 
+
+/** The runs as a markdown table, each against the first (the direct run): latency, what the sidecars add, their CPU. */
+export function runsTable(runs: readonly Run[], cpuColumn: string): string[] {
+  const direct = runs[0] as Run;
+  return [
+    `| Target | p50 ms | p99 ms | added p50 ms | added p99 ms | ${cpuColumn} | failed | other CPU % |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...runs.map((run) => {
+      const added = run === direct ? ['—', '—'] : [fmt(run.load.p50Ms - direct.load.p50Ms, 3), fmt(run.load.p99Ms - direct.load.p99Ms, 3)];
+      return `| ${run.target} | ${fmt(run.load.p50Ms, 3)} | ${fmt(run.load.p99Ms, 3)} | ${added.join(' | ')} | ${run.sidecarsMicrosPerRequest === undefined ? '—' : fmt(run.sidecarsMicrosPerRequest, 1)} | ${run.load.failed} | ${fmt(run.otherCpuPercent, 0)} |`;
+    }),
+  ];
+}
+
+/** Runs a benchmark's `main` and exits with its code; on a throw, prints it, stops every child and exits 1. */
+export function runBenchmark(main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+      killAll();
+      process.exit(1);
+    },
+  );
+}

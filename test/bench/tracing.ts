@@ -12,9 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { fmt } from './format.js';
 import { installCleanup, killAll } from './processes.js';
-import { measure, sidecarRunSettings, startSidecar, type Run } from './sidecarRuns.js';
+import { measure, runBenchmark, runsTable, sidecarRunSettings, startSidecar, type Run } from './sidecarRuns.js';
 import { startBackend } from './targets.js';
 
 const settings = sidecarRunSettings();
@@ -62,18 +61,12 @@ async function main(): Promise<number> {
       await sidecar.child.stop();
     }
     await backend.child.stop();
-    const direct = runs[0] as Run;
     const lines = [
       `## Tracing cost, ${new Date().toISOString()}`,
       '',
       `gRPC unary at ${settings.rate} req/s through one sidecar, ${settings.durationS} s measured after ${settings.warmupS} s warm-up; ${sink.exports()} OTLP exports received.`,
       '',
-      '| Target | p50 ms | p99 ms | added p50 ms | added p99 ms | sidecar CPU µs/req | failed | other CPU % |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|',
-      ...runs.map((run) => {
-        const added = run === direct ? ['—', '—'] : [fmt(run.load.p50Ms - direct.load.p50Ms, 3), fmt(run.load.p99Ms - direct.load.p99Ms, 3)];
-        return `| ${run.target} | ${fmt(run.load.p50Ms, 3)} | ${fmt(run.load.p99Ms, 3)} | ${added.join(' | ')} | ${run.sidecarsMicrosPerRequest === undefined ? '—' : fmt(run.sidecarsMicrosPerRequest, 1)} | ${run.load.failed} | ${fmt(run.otherCpuPercent, 0)} |`;
-      }),
+      ...runsTable(runs, 'sidecar CPU µs/req'),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     return runs.some((run) => run.load.failed > 0) ? 1 : 0;
@@ -84,11 +77,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    killAll();
-    process.exit(1);
-  },
-);
+runBenchmark(main);
