@@ -11,6 +11,7 @@ import { createLogger, setLogLevel } from './core/log.js';
 import { healthCheckKind, type HealthChecker } from './health/index.js';
 import { drain, type DrainMode, type DrainReport } from './lifecycle/drain.js';
 import { InFlight } from './lifecycle/inFlight.js';
+import { explainDecision, requestShape, type DecidingLayers } from './observe/lbDecision.js';
 import { createTracing, type Tracing } from './observe/tracing/tracing.js';
 import { upstreamStatsView } from './observe/statsView.js';
 import type { UpstreamStats } from './observe/upstreamStats.js';
@@ -60,7 +61,7 @@ export class Sidecar implements AdminSource {
   private constructor(
     private readonly loaded: LoadedConfig,
     private readonly discovery: DiscoveryProvider | undefined,
-    private readonly clusterList: readonly Cluster[],
+    private readonly upstreamList: ReadonlyArray<{ readonly cluster: Cluster; readonly deciding: DecidingLayers }>,
     private readonly localApp: LocalApp | undefined,
     private readonly listenerList: readonly Listener[],
     private readonly metricsRegistry: Metrics,
@@ -83,17 +84,18 @@ export class Sidecar implements AdminSource {
     const metrics = new Metrics();
     const connectorFor = upstreamConnectors(config, identity, loaded.baseDir, metrics.upstreamTlsRefusals());
     if (identity !== undefined) metrics.watchIdentity(() => identity.current?.notAfter);
-    const clusters: Cluster[] = [];
+    const upstreams: Array<{ cluster: Cluster; deciding: DecidingLayers }> = [];
     const targets: RouteTarget[] = [];
     for (const upstream of config.upstreams) {
       // Validation guarantees discovery is configured whenever upstreams are.
       const resolver = (discovery as DiscoveryProvider).resolver(upstream.service);
       const upstreamMetrics = metrics.forUpstream(upstream.name);
       const cluster = new Cluster(upstream, { resolver, connector: options.connector ?? connectorFor(upstream), metrics: upstreamMetrics });
-      clusters.push(cluster);
       const session = upstream.stateful_session;
       const key = session === undefined ? undefined : sessionKey(session, loaded.baseDir);
-      targets.push(upstreamStack(cluster, { metrics: upstreamMetrics, ...(key === undefined ? {} : { sessionKey: key }) }));
+      const target = upstreamStack(cluster, { metrics: upstreamMetrics, ...(key === undefined ? {} : { sessionKey: key }) });
+      targets.push(target);
+      upstreams.push({ cluster, deciding: target.deciding });
     }
     const work = { inbound: new InFlight(), outbound: new InFlight() };
     const reusePort = options.reusePort === true;
@@ -114,9 +116,9 @@ export class Sidecar implements AdminSource {
           : tlsAcceptor({ identity, mode, handshakeTimeoutMs: timeouts.requestHeadersTimeoutMs, refused: metrics.tlsRefusals('inbound') });
       listeners.push(new Listener({ name: 'inbound', address: settings.address, port: settings.port, service, timeouts, reusePort, ...(acceptor === undefined ? {} : { acceptor }) }));
     }
-    const sidecar = new Sidecar(loaded, discovery, clusters, localApp, listeners, metrics, identity, work, tracing);
+    const sidecar = new Sidecar(loaded, discovery, upstreams, localApp, listeners, metrics, identity, work, tracing);
     void sidecar.drained.promise.catch(() => undefined); // a failed drain is reported to whoever waits for it
-    for (const cluster of clusters) cluster.start();
+    for (const { cluster } of upstreams) cluster.start();
     if (options.deferBinding === true) return sidecar;
     try {
       // The admin port first: it is never shared, so a second Tandem started by mistake with this
@@ -186,7 +188,7 @@ export class Sidecar implements AdminSource {
   /** What this sidecar needs before it can serve: discovery answered for every upstream, a certificate. */
   prerequisites(): readonly string[] {
     const reasons: string[] = [];
-    for (const cluster of this.clusterList) {
+    for (const { cluster } of this.upstreamList) {
       if (cluster.synced) continue;
       const error = cluster.discoveryError;
       reasons.push(`upstream ${cluster.name}: discovery has not answered yet${error === undefined ? '' : ` (last error: ${error.message})`}`);
@@ -216,7 +218,7 @@ export class Sidecar implements AdminSource {
   }
 
   clusters(): unknown {
-    const clusters: object[] = this.clusterList.map((cluster) => cluster.toJSON());
+    const clusters: object[] = this.upstreamList.map(({ cluster }) => cluster.toJSON());
     if (this.localApp !== undefined) clusters.push(this.localApp.toJSON());
     return clusters;
   }
@@ -230,11 +232,22 @@ export class Sidecar implements AdminSource {
 
   stats(windowS: number, withEndpoints: boolean): unknown {
     return {
-      upstreams: this.clusterList.map((cluster) => {
+      upstreams: this.upstreamList.map(({ cluster }) => {
         const stats = this.metricsRegistry.stats.get(cluster.name) as UpstreamStats;
         return upstreamStatsView(cluster.name, stats, cluster.endpointStates(), windowS, withEndpoints);
       }),
     };
+  }
+
+  explainLb(query: URLSearchParams): { readonly status: number; readonly body: unknown } {
+    const name = query.get('upstream');
+    const known = this.upstreamList.map(({ cluster }) => cluster.name);
+    if (name === null) return { status: 400, body: { error: `upstream: required; one of ${known.join(', ') || 'none'}` } };
+    const upstream = this.upstreamList.find(({ cluster }) => cluster.name === name);
+    if (upstream === undefined) return { status: 404, body: { error: `no upstream "${name.slice(0, 80)}"; known: ${known.join(', ') || 'none'}` } };
+    const request = requestShape(query, upstream.cluster.config.service);
+    if (typeof request === 'string') return { status: 400, body: { error: request } };
+    return { status: 200, body: explainDecision(upstream.cluster, upstream.deciding, request) };
   }
 
   configDump(): unknown {
@@ -303,7 +316,7 @@ export class Sidecar implements AdminSource {
     clearInterval(this.readinessWatch);
     await this.registration?.deregister();
     await Promise.all(this.listenerList.map((listener) => listener.close(graceMs)));
-    for (const cluster of this.clusterList) cluster.close();
+    for (const { cluster } of this.upstreamList) cluster.close();
     this.localApp?.close();
     await this.discovery?.close();
     this.identitySource?.close();

@@ -20,6 +20,8 @@ export interface AdminSource {
   identity(): unknown;
   /** Recent traffic per upstream over the last `windowS` seconds (`/stats`), per endpoint too if asked. */
   stats(windowS: number, withEndpoints: boolean): unknown;
+  /** The decision an upstream would make for the request shape in `query` now (`/debug/lb`). */
+  explainLb(query: URLSearchParams): { readonly status: number; readonly body: unknown };
   /** Starts the drain (once; later calls join it). `handover`: a successor serves these ports now. */
   drain(mode: 'shutdown' | 'handover'): Promise<unknown>;
 }
@@ -44,6 +46,10 @@ const ROUTES: Readonly<Record<string, Handler>> = {
       return text(res, 400, `window: expected a duration from 1s to ${MAX_WINDOW_S}s, got "${window.slice(0, 50)}"\n`);
     }
     json(res, source.stats(Math.floor(windowMs / 1_000), url.searchParams.get('endpoints') === 'true'));
+  },
+  '/debug/lb': (source, res, url) => {
+    const { status, body } = source.explainLb(url.searchParams);
+    json(res, body, status);
   },
   '/metrics': (source, res) => {
     const metrics = source.metrics();
@@ -145,7 +151,7 @@ function text(res: ServerResponse, status: number, body: string): void {
   res.end(body);
 }
 
-function json(res: ServerResponse, value: unknown): void {
-  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+function json(res: ServerResponse, value: unknown, status = 200): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -34,6 +34,19 @@ export interface PickContext {
    * (the top 53 bits of its xxHash64); undefined when the request carries none of the keys.
    */
   readonly hashKey: number | undefined;
+  /**
+   * Present only when `GET /debug/lb` asks why: the picker writes down what it weighed. The request
+   * path never sets it, so a pick tests one absent property and does nothing more.
+   */
+  readonly explain?: PickExplanation | undefined;
+}
+
+/** Where a picker says how it decided (see `PickContext.explain`). */
+export interface PickExplanation {
+  /** A fact about the pick as a whole: the slot a hash key landed on, the endpoint a schedule named. */
+  note(fact: string, value: unknown): void;
+  /** An endpoint the policy weighed, with what it weighed (a P2C candidate's load, a hash walk's capacity). */
+  considered(endpoint: BalancerEndpoint, facts: Readonly<Record<string, unknown>>): void;
 }
 
 /** How one request on a picked endpoint went, reported exactly once through `onDone`. */

@@ -1,6 +1,16 @@
 import { z } from 'zod';
-import { OkPick, type Balancer, type BalancerEndpoint, type BalancerFactory, type BalancerHelper, type PickContext, type PickResult, type Picker } from './balancer.js';
-import { drawCandidates, firstUntried, triedTest } from './support/choices.js';
+import {
+  OkPick,
+  type Balancer,
+  type BalancerEndpoint,
+  type BalancerFactory,
+  type BalancerHelper,
+  type PickContext,
+  type PickExplanation,
+  type PickResult,
+  type Picker,
+} from './balancer.js';
+import { drawCandidates, explainCandidates, firstUntried, triedTest } from './support/choices.js';
 import { EdfScheduler } from './support/edf.js';
 
 const TYPE_NAME = 'least_request';
@@ -45,14 +55,16 @@ class LeastRequestPicker<E extends BalancerEndpoint> implements Picker<E> {
   }
 
   pick(ctx: PickContext): PickResult<E> {
-    const index = this.edf === undefined ? this.leastOfChoices(ctx.tried.size === 0 ? undefined : triedTest(this.endpoints, ctx)) : this.earliestDeadline(ctx);
+    const index =
+      this.edf === undefined ? this.leastOfChoices(ctx.tried.size === 0 ? undefined : triedTest(this.endpoints, ctx), ctx.explain) : this.earliestDeadline(ctx);
     return this.result.set(this.endpoints[index] as E);
   }
 
   /** Kept apart from `pick` so the closure (and its context) exists only on retries, not on every pick. */
-  private leastOfChoices(isTried: ((index: number) => boolean) | undefined): number {
+  private leastOfChoices(isTried: ((index: number) => boolean) | undefined, explain: PickExplanation | undefined): number {
     const { endpoints, candidates } = this;
     const drawn = drawCandidates(endpoints.length, this.config.choice_count, this.random, candidates, isTried);
+    if (explain !== undefined) explainCandidates(explain, endpoints, candidates, drawn, isTried, (endpoint) => ({ active_requests: endpoint.activeRequests }));
     let best = candidates[0] as number;
     for (let i = 1; i < drawn; i++) {
       const candidate = candidates[i] as number;
@@ -73,6 +85,7 @@ class LeastRequestPicker<E extends BalancerEndpoint> implements Picker<E> {
     const active = (endpoints[index] as E).activeRequests;
     const bias = this.config.active_request_bias;
     const weight = this.weights[index] as number;
+    ctx.explain?.note('scheduled', { endpoint: (endpoints[index] as E).id, how: 'earliest deadline first over weight / (active + 1) ^ bias', weight, active_requests: active });
     edf.weights[index] = bias === 1 ? weight / (active + 1) : weight / (active + 1) ** bias;
     edf.advance(index);
     if (ctx.tried.size === 0 || !ctx.tried.has((endpoints[index] as E).id)) return index;

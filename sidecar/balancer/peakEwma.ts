@@ -9,10 +9,11 @@ import {
   type OnDone,
   type Outcome,
   type PickContext,
+  type PickExplanation,
   type PickResult,
   type Picker,
 } from './balancer.js';
-import { drawCandidates, firstUntried, triedTest } from './support/choices.js';
+import { drawCandidates, explainCandidates, firstUntried, triedTest } from './support/choices.js';
 
 const TYPE_NAME = 'peak_ewma';
 
@@ -48,14 +49,20 @@ class PeakEwmaPicker<E extends BalancerEndpoint> implements Picker<E> {
   }
 
   pick(ctx: PickContext): PickResult<E> {
-    return this.result.set(this.endpoints[this.cheapestOfChoices(ctx.tried.size === 0 ? undefined : triedTest(this.endpoints, ctx))] as E);
+    return this.result.set(this.endpoints[this.cheapestOfChoices(ctx.tried.size === 0 ? undefined : triedTest(this.endpoints, ctx), ctx.explain)] as E);
   }
 
   /** Kept apart from `pick` so the retry-only closure (and its context) is not allocated on every pick. */
-  private cheapestOfChoices(isTried: ((index: number) => boolean) | undefined): number {
+  private cheapestOfChoices(isTried: ((index: number) => boolean) | undefined, explain: PickExplanation | undefined): number {
     const { endpoints, candidates, balancer } = this;
     const drawn = drawCandidates(endpoints.length, balancer.config.choice_count, balancer.random, candidates, isTried);
     const now = balancer.now();
+    if (explain !== undefined) {
+      explainCandidates(explain, endpoints, candidates, drawn, isTried, (endpoint) => {
+        const index = endpoints.indexOf(endpoint);
+        return { active_requests: endpoint.activeRequests, ewma_ms: round(balancer.decayed(this.slots[index] as number, now)), cost: round(this.cost(index, now)) };
+      });
+    }
     let best = candidates[0] as number;
     let bestCost = this.cost(best, now);
     for (let i = 1; i < drawn; i++) {
@@ -146,7 +153,7 @@ class PeakEwmaBalancer<E extends BalancerEndpoint> implements Balancer<E> {
 
   describeEndpoint(endpoint: E): Readonly<Record<string, unknown>> | undefined {
     const slot = this.slots.get(endpoint);
-    return slot === undefined ? undefined : { ewma_ms: Math.round(this.decayed(slot, this.helper.now()) * 1000) / 1000 };
+    return slot === undefined ? undefined : { ewma_ms: round(this.decayed(slot, this.helper.now())) };
   }
 
   /** The endpoint's slot; a new endpoint starts at default_rtt. */
@@ -164,6 +171,10 @@ class PeakEwmaBalancer<E extends BalancerEndpoint> implements Balancer<E> {
     this.slots.set(endpoint, slot);
     return slot;
   }
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
 }
 
 function grow(values: Float64Array<ArrayBuffer>, length: number): Float64Array<ArrayBuffer> {

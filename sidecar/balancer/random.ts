@@ -32,6 +32,7 @@ class RandomPicker<E extends BalancerEndpoint> implements Picker<E> {
   pick(ctx: PickContext): PickResult<E> {
     const { endpoints } = this;
     const index = this.draw();
+    ctx.explain?.note('drawn', { endpoint: (endpoints[index] as E).id, how: this.cumulative === undefined ? 'uniformly at random' : 'at random, in proportion to effective weight' });
     if (ctx.tried.size === 0 || !ctx.tried.has((endpoints[index] as E).id)) return this.result.set(endpoints[index] as E);
     // A retry landed on a tried endpoint: take the nearest untried one instead.
     return this.result.set(endpoints[firstUntried(endpoints.length, index, triedTest(endpoints, ctx))] as E);

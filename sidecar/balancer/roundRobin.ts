@@ -34,6 +34,7 @@ class RoundRobinPicker<E extends BalancerEndpoint> implements Picker<E> {
   pick(ctx: PickContext): PickResult<E> {
     const { endpoints } = this;
     const index = this.next();
+    ctx.explain?.note('turn', { endpoint: (endpoints[index] as E).id, how: this.edf === undefined ? 'next in rotation' : 'earliest deadline first over effective weights' });
     if (ctx.tried.size === 0 || !ctx.tried.has((endpoints[index] as E).id)) return this.result.set(endpoints[index] as E);
     // A retry: the nearest endpoint after this one that the request has not tried yet.
     return this.result.set(endpoints[firstUntried(endpoints.length, index, triedTest(endpoints, ctx))] as E);

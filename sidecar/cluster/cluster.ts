@@ -14,12 +14,15 @@ import { createPool } from '../upstream/pools.js';
 import type { Endpoint } from './endpoint.js';
 import { EndpointSet } from './endpointSet.js';
 import { OutlierDetector } from './outlierDetection.js';
+import { exclusionsOf, RecordedExplanation, type EndpointVerdict, type PickDecision } from './pickDecision.js';
 import type { SlowStartConfig } from './slowStart.js';
 
 const log = createLogger('cluster');
 
 /** Until discovery first answers, picks wait (linkerd's queue, grpc-js's QueuePicker). */
 const QUEUE_PICKER: Picker<Endpoint> = { pick: () => ({ kind: 'queue' }) };
+
+const NONE_TRIED: ReadonlySet<string> = new Set();
 
 /** How often effective weights are recomputed while an endpoint ramps up: often enough to be smooth. */
 const SLOW_START_STEPS_PER_WINDOW = 50;
@@ -229,6 +232,39 @@ export class Cluster {
     this.balancer.destroy();
     this.endpoints.close();
     this.publish({ pick: () => ({ kind: 'fail', error: new TandemError(ErrorCode.ShuttingDown, `upstream "${this.name}" is shut down`, { upstream: this.name }) }) });
+  }
+
+  /**
+   * What the picker would choose now for a request with `hashKey`, and why (`GET /debug/lb`): a real
+   * pick that sends nothing, so a policy with a turn (round robin, weighted schedules) takes it.
+   */
+  explainPick(hashKey: number | undefined): PickDecision {
+    const explanation = new RecordedExplanation();
+    const pick = this.picker.pick({ tried: NONE_TRIED, hashKey, explain: explanation });
+    return {
+      policy: this.config.lb.policy,
+      synced: this.synced,
+      panic: this.panic,
+      endpoints: [...this.endpoints.all()].map((endpoint) => this.verdictOn(endpoint)),
+      steps: explanation.steps,
+      considered: explanation.weighed,
+      chosen: pick.kind === 'ok' ? pick.endpoint.id : null,
+      failure: pick.kind === 'fail' ? pick.error.message : pick.kind === 'queue' ? 'discovery has not answered yet; requests wait for its first answer' : null,
+    };
+  }
+
+  /** `endpoint` as `/debug/lb` shows it. */
+  private verdictOn(endpoint: Endpoint): EndpointVerdict {
+    return {
+      endpoint: endpoint.id,
+      routable: this.routableIds.has(endpoint.id),
+      excluded_by: exclusionsOf(endpoint, this.outliers.describe(endpoint.id)),
+      weight: endpoint.weight,
+      effective_weight: endpoint.effectiveWeight,
+      slow_start: endpoint.effectiveWeight < endpoint.weight,
+      active_requests: endpoint.activeRequests,
+      ...(this.balancer.describeEndpoint?.(endpoint) ?? {}),
+    };
   }
 
   /** The endpoints as `/stats` shows them, with the requests in flight on each. */

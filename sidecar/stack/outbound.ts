@@ -4,7 +4,7 @@ import { balancerFactory } from '../balancer/registry.js';
 import { routeMatches, type RouteConfig } from '../config/routeConfig.js';
 import { createLogger } from '../core/log.js';
 import type { Cluster } from '../cluster/cluster.js';
-import { stack, type Layer, type Service } from '../http/message.js';
+import { stack, type Service } from '../http/message.js';
 import { balance } from '../layers/balance.js';
 import { hashKey } from '../layers/hashKey.js';
 import { countInFlight } from '../layers/countInFlight.js';
@@ -15,6 +15,7 @@ import { statefulSession } from '../layers/statefulSession.js';
 import { timeout } from '../layers/timeout.js';
 import { traceRequest } from '../layers/traceRequest.js';
 import type { InFlight } from '../lifecycle/inFlight.js';
+import type { DecidingLayers } from '../observe/lbDecision.js';
 import type { Tracing } from '../observe/tracing/tracing.js';
 import type { UpstreamMetrics } from '../observe/metrics.js';
 import type { ListenerRequestMetrics } from '../observe/requestMetrics.js';
@@ -61,31 +62,46 @@ export interface UpstreamStackOptions {
   readonly metrics?: Pick<UpstreamMetrics, 'retries' | 'retriesRefused'>;
 }
 
+/** An upstream's stack, with the pieces of it that decide where a request goes (for `/debug/lb`). */
+export interface UpstreamTarget extends RouteTarget {
+  readonly deciding: DecidingLayers;
+}
+
 /**
  * The request path to one upstream, shared by every outbound listener that routes to it (its local
  * port, the HTTP proxy port). Each of the upstream's `routes` gets its own stack (its timeouts and
  * retry policy); requests no route matches get the upstream's own settings. Everything per upstream —
- * limits, balancer, endpoints — is shared.
+ * limits, balancer, endpoints, hash key sources, the session cookie — is shared.
  */
-export function upstreamStack(cluster: Cluster, options: UpstreamStackOptions = {}): RouteTarget {
+export function upstreamStack(cluster: Cluster, options: UpstreamStackOptions = {}): UpstreamTarget {
   const { config } = cluster;
   const hashing = balancerFactory(config.lb.policy)?.usesHashKey === true;
   if (hashing && config.hash_policy.length === 0) {
     log.warn('hashing policy without hash_policy: every request is balanced at random', { upstream: cluster.name, policy: config.lb.policy });
   }
-  const fallback = routeStack(cluster, {}, options);
-  if (config.routes.length === 0) return { upstream: cluster.name, service: fallback };
-  const routes = config.routes.map((route) => ({ match: route.match, service: routeStack(cluster, route, options) }));
+  const session = config.stateful_session;
+  const deciding: DecidingLayers = {
+    hashing: hashing ? { policy: config.hash_policy, entries: createHashKeySources(config.hash_policy) } : undefined,
+    session:
+      session === undefined || options.sessionKey === undefined
+        ? undefined
+        : { cookieName: session.cookie.name, codec: new SessionCookieCodec(options.sessionKey, cluster.name, session.cookie.ttl?.ms) },
+  };
+  const fallback = routeStack(cluster, {}, deciding, options);
+  if (config.routes.length === 0) return { upstream: cluster.name, service: fallback, deciding };
+  const routes = config.routes.map((route) => ({ match: route.match, service: routeStack(cluster, route, deciding, options) }));
   return {
     upstream: cluster.name,
     service: (request, context) => (routes.find((route) => routeMatches(route.match, request.method, request.path))?.service ?? fallback)(request, context),
+    deciding,
   };
 }
 
 /** The layers for one route, outermost first. */
-function routeStack(cluster: Cluster, route: Partial<RouteConfig>, options: UpstreamStackOptions): Service {
+function routeStack(cluster: Cluster, route: Partial<RouteConfig>, deciding: DecidingLayers, options: UpstreamStackOptions): Service {
   const { config } = cluster;
-  const session = config.stateful_session;
+  const { hashing, session } = deciding;
+  const cookie = config.stateful_session?.cookie;
   const policy = mergeRetry(config.retry, route.retry);
   // A route that sets its own budget spends its own; otherwise the upstream's routes share one.
   const budget = route.retry?.budget === undefined ? cluster.retryBudget : new RetryBudget(policy.budget, () => performance.now());
@@ -103,16 +119,18 @@ function routeStack(cluster: Cluster, route: Partial<RouteConfig>, options: Upst
         streamIdleTimeoutMs: (route.stream_idle_timeout ?? config.stream_idle_timeout).ms,
       }),
       // A valid session cookie pins the request to its endpoint; the response names the endpoint that served.
-      ...optional(session !== undefined && options.sessionKey !== undefined, () =>
-        statefulSession({
-          cookieName: session?.cookie.name as string,
-          path: session?.cookie.path as string,
-          maxAgeSeconds: session?.cookie.ttl === undefined ? undefined : Math.ceil(session.cookie.ttl.ms / 1000),
-          codec: new SessionCookieCodec(options.sessionKey as Buffer, cluster.name, session?.cookie.ttl?.ms),
-        }),
-      ),
+      ...(session === undefined || cookie === undefined
+        ? []
+        : [
+            statefulSession({
+              cookieName: cookie.name,
+              path: cookie.path,
+              maxAgeSeconds: cookie.ttl === undefined ? undefined : Math.ceil(cookie.ttl.ms / 1000),
+              codec: session.codec,
+            }),
+          ]),
       // The hash key for ring_hash / maglev, from the upstream's hash_policy (misses are counted).
-      ...optional(balancerFactory(config.lb.policy)?.usesHashKey === true, () => hashKey(createHashKeySources(config.hash_policy), cluster)),
+      ...(hashing === undefined ? [] : [hashKey(hashing.entries, cluster)]),
       // Free resends of what the upstream never processed (refused streams, failed connects, dead
       // keep-alive sockets); then retry_on, judged on each attempt's head or failure, within
       // num_retries, the budget, max_retries and the time left.
@@ -123,8 +141,4 @@ function routeStack(cluster: Cluster, route: Partial<RouteConfig>, options: Upst
     // Pick an endpoint, send on its connection pool, record the outcome when the body ends.
     balance(cluster),
   );
-}
-
-function optional(present: boolean, layer: () => Layer): Layer[] {
-  return present ? [layer()] : [];
 }

@@ -1,4 +1,4 @@
-import type { BalancerEndpoint, PickContext } from '../balancer.js';
+import type { BalancerEndpoint, PickContext, PickExplanation } from '../balancer.js';
 
 /**
  * Draws the candidates for a power-of-d-choices pick (Mitzenmacher, "The Power of Two Choices in
@@ -55,4 +55,20 @@ export function firstUntried(n: number, start: number, isTried: (index: number) 
  */
 export function triedTest(endpoints: readonly BalancerEndpoint[], ctx: PickContext): (index: number) => boolean {
   return (index) => ctx.tried.has((endpoints[index] as BalancerEndpoint).id);
+}
+
+/** Writes down a power-of-d-choices pick's candidates, with what the policy compares them by. */
+export function explainCandidates<E extends BalancerEndpoint>(
+  explain: PickExplanation,
+  endpoints: readonly E[],
+  candidates: Int32Array,
+  drawn: number,
+  isTried: ((index: number) => boolean) | undefined,
+  facts: (endpoint: E) => Readonly<Record<string, unknown>>,
+): void {
+  explain.note('choices', drawn);
+  for (let i = 0; i < drawn; i++) {
+    const endpoint = endpoints[candidates[i] as number] as E;
+    explain.considered(endpoint, { ...facts(endpoint), ...(isTried === undefined ? {} : { tried: isTried(candidates[i] as number) }) });
+  }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OkPick, type BalancerEndpoint, type PickContext, type PickResult, type Picker } from '../balancer.js';
+import { OkPick, type BalancerEndpoint, type PickContext, type PickExplanation, type PickResult, type Picker } from '../balancer.js';
 
 /** What ring_hash and maglev share: endpoint order, weights, bounded load and the slot walk. */
 
@@ -58,8 +58,9 @@ export class ConsistentHashPicker<E extends BalancerEndpoint> implements Picker<
     // A request without a key lands anywhere; the cluster counts it as a miss.
     const start = this.slotOf(ctx.hashKey ?? Math.floor(this.random() * TWO_53));
     const hashed = this.endpoints[this.slots[start] as number] as E;
+    ctx.explain?.note('landed', { hash_key: ctx.hashKey ?? null, slot: start, slots: this.slots.length, endpoint: hashed.id });
     if (this.balanceFactor === undefined && (ctx.tried.size === 0 || !ctx.tried.has(hashed.id))) return this.result.set(hashed);
-    return this.result.set(this.walk(start, hashed, ctx.tried));
+    return this.result.set(this.walk(start, hashed, ctx.tried, ctx.explain));
   }
 
   /**
@@ -67,7 +68,7 @@ export class ConsistentHashPicker<E extends BalancerEndpoint> implements Picker<
    * capacity (sending a retry back to the endpoint that just failed it is worse than a little extra
    * load), then a tried one under capacity, then the hashed one.
    */
-  private walk(start: number, hashed: E, tried: ReadonlySet<string>): E {
+  private walk(start: number, hashed: E, tried: ReadonlySet<string>, explain: PickExplanation | undefined): E {
     const factor = this.balanceFactor;
     const active = factor === undefined ? 0 : this.totalActiveRequests();
     const walk = this.nextWalk();
@@ -80,14 +81,27 @@ export class ConsistentHashPicker<E extends BalancerEndpoint> implements Picker<
       this.judged[index] = walk;
       seen++;
       const endpoint = this.endpoints[index] as E;
-      // One division of exact integers (for integer weights), so ceil sees no rounding noise.
-      const under = factor === undefined || endpoint.activeRequests + 1 <= Math.ceil((factor * (active + 1) * (this.weights[index] as number)) / (100 * this.totalWeight));
+      const under = factor === undefined || endpoint.activeRequests + 1 <= this.capacity(factor, index, active);
       const untried = tried.size === 0 || !tried.has(endpoint.id);
+      if (explain !== undefined) explain.considered(endpoint, this.walkFacts(index, active, untried, under));
       if (untried && under) return endpoint;
       if (untried) untriedOver ??= endpoint;
       else if (under) triedUnder ??= endpoint;
     }
     return untriedOver ?? triedUnder ?? hashed;
+  }
+
+  /** The requests endpoint `index` may carry, with `active` in flight over the upstream. */
+  private capacity(factor: number, index: number, active: number): number {
+    // One division of exact integers (for integer weights), so ceil sees no rounding noise.
+    return Math.ceil((factor * (active + 1) * (this.weights[index] as number)) / (100 * this.totalWeight));
+  }
+
+  /** What the walk judged an endpoint by, for an explanation. */
+  private walkFacts(index: number, active: number, untried: boolean, under: boolean): Readonly<Record<string, unknown>> {
+    const factor = this.balanceFactor;
+    const capacity = factor === undefined ? null : this.capacity(factor, index, active);
+    return { active_requests: (this.endpoints[index] as E).activeRequests, capacity, tried: !untried, under_capacity: under };
   }
 
   private nextWalk(): number {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EndpointSpec, Resolver, ResolverListener } from '../../../../discovery/resolver.js';
+import type { Outcome } from '../../../../sidecar/balancer/balancer.js';
 import { Cluster } from '../../../../sidecar/cluster/cluster.js';
+import type { Endpoint } from '../../../../sidecar/cluster/endpoint.js';
 import { UpstreamSchema } from '../../../../sidecar/config/schema.js';
 import { ErrorCode } from '../../../../sidecar/core/errors.js';
 import { setup } from '../../../../sidecar/setup.js';
@@ -84,5 +86,56 @@ describe('cluster', () => {
     expect(resolver.stopped).toBe(true);
     const pick = c.pick(noneTried);
     expect(pick.kind === 'fail' && pick.error.code).toBe(ErrorCode.ShuttingDown);
+  });
+});
+
+describe('cluster.explainPick', () => {
+  const failed: Outcome = { status: 503, grpcStatus: undefined, error: undefined, success: false, latencyMs: 1, timeToHeadMs: 1 };
+
+  it('says what keeps each endpoint out of rotation, and what the picker chose among the rest', () => {
+    const resolver = manualResolver();
+    const config = UpstreamSchema.parse({ name: 'orders', outlier_detection: { consecutive_5xx: 2, base_ejection_time: '30s' } });
+    const c = new Cluster(config, { resolver, connector: plaintextConnector, random: seededRandom(7), now: () => 1_000 });
+    c.start();
+    resolver.listener().onUpdate({ kind: 'reset', endpoints: [spec(1), spec(2), spec(3, 'unhealthy'), spec(4, 'draining'), spec(5), spec(6)] });
+    const ejected = c.routableEndpoint('127.0.0.1:1') as Endpoint;
+    c.recordOutcome(ejected, failed);
+    c.recordOutcome(ejected, failed);
+
+    const decision = c.explainPick(undefined);
+    expect(decision).toMatchObject({ policy: 'least_request', synced: true, panic: false, failure: null });
+    expect(Object.fromEntries(decision.endpoints.map((e) => [e.endpoint.split(':')[1], e.excluded_by]))).toEqual({
+      '1': ['ejected by outlier detection (consecutive_5xx), 30.0 s left'],
+      '2': [],
+      '3': ['discovery reports it unhealthy'],
+      '4': ['draining (discovery): finishes what it has, takes nothing new'],
+      '5': [],
+      '6': [],
+    });
+    expect(decision.endpoints.filter((e) => e.routable).map((e) => e.endpoint)).toEqual(['127.0.0.1:2', '127.0.0.1:5', '127.0.0.1:6']);
+    expect(decision.considered.map((e) => e.endpoint)).toContain(decision.chosen);
+    expect(['127.0.0.1:2', '127.0.0.1:5', '127.0.0.1:6']).toContain(decision.chosen);
+    c.close();
+  });
+
+  it('explains a pick that cannot be made: before discovery answers, and with nothing eligible', () => {
+    const { cluster: c, resolver } = cluster({ healthy_panic_threshold: 0 });
+    expect(c.explainPick(undefined)).toMatchObject({ synced: false, chosen: null, failure: 'discovery has not answered yet; requests wait for its first answer' });
+    resolver.listener().onUpdate({ kind: 'reset', endpoints: [spec(1, 'unhealthy')] });
+    expect(c.explainPick(undefined)).toMatchObject({ chosen: null, failure: 'upstream "orders" has no healthy endpoint (1 known, none eligible)' });
+    c.close();
+  });
+
+  it('in panic, balances over endpoints it would otherwise exclude and says so', () => {
+    const { cluster: c, resolver } = cluster();
+    resolver.listener().onUpdate({ kind: 'reset', endpoints: [spec(1, 'unhealthy'), spec(2, 'unhealthy'), spec(3)] });
+    const decision = c.explainPick(undefined);
+    expect(decision.panic).toBe(true);
+    expect(decision.endpoints.map((e) => [e.routable, e.excluded_by.length])).toEqual([
+      [true, 1],
+      [true, 1],
+      [true, 0],
+    ]);
+    c.close();
   });
 });
