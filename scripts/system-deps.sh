@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests (and, with --bench, the benchmarks) run as real peers:
-# openssl makes and cross-checks the test certificates; ip (iproute2) makes the network namespaces
-# the in-place upgrade test runs in; h2load (nghttp2-client) drives the HTTP/2 benchmarks. Only what
-# is missing is installed; needs root and Debian's package index.
+# Installs the Debian packages the tests (and, with --bench, the benchmarks) use as real peers:
+#   openssl                     makes and cross-checks the test certificates
+#   iproute2                    `ip`: the network namespaces the in-place upgrade test runs in
+#   chromium                    the headless browser the dashboard test drives (through playwright-core)
+#   python3-prometheus-client   the Prometheus project's OpenMetrics parser, a strict reader of /metrics
+#   nghttp2-client (--bench)    h2load, the HTTP/2 load generator
+# Only what is missing is installed; needs root and Debian's package index.
 set -euo pipefail
 
-declare -A wanted=([openssl]=openssl [ip]=iproute2)
-if [[ "${1:-}" == "--bench" ]]; then wanted[h2load]=nghttp2-client; fi
+wanted=(openssl iproute2 chromium python3-prometheus-client)
+if [[ "${1:-}" == "--bench" ]]; then wanted+=(nghttp2-client); fi
 
 missing=()
-for command in "${!wanted[@]}"; do
-  command -v "$command" >/dev/null 2>&1 || missing+=("${wanted[$command]}")
+for package in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
 done
 if ((${#missing[@]} == 0)); then
   echo "== system packages: all present"

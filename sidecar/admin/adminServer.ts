@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isIP, type AddressInfo } from 'node:net';
 import { parseDurationMs } from '../core/duration.js';
 import { createLogger } from '../core/log.js';
+import { CONTENT_TYPES, prefersOpenMetrics, type ExpositionFormat } from '../observe/exposition.js';
 import { MAX_WINDOW_S } from '../observe/slidingWindow.js';
 
 const log = createLogger('admin');
@@ -15,7 +16,8 @@ export interface AdminSource {
   clusters(): unknown;
   listeners(): unknown;
   configDump(): unknown;
-  metrics(): { text(): Promise<string>; readonly contentType: string };
+  /** The metrics, in the Prometheus text format or OpenMetrics. */
+  metrics(): { exposition(format: ExpositionFormat): Promise<string> };
   /** This sidecar's certificate and trust bundle, and its last renewal; null without an identity. */
   identity(): unknown;
   /** Recent traffic per upstream over the last `windowS` seconds (`/stats`), per endpoint too if asked. */
@@ -26,7 +28,7 @@ export interface AdminSource {
   drain(mode: 'shutdown' | 'handover'): Promise<unknown>;
 }
 
-type Handler = (source: AdminSource, res: ServerResponse, url: URL) => void;
+type Handler = (source: AdminSource, res: ServerResponse, url: URL, req: IncomingMessage) => void;
 
 /** GET endpoints. */
 const ROUTES: Readonly<Record<string, Handler>> = {
@@ -51,11 +53,12 @@ const ROUTES: Readonly<Record<string, Handler>> = {
     const { status, body } = source.explainLb(url.searchParams);
     json(res, body, status);
   },
-  '/metrics': (source, res) => {
+  '/metrics': (source, res, _url, req) => {
     const metrics = source.metrics();
-    metrics.text().then(
+    const format = prefersOpenMetrics(req.headers.accept) ? 'openmetrics' : 'prometheus';
+    metrics.exposition(format).then(
       (body) => {
-        res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+        res.writeHead(200, { 'content-type': CONTENT_TYPES[format], 'cache-control': 'no-store', vary: 'accept' });
         res.end(body);
       },
       (error: unknown) => text(res, 500, `metrics unavailable: ${(error as Error).message}\n`),
@@ -136,7 +139,7 @@ export class AdminServer {
       res.setHeader('allow', 'GET');
       return text(res, 405, `${path} takes GET\n`);
     }
-    handler(this.source, res, new URL(req.url ?? '/', 'http://admin'));
+    handler(this.source, res, new URL(req.url ?? '/', 'http://admin'), req);
   }
 }
 

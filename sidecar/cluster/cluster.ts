@@ -8,6 +8,7 @@ import { ActiveHealthChecker } from '../health/activeHealthChecker.js';
 import { healthCheckKind } from '../health/healthCheck.js';
 import { ResourceLimits } from '../limits/resourceLimits.js';
 import { NO_METRICS, type UpstreamMetrics } from '../observe/metrics.js';
+import type { TraceExemplar } from '../observe/tracing/tracing.js';
 import { RetryBudget } from '../retry/retryBudget.js';
 import type { Connector } from '../upstream/connector.js';
 import { createPool } from '../upstream/pools.js';
@@ -161,10 +162,10 @@ export class Cluster {
     return this.routableIds.has(id) ? this.endpoints.get(id) : undefined;
   }
 
-  /** How an attempt on `endpoint` went, for outlier detection. */
-  recordOutcome(endpoint: Endpoint, outcome: Outcome): void {
+  /** How an attempt on `endpoint` went, for outlier detection and the endpoint's metrics (`exemplar`: its sampled span). */
+  recordOutcome(endpoint: Endpoint, outcome: Outcome, exemplar?: TraceExemplar): void {
     this.outliers.record(endpoint.id, outcome);
-    this.metrics.endpoints.record(endpoint.id, outcome, this.config.protocol === 'grpc');
+    this.metrics.endpoints.record(endpoint.id, outcome, this.config.protocol === 'grpc', exemplar);
   }
 
   /** Counts a request to a hashing upstream that had no hash key. */

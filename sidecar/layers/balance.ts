@@ -3,6 +3,7 @@ import type { Cluster } from '../cluster/cluster.js';
 import type { Endpoint } from '../cluster/endpoint.js';
 import { outcomeOf } from '../cluster/outcome.js';
 import type { Outcome } from '../balancer/balancer.js';
+import type { TraceExemplar } from '../observe/tracing/tracing.js';
 import type { RequestContext } from '../http/context.js';
 import type { ProxyResponse, Service } from '../http/message.js';
 import type { ProxyRequest } from '../http/request.js';
@@ -30,7 +31,7 @@ export function balance(cluster: Cluster): Service {
     const pinned = context.pinnedEndpoint;
     if (pinned !== undefined && !context.tried.has(pinned)) {
       const endpoint = cluster.routableEndpoint(pinned);
-      if (endpoint !== undefined) return dispatch(endpoint, request, context, (outcome) => cluster.recordOutcome(endpoint, outcome));
+      if (endpoint !== undefined) return dispatch(endpoint, request, context, (outcome, exemplar) => cluster.recordOutcome(endpoint, outcome, exemplar));
     }
     let pick = cluster.pick(context);
     if (pick.kind === 'queue') {
@@ -40,9 +41,9 @@ export function balance(cluster: Cluster): Service {
     if (pick.kind === 'queue') throw noAnswerYet(cluster);
     if (pick.kind === 'fail') throw pick.error;
     const { endpoint, onDone } = pick;
-    return dispatch(endpoint, request, context, (outcome) => {
+    return dispatch(endpoint, request, context, (outcome, exemplar) => {
       onDone?.(endpoint, outcome);
-      cluster.recordOutcome(endpoint, outcome);
+      cluster.recordOutcome(endpoint, outcome, exemplar);
     });
   };
 }
@@ -50,13 +51,14 @@ export function balance(cluster: Cluster): Service {
 /**
  * Sends one attempt to `endpoint` and reports its outcome once, when the response body ends or the
  * attempt fails: to the endpoint's counters first, then to `observe` (the balancer's `onDone`, outlier
- * detection). Also the whole of the inbound hop's dispatch to the local app.
+ * detection, the endpoint's metrics, with the attempt's span as an exemplar when it is sampled). Also
+ * the whole of the inbound hop's dispatch to the local app.
  */
 export async function dispatch(
   endpoint: Endpoint,
   request: ProxyRequest,
   context: RequestContext,
-  observe?: (outcome: Outcome) => void,
+  observe?: (outcome: Outcome, exemplar: TraceExemplar | undefined) => void,
 ): Promise<ProxyResponse> {
   context.beginAttempt(endpoint.id);
   endpoint.requestStarted();
@@ -65,7 +67,7 @@ export async function dispatch(
   const started = performance.now();
   const record = (outcome: Outcome): void => {
     endpoint.requestFinished(outcome.success);
-    observe?.(outcome);
+    observe?.(outcome, attemptTrace?.exemplar);
   };
   let response: ProxyResponse;
   try {

@@ -23,13 +23,13 @@ export function requestMetrics(metrics: ListenerRequestMetrics): Layer {
           const unforwardable = context.unforwardable;
           const answered = answeredStatus(request.grpc, response, result, unforwardable);
           const sent = unforwardable === undefined ? context.responseBytes : 0;
-          route.finished(answered.status, answered.grpcStatus, request.receivedAt, { request: request.body.bytesReceived, response: sent });
+          route.finished(answered.status, answered.grpcStatus, request.receivedAt, { request: request.body.bytesReceived, response: sent }, context.trace?.exemplar);
         });
         return response;
       },
       (error: unknown) => {
         const reply = replyStatus(error, request.grpc);
-        route.finished(reply.status, reply.grpcStatus, request.receivedAt, { request: request.body.bytesReceived, response: 0 });
+        route.finished(reply.status, reply.grpcStatus, request.receivedAt, { request: request.body.bytesReceived, response: 0 }, context.trace?.exemplar);
         throw error;
       },
     );

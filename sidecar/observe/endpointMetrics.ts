@@ -2,6 +2,8 @@ import type { Counter, Histogram } from 'prom-client';
 import type { Outcome } from '../balancer/balancer.js';
 import { replyStatus } from '../listener/respond.js';
 import { GrpcStatus } from '../http/grpc.js';
+import { observeWithExemplar } from './requestMetrics.js';
+import type { TraceExemplar } from './tracing/tracing.js';
 
 /**
  * Endpoints with series of their own per upstream; the rest fold into `endpoint="other"`. Series of
@@ -20,6 +22,7 @@ interface Bound {
   readonly duration: { observe(value: number): void };
   readonly statusClass: string;
   readonly grpcStatus: string;
+  readonly durationLabels: { readonly upstream: string; readonly endpoint: string; readonly status_class: string };
 }
 
 /**
@@ -37,7 +40,8 @@ export class EndpointRequestMetrics {
     private readonly cap = MAX_ENDPOINT_SERIES,
   ) {}
 
-  record(endpointId: string, outcome: Outcome, grpc: boolean): void {
+  /** Counts one attempt; a sampled attempt's span becomes its duration bucket's exemplar. */
+  record(endpointId: string, outcome: Outcome, grpc: boolean, exemplar?: TraceExemplar): void {
     let status = outcome.status;
     let grpcStatus = outcome.grpcStatus;
     if (status === undefined) {
@@ -55,16 +59,19 @@ export class EndpointRequestMetrics {
     if (bound === undefined) {
       const status_class = `${statusClass}xx`;
       const grpc_status = grpcStatus === undefined ? '' : String(grpcStatus);
+      const durationLabels = { upstream: this.upstream, endpoint, status_class };
       bound = {
         count: this.families.attempts.labels({ upstream: this.upstream, endpoint, status_class, grpc_status }),
-        duration: this.families.duration.labels({ upstream: this.upstream, endpoint, status_class }),
+        duration: this.families.duration.labels(durationLabels),
         statusClass: status_class,
         grpcStatus: grpc_status,
+        durationLabels,
       };
       byEnding.set(key, bound);
     }
     bound.count.inc();
-    bound.duration.observe(outcome.latencyMs / 1000);
+    if (exemplar === undefined) bound.duration.observe(outcome.latencyMs / 1000);
+    else observeWithExemplar(this.families.duration, bound.durationLabels, outcome.latencyMs / 1000, exemplar);
   }
 
   /** Drops the series of endpoints no longer in `current` (removed by discovery), freeing their places. */

@@ -1,6 +1,7 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
 import { EndpointRequestMetrics, type ConnectionMetrics } from './endpointMetrics.js';
+import { exposition, type ExpositionFormat } from './exposition.js';
 import { ListenerRequestMetrics, REQUEST_DURATION_BUCKETS, type Direction } from './requestMetrics.js';
 import { UpstreamStats } from './upstreamStats.js';
 
@@ -40,7 +41,8 @@ export interface UpstreamMetrics {
  * and handed to components as small bound interfaces, so the request path never looks up labels.
  */
 export class Metrics {
-  readonly registry = new Registry();
+  /** OpenMetrics, the only kind of registry prom-client keeps exemplars in; `exposition` writes either format. */
+  readonly registry = openMetricsRegistry();
   /** Recent traffic per upstream, for `/stats`. */
   readonly stats = new Map<string, UpstreamStats>();
 
@@ -134,6 +136,7 @@ export class Metrics {
     help: 'Time from an attempt leaving for an endpoint to the end of its response (or its failure).',
     labelNames: ['upstream', 'endpoint', 'status_class'],
     buckets: [...REQUEST_DURATION_BUCKETS],
+    enableExemplars: true,
     registers: [this.registry],
   });
   private readonly connectionsOpen = new Gauge({
@@ -172,6 +175,7 @@ export class Metrics {
     help: 'Time from a request head arriving to the end of its response, as the client saw it (local failures included).',
     labelNames: ['direction', 'listener', 'upstream', 'status_class'],
     buckets: [...REQUEST_DURATION_BUCKETS],
+    enableExemplars: true,
     registers: [this.registry],
   });
   private readonly requestsActive = new Gauge({
@@ -282,8 +286,8 @@ export class Metrics {
       ejected,
       healthCheckFailures: this.healthCheckFailures.labels(upstream),
       endpoints: {
-        record: (endpoint, outcome, grpc) => {
-          endpoints.record(endpoint, outcome, grpc);
+        record: (endpoint, outcome, grpc, exemplar) => {
+          endpoints.record(endpoint, outcome, grpc, exemplar);
           stats.attemptFinished(endpoint, outcome.status, outcome.grpcStatus, outcome.error, outcome.latencyMs);
         },
         keepOnly: (current) => {
@@ -318,14 +322,16 @@ export class Metrics {
     };
   }
 
-  /** The Prometheus text exposition. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /** The exposition in the Prometheus text format, or in OpenMetrics with the duration histograms' trace exemplars. */
+  exposition(format: ExpositionFormat = 'prometheus'): Promise<string> {
+    return exposition(this.registry, format);
   }
+}
 
-  get contentType(): string {
-    return this.registry.contentType;
-  }
+function openMetricsRegistry(): Registry<OpenMetricsContentType> {
+  const registry = new Registry<OpenMetricsContentType>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  return registry;
 }
 
 /** Metrics that go nowhere, for components built outside a sidecar (unit tests). */

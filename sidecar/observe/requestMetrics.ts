@@ -1,5 +1,6 @@
-import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { Counter, Gauge, Histogram, LabelValues } from 'prom-client';
 import { GrpcStatus } from '../http/grpc.js';
+import type { TraceExemplar } from './tracing/tracing.js';
 import type { UpstreamStats } from './upstreamStats.js';
 
 /** Which side of the sidecar a listener serves: the local app's calls out, or peers' calls in. */
@@ -23,7 +24,7 @@ export class RouteRequestMetrics {
   private readonly active: { inc(value?: number): void; dec(): void };
   private readonly requestBytes: { inc(value: number): void };
   private readonly responseBytes: { inc(value: number): void };
-  private readonly endings = new Map<number, { readonly count: { inc(): void }; readonly duration: { observe(value: number): void } }>();
+  private readonly endings = new Map<number, Ending>();
 
   constructor(
     private readonly labels: { readonly direction: Direction; readonly listener: string; readonly upstream: string },
@@ -42,9 +43,16 @@ export class RouteRequestMetrics {
 
   /**
    * A request ended as its client saw it: with HTTP `status`, for gRPC calls with `grpcStatus`
-   * (undefined for plain HTTP), having arrived at `receivedAt` on the `performance.now()` clock.
+   * (undefined for plain HTTP), having arrived at `receivedAt` on the `performance.now()` clock; a
+   * sampled request's trace becomes its duration bucket's exemplar.
    */
-  finished(status: number, grpcStatus: number | undefined, receivedAt: number, bytes: { readonly request: number; readonly response: number } = NO_BYTES): void {
+  finished(
+    status: number,
+    grpcStatus: number | undefined,
+    receivedAt: number,
+    bytes: { readonly request: number; readonly response: number } = NO_BYTES,
+    exemplar?: TraceExemplar,
+  ): void {
     this.active.dec();
     const statusClass = Math.floor(status / 100);
     // A status gRPC does not define reads as UNKNOWN, as gRPC clients read it; nor can an upstream
@@ -56,15 +64,18 @@ export class RouteRequestMetrics {
     if (bound === undefined) {
       const { direction, listener, upstream } = this.labels;
       const status_class = `${statusClass}xx`;
+      const durationLabels = { direction, listener, upstream, status_class };
       bound = {
         count: this.metrics.requests.labels({ direction, listener, upstream, status_class, grpc_status: grpcStatus === undefined ? '' : String(grpcStatus) }),
-        duration: this.metrics.duration.labels({ direction, listener, upstream, status_class }),
+        duration: this.metrics.duration.labels(durationLabels),
+        durationLabels,
       };
       this.endings.set(key, bound);
     }
     const elapsedMs = performance.now() - receivedAt;
     bound.count.inc();
-    bound.duration.observe(elapsedMs / 1000);
+    if (exemplar === undefined) bound.duration.observe(elapsedMs / 1000);
+    else observeWithExemplar(this.metrics.duration, bound.durationLabels, elapsedMs / 1000, exemplar);
     if (bytes.request > 0) this.requestBytes.inc(bytes.request);
     if (bytes.response > 0) this.responseBytes.inc(bytes.response);
     this.stats?.requestFinished(status, grpcStatus, elapsedMs);
@@ -80,6 +91,20 @@ export interface RequestMetricFamilies {
 }
 
 const NO_BYTES = { request: 0, response: 0 } as const;
+
+interface Ending {
+  readonly count: { inc(): void };
+  readonly duration: { observe(value: number): void };
+  readonly durationLabels: LabelValues<Exclude<Labels, 'grpc_status'>>;
+}
+
+/**
+ * Observes `value` with the trace as its bucket's exemplar (the histogram must be created with
+ * `enableExemplars`). prom-client types exemplar labels as the metric's own label names; they are not.
+ */
+export function observeWithExemplar<T extends string>(histogram: Histogram<T>, labels: LabelValues<T>, value: number, exemplar: TraceExemplar): void {
+  histogram.observe({ labels, value, exemplarLabels: exemplar as unknown as LabelValues<T> });
+}
 
 /**
  * A listener's request metrics, with each upstream's series bound on first use so the request path

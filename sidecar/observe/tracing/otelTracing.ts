@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { context as contextApi, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type TextMapPropagator, type TextMapSetter, type Tracer } from '@opentelemetry/api';
+import { context as contextApi, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Span, type TextMapGetter, type TextMapPropagator, type TextMapSetter, type Tracer } from '@opentelemetry/api';
 import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
@@ -10,7 +10,7 @@ import { createLogger } from '../../core/log.js';
 import type { Headers } from '../../http/message.js';
 import type { ProxyRequest } from '../../http/request.js';
 import type { Direction } from '../requestMetrics.js';
-import type { AttemptTrace, RequestTrace, SpanEnding, Tracing } from './tracing.js';
+import type { AttemptTrace, RequestTrace, SpanEnding, TraceExemplar, Tracing } from './tracing.js';
 import type { Propagator, TracingConfig } from './tracingConfig.js';
 
 const log = createLogger('tracing');
@@ -83,6 +83,7 @@ function withSlash(url: string): string {
 
 class OtelRequestTrace implements RequestTrace {
   readonly requestId: string;
+  readonly exemplar: TraceExemplar | undefined;
   private readonly span: Span;
   private readonly parent: Context;
   private readonly generatedRequestId: boolean;
@@ -102,6 +103,7 @@ class OtelRequestTrace implements RequestTrace {
     if (request.peer.identity !== undefined) this.span.setAttribute('tandem.peer.identity', request.peer.identity);
     if (request.peer.address !== undefined) this.span.setAttribute('client.address', request.peer.address);
     this.parent = trace.setSpan(ROOT_CONTEXT, this.span);
+    this.exemplar = exemplarOf(this.span);
   }
 
   setUpstream(upstream: string): void {
@@ -126,12 +128,18 @@ class OtelRequestTrace implements RequestTrace {
     const headers: Record<string, string> = {};
     this.inject.inject(trace.setSpan(ROOT_CONTEXT, span), headers, headerSetter);
     if (this.generatedRequestId) headers['x-request-id'] = this.requestId;
-    return { headers, end: (ending) => endSpan(span, ending, this.request.grpc) };
+    return { headers, exemplar: exemplarOf(span), end: (ending) => endSpan(span, ending, this.request.grpc) };
   }
 
   end(ending: SpanEnding): void {
     endSpan(this.span, ending, this.request.grpc);
   }
+}
+
+/** Only a sampled span is exported, so only its ids can lead from a histogram bucket to a trace. */
+function exemplarOf(span: Span): TraceExemplar | undefined {
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return (traceFlags & TraceFlags.SAMPLED) === 0 ? undefined : { trace_id: traceId, span_id: spanId };
 }
 
 /** HTTP: the method (semantic conventions, without a route template); gRPC: `service/method`. */

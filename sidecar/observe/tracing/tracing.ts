@@ -14,10 +14,21 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
+/**
+ * A sampled span's ids, as an OpenMetrics exemplar's labels: a duration histogram's bucket points at
+ * a trace that landed in it.
+ */
+export interface TraceExemplar {
+  readonly trace_id: string;
+  readonly span_id: string;
+}
+
 /** The trace of one request Tandem received. */
 export interface RequestTrace {
   /** `x-request-id`: the client's, or one made up for it (forwarded on every attempt). */
   readonly requestId: string;
+  /** The SERVER span's ids when it is sampled (exported); undefined otherwise. */
+  readonly exemplar: TraceExemplar | undefined;
   /** Names the upstream once the router has chosen it. */
   setUpstream(upstream: string): void;
   /**
@@ -32,6 +43,8 @@ export interface RequestTrace {
 export interface AttemptTrace {
   /** Trace headers for this attempt, replacing any the client sent (and `x-request-id` when it sent none). */
   readonly headers: Readonly<Record<string, string>>;
+  /** The CLIENT span's ids when it is sampled; undefined otherwise. */
+  readonly exemplar: TraceExemplar | undefined;
   end(ending: SpanEnding): void;
 }
 

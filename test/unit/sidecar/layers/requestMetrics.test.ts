@@ -39,7 +39,7 @@ function response(init: Partial<Omit<ProxyResponse, 'body'>> = {}): ProxyRespons
 function edge(inner: Service): { service: Service; scrape: () => Promise<Scrape> } {
   const metrics = new Metrics();
   const service = requestMetrics(metrics.forListener('outbound', 'outbound.web'))(inner);
-  return { service, scrape: async () => new Scrape(parsePrometheusText(await metrics.text())) };
+  return { service, scrape: async () => new Scrape(parsePrometheusText(await metrics.exposition())) };
 }
 
 /** An upstream `web` behind a fixed router that answers each request when the test says so. */
