@@ -87,6 +87,7 @@ class OtelRequestTrace implements RequestTrace {
   private readonly span: Span;
   private readonly parent: Context;
   private readonly generatedRequestId: boolean;
+  private unrecordedAttempt: AttemptTrace | undefined;
 
   constructor(
     private readonly tracer: Tracer,
@@ -99,9 +100,14 @@ class OtelRequestTrace implements RequestTrace {
     this.generatedRequestId = typeof given !== 'string' || given === '';
     this.requestId = this.generatedRequestId ? randomUUID() : (given as string);
     const parent = EXTRACTOR.extract(ROOT_CONTEXT, request.headers, headerGetter);
-    this.span = tracer.startSpan(spanName(request), { kind: SpanKind.SERVER, attributes: { ...requestAttributes(request), 'tandem.direction': direction, 'tandem.listener': listener } }, parent);
-    if (request.peer.identity !== undefined) this.span.setAttribute('tandem.peer.identity', request.peer.identity);
-    if (request.peer.address !== undefined) this.span.setAttribute('client.address', request.peer.address);
+    // Tandem's samplers decide on the parent and the trace id alone, so attributes are built only
+    // for a span that records: an unsampled request allocates no attribute objects.
+    this.span = tracer.startSpan(spanName(request), { kind: SpanKind.SERVER }, parent);
+    if (this.span.isRecording()) {
+      this.span.setAttributes({ ...requestAttributes(request), 'tandem.direction': direction, 'tandem.listener': listener });
+      if (request.peer.identity !== undefined) this.span.setAttribute('tandem.peer.identity', request.peer.identity);
+      if (request.peer.address !== undefined) this.span.setAttribute('client.address', request.peer.address);
+    }
     this.parent = trace.setSpan(ROOT_CONTEXT, this.span);
     this.exemplar = exemplarOf(this.span);
   }
@@ -111,6 +117,9 @@ class OtelRequestTrace implements RequestTrace {
   }
 
   beginAttempt(endpoint: string, attempt: number, retryReason: string | undefined): AttemptTrace {
+    // Under a span that does not record, neither would the attempt's (sampling is parent-based): each
+    // attempt carries the request's own context, unsampled, and nothing more is made for it.
+    if (!this.span.isRecording()) return (this.unrecordedAttempt ??= { headers: this.headersFor(this.parent), exemplar: undefined, end: () => undefined });
     const span = this.tracer.startSpan(
       spanName(this.request),
       {
@@ -125,10 +134,15 @@ class OtelRequestTrace implements RequestTrace {
       },
       this.parent,
     );
+    return { headers: this.headersFor(trace.setSpan(ROOT_CONTEXT, span)), exemplar: exemplarOf(span), end: (ending) => endSpan(span, ending, this.request.grpc) };
+  }
+
+  /** The trace headers that make `context` an attempt's parent, with the `x-request-id` Tandem made up, if it did. */
+  private headersFor(context: Context): Record<string, string> {
     const headers: Record<string, string> = {};
-    this.inject.inject(trace.setSpan(ROOT_CONTEXT, span), headers, headerSetter);
+    this.inject.inject(context, headers, headerSetter);
     if (this.generatedRequestId) headers['x-request-id'] = this.requestId;
-    return { headers, exemplar: exemplarOf(span), end: (ending) => endSpan(span, ending, this.request.grpc) };
+    return headers;
   }
 
   end(ending: SpanEnding): void {
@@ -187,6 +201,7 @@ function hostOf(authority: string): string {
 }
 
 function endSpan(span: Span, ending: SpanEnding, grpc: boolean): void {
+  if (!span.isRecording()) return span.end();
   if (ending.status !== undefined) span.setAttribute('http.response.status_code', ending.status);
   if (ending.grpcStatus !== undefined) span.setAttribute('rpc.grpc.status_code', ending.grpcStatus);
   const failed = ending.error !== undefined || (ending.status !== undefined && ending.status >= 500) || (grpc && ending.grpcStatus !== undefined && ending.grpcStatus !== 0);

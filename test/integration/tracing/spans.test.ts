@@ -99,6 +99,18 @@ describe('tracing', () => {
     expect(parentOf(seen[0]?.traceparent).flags).toBe('00');
   });
 
+  it('gives every attempt of an unsampled request the same unsampled context and request id', async () => {
+    const { mesh, otlp, seen } = await traced({}, (index) => (index === 0 ? 503 : 200));
+    expect((await h1Request(mesh.port('outbound.web'), { headers: { traceparent: `00-${TRACE_ID}-${CLIENT_SPAN}-00` } })).status).toBe(200);
+    expect(await exported(mesh, otlp)).toEqual([]);
+    expect(seen).toHaveLength(2);
+    const [first, second] = seen.map((headers) => parentOf(headers.traceparent));
+    expect(first).toMatchObject({ traceId: TRACE_ID, flags: '00' });
+    expect(second).toEqual(first);
+    expect(seen[1]?.['x-request-id']).toBe(seen[0]?.['x-request-id']);
+    expect(seen[0]?.['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('shows a retried request as two attempt spans, the second with its reason', async () => {
     const { mesh, otlp, seen } = await traced({}, (index) => (index === 0 ? 503 : 200));
     expect((await h1Request(mesh.port('outbound.web'))).status).toBe(200);
