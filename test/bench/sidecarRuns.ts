@@ -25,14 +25,17 @@ export interface SidecarRunSettings {
   readonly durationS: number;
   readonly warmupS: number;
   readonly rate: number;
+  /** Rounds over every target, for benchmarks that report medians (`medianRun`). */
+  readonly rounds: number;
 }
 
-/** BENCH_DURATION (s, default 10), BENCH_WARMUP (s, default 3), BENCH_RATE (default 1000). */
+/** BENCH_DURATION (s, default 10), BENCH_WARMUP (s, default 3), BENCH_RATE (default 1000), BENCH_ROUNDS (default 3). */
 export function sidecarRunSettings(): SidecarRunSettings {
   return {
     durationS: positiveNumber('BENCH_DURATION', 10),
     warmupS: process.env['BENCH_WARMUP'] === '0' ? 0 : positiveNumber('BENCH_WARMUP', 3),
     rate: positiveNumber('BENCH_RATE', 1000),
+    rounds: Math.round(positiveNumber('BENCH_ROUNDS', 3)),
   };
 }
 
@@ -43,12 +46,15 @@ export interface Sidecar {
   readonly ports: Map<string, number>;
 }
 
-/** `tandem sidecar` as a process; resolves once `/ready` answers 200 (with mTLS: once it has its certificate). */
-export async function startSidecar(dir: string, name: string, config: Record<string, unknown>, listeners: readonly string[]): Promise<Sidecar> {
+/**
+ * `tandem sidecar` as a process (`main`: another build's CLI, for comparisons); resolves once `/ready`
+ * answers 200 (with mTLS: once it has its certificate).
+ */
+export async function startSidecar(dir: string, name: string, config: Record<string, unknown>, listeners: readonly string[], main = TANDEM_MAIN): Promise<Sidecar> {
   const configFile = join(dir, `${name}.yaml`);
   writeFileSync(configFile, stringify({ admin: { address: '127.0.0.1', port: 0 }, log: { level: 'info' }, ...config }));
   const watch = pathToFileURL(join(BENCH_DIST, 'parentWatch.js')).href;
-  const child = startChild(`tandem(${name})`, process.execPath, ['--import', watch, TANDEM_MAIN, 'sidecar', '-c', configFile]);
+  const child = startChild(`tandem(${name})`, process.execPath, ['--import', watch, main, 'sidecar', '-c', configFile]);
   const ports = new Map<string, number>();
   for (const listener of ['admin', ...listeners]) {
     const bound = await child.waitForLine(new RegExp(`listener bound"? listener=${listener.replace('.', '\\.')} address=[\\d.]+:(\\d+)`), START_TIMEOUT_MS);
@@ -102,6 +108,32 @@ export function runsTable(runs: readonly Run[], cpuColumn: string): string[] {
       return `| ${run.target} | ${fmt(run.load.p50Ms, 3)} | ${fmt(run.load.p99Ms, 3)} | ${added.join(' | ')} | ${run.sidecarsMicrosPerRequest === undefined ? '—' : fmt(run.sidecarsMicrosPerRequest, 1)} | ${run.load.failed} | ${fmt(run.otherCpuPercent, 0)} |`;
     }),
   ];
+}
+
+/**
+ * One run per target from several rounds of the same targets: the median of each figure over the
+ * rounds (failures summed), so one noisy round on a shared machine moves nothing.
+ */
+export function medianRun(rounds: readonly Run[]): Run {
+  const first = rounds[0] as Run;
+  const cpu = rounds.map((run) => run.sidecarsMicrosPerRequest);
+  return {
+    target: first.target,
+    load: {
+      ...first.load,
+      p50Ms: median(rounds.map((run) => run.load.p50Ms)),
+      p99Ms: median(rounds.map((run) => run.load.p99Ms)),
+      failed: rounds.reduce((sum, run) => sum + run.load.failed, 0),
+    },
+    sidecarsMicrosPerRequest: cpu.includes(undefined) ? undefined : median(cpu as number[]),
+    otherCpuPercent: median(rounds.map((run) => run.otherCpuPercent)),
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 /** Runs a benchmark's `main` and exits with its code; on a throw, prints it, stops every child and exits 1. */
