@@ -24,6 +24,21 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js', '**/*.mjs'],
+    ignores: ['sidecar/admin/dashboard/**'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+  {
+    // The admin dashboard's browser modules: the browser's globals, and nothing of Node's.
+    files: ['sidecar/admin/dashboard/**/*.js'],
+    languageOptions: {
+      globals: {
+        AbortSignal: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        reportError: 'readonly',
+        setTimeout: 'readonly',
+        URL: 'readonly',
+      },
+    },
   },
 );

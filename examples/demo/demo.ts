@@ -34,8 +34,8 @@ const TRUST_DOMAIN = 'demo.tandem';
  *                     (═ mutual TLS; every Tandem's certificate comes from the CA)
  *
  * Every Tandem is a child process; the CA, the greeter servers and client run in this process.
- * Prints each sidecar's identity, then one line per second: which server answered how many calls,
- * and the latency the client saw.
+ * Prints each sidecar's identity and the client Tandem's dashboard URL, then one line per second:
+ * which server answered how many calls, and the latency the client saw.
  */
 export async function runDemo(options: DemoOptions): Promise<number> {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -106,6 +106,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const localPort = clientSidecar.ports.get('outbound.greeter') as number;
     out(`Client Tandem: greeter upstream on 127.0.0.1:${localPort}; admin on http://127.0.0.1:${clientSidecar.ports.get('admin')}/clusters`);
     out(`Endpoints file (edit it to change the mesh while it runs): ${join(dir, 'endpoints.yaml')}`);
+    out(`Dashboard: http://127.0.0.1:${clientSidecar.ports.get('admin')}/dashboard`);
     out(options.durationMs === undefined ? 'Calling SayHello through the mesh; Ctrl-C stops everything.' : `Calling SayHello for ${options.durationMs / 1000}s.`);
 
     const summary = await callLoop(greeterClient(localPort), rate, out, options.durationMs === undefined ? stopped : Promise.race([stopped, delay(options.durationMs)]));

@@ -4,6 +4,7 @@ import { parseDurationMs } from '../core/duration.js';
 import { createLogger } from '../core/log.js';
 import { CONTENT_TYPES, prefersOpenMetrics, type ExpositionFormat } from '../observe/exposition.js';
 import { MAX_WINDOW_S } from '../observe/slidingWindow.js';
+import { dashboardAsset } from './dashboardAssets.js';
 
 const log = createLogger('admin');
 
@@ -64,7 +65,25 @@ const ROUTES: Readonly<Record<string, Handler>> = {
       (error: unknown) => text(res, 500, `metrics unavailable: ${(error as Error).message}\n`),
     );
   },
+  '/dashboard': (_source, res, url) => {
+    const asset = dashboardAsset(url.pathname);
+    if (asset === undefined) return text(res, 404, `no dashboard asset ${url.pathname}\n`);
+    asset.then(
+      ({ headers, body }) => {
+        res.writeHead(200, headers);
+        res.end(body);
+      },
+      (error: unknown) => text(res, 500, `dashboard unavailable: ${(error as Error).message}\n`),
+    );
+  },
 };
+
+/** Routes that also answer every path below them (`/dashboard/dashboard.js`). */
+const PREFIX_ROUTES: readonly string[] = ['/dashboard'];
+
+function routeOf(path: string): string {
+  return PREFIX_ROUTES.find((route) => path.startsWith(`${route}/`)) ?? path;
+}
 
 /**
  * POST endpoints: they change the running sidecar, so they take POST only (Envoy's rule, against a
@@ -133,7 +152,7 @@ export class AdminServer {
       req.resume(); // any body is ignored
       return action(this.source, req, res);
     }
-    const handler = ROUTES[path];
+    const handler = ROUTES[routeOf(path)];
     if (handler === undefined) return text(res, 404, `no admin endpoint ${path}\n`);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET');

@@ -20,7 +20,7 @@ function processesMentioning(text: string): string[] {
 }
 
 describe('the demo mesh (npm start)', () => {
-  it('balances greeter calls over three servers through four Tandems, over mutual TLS from its CA, and leaves no process behind', async () => {
+  it("balances greeter calls over three servers through four Tandems, over mutual TLS from its CA, prints the client Tandem's dashboard URL, and leaves no process behind", async () => {
     expect(existsSync(CLI), 'run `npm run build` first').toBe(true);
     const child = spawn(process.execPath, [CLI, 'demo', '--duration', '3s'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -39,6 +39,10 @@ describe('the demo mesh (npm start)', () => {
     // Each Tandem got its certificate from the demo's CA and printed its identity.
     expect(output.match(/: spiffe:\/\/demo\.tandem\/ns\/default\/svc\/greeter \(certificate/g), output).toHaveLength(3);
     expect(output, output).toMatch(/: spiffe:\/\/demo\.tandem\/ns\/default\/svc\/greeter-client \(certificate/);
+    // The dashboard printed is the client Tandem's, whose upstream the calls go through.
+    const clientAdmin = /Tandem on admin port (\d+): spiffe:\/\/demo\.tandem\/ns\/default\/svc\/greeter-client /.exec(output)?.[1];
+    expect(clientAdmin, output).toBeDefined();
+    expect(output).toContain(`\nDashboard: http://127.0.0.1:${clientAdmin}/dashboard\n`);
     const dir = /Endpoints file[^:]*: (\/\S+)\/endpoints\.yaml/.exec(output)?.[1];
     expect(dir, output).toBeDefined();
     expect(processesMentioning(dir as string)).toEqual([]);

@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
  * The build's stamp is tsc's own dist/tsconfig.tsbuildinfo. dist/ is stale when any TypeScript file
  * of the compiled folders, or tsconfig.json or package.json, is newer than the stamp, or when a
  * source has no compiled .js (an output deleted by hand: the stamp is removed too, since tsc
- * --incremental re-emits only what it believes changed).
+ * --incremental re-emits only what it believes changed); and when a file the build copies as it is
+ * (the dashboard's) is newer than the stamp or missing from dist/, or one was added or removed.
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -22,6 +23,8 @@ const STAMP = join(DIST, 'tsconfig.tsbuildinfo');
 /** tsconfig.json's `include`. */
 const SOURCE_DIRS = ['sidecar', 'discovery', 'ca', 'examples', 'test'];
 const CONFIG_FILES = ['tsconfig.json', 'package.json'];
+/** The folders scripts/copy-assets.mjs copies into dist/. */
+const ASSET_DIRS = ['sidecar/admin/dashboard'];
 
 function* typeScriptFiles(dir: string): Generator<string> {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -43,6 +46,14 @@ function staleness(): { why: string; fullBuild: boolean } | undefined {
       if (statSync(source).mtimeMs > builtAt) return { why: `${name} changed since the last build`, fullBuild: false };
       const output = `dist/${name.replace(/\.ts$/, '.js')}`;
       if (!name.endsWith('.d.ts') && !existsSync(join(ROOT, output))) return { why: `${output} is missing`, fullBuild: true };
+    }
+  }
+  for (const dir of ASSET_DIRS) {
+    if (statSync(join(ROOT, dir)).mtimeMs > builtAt) return { why: `a file was added to or removed from ${dir}`, fullBuild: false };
+    for (const asset of readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })) {
+      const name = join(dir, asset);
+      if (statSync(join(ROOT, name)).mtimeMs > builtAt) return { why: `${name} changed since the last build`, fullBuild: false };
+      if (!existsSync(join(DIST, name))) return { why: `dist/${name} is missing`, fullBuild: false };
     }
   }
   return undefined;
