@@ -20,7 +20,9 @@ import type { ConnectionTimeouts } from './listener/servers.js';
 import type { Service } from './http/message.js';
 import { Metrics } from './observe/metrics.js';
 import { inbound } from './stack/inbound.js';
-import { outbound, upstreamStack } from './stack/outbound.js';
+import { outbound, upstreamStack, type UpstreamTarget } from './stack/outbound.js';
+import { gatewayListeners } from './gateway/gatewayListeners.js';
+import type { RouteServices } from './gateway/gatewayRouter.js';
 import { authorityRouter, fixedRouter, type RouteTarget } from './stack/router.js';
 import type { IdentitySource } from './identity/identitySource.js';
 import { FileIdentity } from './identity/fileIdentity.js';
@@ -85,7 +87,7 @@ export class Sidecar implements AdminSource {
     const connectorFor = upstreamConnectors(config, identity, loaded.baseDir, metrics.upstreamTlsRefusals());
     if (identity !== undefined) metrics.watchIdentity(() => identity.current?.notAfter);
     const upstreams: Array<{ cluster: Cluster; deciding: DecidingLayers }> = [];
-    const targets: RouteTarget[] = [];
+    const targets: UpstreamTarget[] = [];
     for (const upstream of config.upstreams) {
       // Validation guarantees discovery is configured whenever upstreams are.
       const resolver = (discovery as DiscoveryProvider).resolver(upstream.service);
@@ -101,6 +103,14 @@ export class Sidecar implements AdminSource {
     const reusePort = options.reusePort === true;
     const tracing = await createTracing(config.tracing, config.service === undefined ? 'tandem' : `tandem-${config.service.name}`);
     const listeners = outboundListeners(config, targets, metrics, { work: work.outbound, reusePort, tracing });
+    const byName = new Map(targets.map((target) => [target.upstream.toLowerCase(), target]));
+    const routeServices: RouteServices = (upstream, overrides) => {
+      const target = byName.get(upstream.toLowerCase()) as UpstreamTarget; // validation guarantees it
+      // A gateway route that overrides nothing gets the upstream's own stack, its routes included.
+      return Object.values(overrides).every((value) => value === undefined) ? target.service : target.withRoute(overrides);
+    };
+    // Gateway requests count with the inbound side's: callers from outside, whom a drain waits for.
+    listeners.push(...gatewayListeners(config.gateways, routeServices, { metrics, work: work.inbound, reusePort, tracing, baseDir: loaded.baseDir }));
     let localApp: LocalApp | undefined;
     if (config.inbound !== undefined && config.service !== undefined) {
       const settings = config.inbound;
@@ -281,7 +291,8 @@ export class Sidecar implements AdminSource {
       if (mode === 'handover') await this.admin.close();
       // Only what was bound has anything to drain (a successor stopped mid-takeover has bound nothing).
       const bound = this.listenerList.filter((listener) => listener.port !== 0);
-      const inbound = bound.filter((listener) => listener.name === 'inbound');
+      // Inbound and the gateways: what callers from elsewhere reach, drained first.
+      const inbound = bound.filter((listener) => listener.name === 'inbound' || listener.name.startsWith('gateway.'));
       const report = await drain(
         {
           inbound,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { DiscoveryInputError } from '../../discovery/inputError.js';
 import { discoveryKind } from '../../discovery/registry.js';
 import { sessionKey } from '../affinity/sessionCookie.js';
+import { CertificateStore } from '../gateway/certificateStore.js';
 import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { createLogger } from '../core/log.js';
 import { startMemoryGovernor } from '../core/memoryGovernor.js';
@@ -51,6 +52,14 @@ function checkReferencedFiles(loaded: LoadedConfig): void {
       sessionKey(upstream.stateful_session, loaded.baseDir);
     } catch (error) {
       problems.push(`upstreams[${index}].stateful_session.key_file: ${(error as Error).message}`);
+    }
+  });
+  loaded.config.gateways.forEach((gateway, index) => {
+    if (gateway.tls === undefined) return;
+    try {
+      new CertificateStore(gateway.tls, loaded.baseDir);
+    } catch (error) {
+      problems.push(`gateways[${index}].tls.certificates: ${(error as Error).message}`);
     }
   });
   if (problems.length > 0) throw new ConfigError(loaded.source, problems);

@@ -13,6 +13,7 @@ import { AuthorizationSchema } from '../authz/authorizationConfig.js';
 import { IdentitySchema, InboundTlsSchema, UpstreamTlsSchema } from '../identity/identityConfig.js';
 import { DrainSchema } from '../lifecycle/drainConfig.js';
 import { TracingSchema } from '../observe/tracing/tracingConfig.js';
+import { GatewaySchema } from '../gateway/gatewayConfig.js';
 import { RouteSchema } from './routeConfig.js';
 import { formatFieldPath } from './issues.js';
 import { LoadBalancing } from './loadBalancing.js';
@@ -153,6 +154,8 @@ export const ConfigSchema = z
     identity: IdentitySchema.optional(),
     discovery: Discovery.optional(),
     upstreams: z.array(UpstreamSchema).default([]),
+    /** Stand-alone L7 load balancer listeners (TLS by SNI, host/path routes, weighted splits) over the upstreams. */
+    gateways: z.array(GatewaySchema).default([]),
     /** OpenTelemetry traces over OTLP/HTTP; off (and the SDK not loaded) when absent. */
     tracing: TracingSchema.optional(),
     /** How a stopping Tandem lets work finish (SIGTERM, SIGINT, `POST /drain`). */
@@ -202,6 +205,22 @@ export const ConfigSchema = z
     claim(config.inbound?.port, ['inbound', 'port']);
     claim(config.outbound.http_proxy_port, ['outbound', 'http_proxy_port']);
     config.upstreams.forEach((upstream, index) => claim(upstream.local_port, ['upstreams', index, 'local_port']));
+    const gatewayNames = new Map<string, number>();
+    config.gateways.forEach((gateway, index) => {
+      const first = gatewayNames.get(gateway.name);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['gateways', index, 'name'], message: `"${gateway.name}" is already the name of gateways[${first}]` });
+      else gatewayNames.set(gateway.name, index);
+      claim(gateway.port, ['gateways', index, 'port']);
+      claim(gateway.redirect_http?.port, ['gateways', index, 'redirect_http', 'port']);
+      gateway.routes.forEach((route, routeIndex) => {
+        const targets = route.upstream !== undefined ? [{ name: route.upstream, path: ['upstream'] }] : (route.weighted ?? []).map((target, i) => ({ name: target.upstream, path: ['weighted', i, 'upstream'] }));
+        for (const target of targets) {
+          if (names.has(target.name.toLowerCase())) continue;
+          const known = config.upstreams.map((upstream) => upstream.name).join(', ') || 'none';
+          ctx.addIssue({ code: 'custom', path: ['gateways', index, 'routes', routeIndex, ...target.path], message: `no upstream "${target.name}"; declared: ${known}` });
+        }
+      });
+    });
   });
 
 export type TandemConfig = z.output<typeof ConfigSchema>;
@@ -210,3 +229,4 @@ export type ServiceConfig = NonNullable<TandemConfig['service']>;
 export type PoolConfig = UpstreamConfig['pool'];
 export type InboundConfig = NonNullable<TandemConfig['inbound']>;
 export type OutboundConfig = TandemConfig['outbound'];
+export type { GatewayConfig } from '../gateway/gatewayConfig.js';

@@ -28,7 +28,7 @@ export class RequestContext implements PickContext {
 
   /**
    * The upstream the router chose; undefined until then, and for requests no route takes. Written by
-   * the router synchronously when the request enters it, so the edge stage above it can read it as
+   * the router (`stack/router.ts`, a gateway's `gateway/gatewayRouter.ts`) synchronously when the request enters it, so the edge stage above it can read it as
    * soon as the router has returned.
    */
   upstream: string | undefined = undefined;

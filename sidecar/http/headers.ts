@@ -50,6 +50,12 @@ export interface ForwardingInfo {
    * the SPIFFE ID it proved, for `x-forwarded-client-cert` (Envoy's `By=…;Hash=…;URI=…` form).
    */
   readonly clientCert?: { readonly by: string; readonly hash: string | undefined; readonly uri: string } | undefined;
+  /**
+   * The client is outside the mesh (a gateway's): `x-forwarded-proto` says the scheme it used to reach
+   * Tandem whatever it sent (Envoy at the edge, `use_remote_address`), since only inside the mesh does
+   * an earlier hop's word count.
+   */
+  readonly edge?: boolean;
 }
 
 /**
@@ -63,7 +69,8 @@ export const FORWARDED_CLIENT_CERT = 'x-forwarded-client-cert';
  * End-to-end request headers for the upstream. Pseudo-headers, hop-by-hop headers, headers the
  * `Connection` header names and `Expect` (Tandem answers 100-continue itself, like Envoy's default)
  * are dropped; `te: trailers` survives; `x-forwarded-for` gets the peer appended and
- * `x-forwarded-proto` is set when absent, so the first hop's scheme is kept across the mesh.
+ * `x-forwarded-proto` is set when absent (always, at the edge), so the first hop's scheme is kept
+ * across the mesh.
  */
 export function upstreamRequestHeaders(incoming: Headers, forwarding: ForwardingInfo): Headers {
   const nominated = connectionNominated(incoming['connection']);
@@ -83,7 +90,7 @@ export function upstreamRequestHeaders(incoming: Headers, forwarding: Forwarding
         ? forwarding.remoteAddress
         : `${Array.isArray(previous) ? previous.join(', ') : previous}, ${forwarding.remoteAddress}`;
   }
-  if (out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = forwarding.scheme;
+  if (out['x-forwarded-proto'] === undefined || forwarding.edge === true) out['x-forwarded-proto'] = forwarding.scheme;
   const cert = forwarding.clientCert;
   if (cert !== undefined) out[FORWARDED_CLIENT_CERT] = `By=${cert.by}${cert.hash === undefined ? '' : `;Hash=${cert.hash}`};URI=${cert.uri}`;
   return out;
@@ -116,6 +123,15 @@ export function forwardableTrailers(incoming: Headers | undefined): Headers | un
  * The service name an authority refers to on the outbound HTTP proxy port: `orders`, `orders:80`,
  * `orders.service.consul` and `orders.service.dc1.consul` all name `orders`.
  */
+/** The host of an authority, lower-case, without its port, brackets or a trailing dot (`[::1]:80` → `::1`). */
+export function hostOfAuthority(authority: string): string {
+  const lower = authority.toLowerCase();
+  if (lower.startsWith('[')) return lower.slice(1, Math.max(lower.indexOf(']'), 1));
+  const colon = lower.lastIndexOf(':');
+  const host = colon < 0 ? lower : lower.slice(0, colon);
+  return host.endsWith('.') ? host.slice(0, -1) : host;
+}
+
 export function serviceNameFromAuthority(authority: string): string {
   let host = authority.toLowerCase();
   if (host.startsWith('[')) return host; // IPv6 literal: never a service name

@@ -29,6 +29,8 @@ export interface DownstreamConnection {
   readonly peer: Peer;
   /** The SPIFFE ID this sidecar presented on the connection (mutual TLS), for `x-forwarded-client-cert`. */
   readonly localIdentity?: string | undefined;
+  /** The client is outside the mesh (a gateway's): see `ForwardingInfo.edge`. */
+  readonly edge?: boolean | undefined;
 }
 
 /** A request head as a downstream codec parsed it. */
@@ -89,11 +91,16 @@ export class ProxyRequest {
     this.path = head.path;
     const { peer, localIdentity } = connection;
     const clientCert = peer.identity !== undefined && localIdentity !== undefined ? { by: localIdentity, hash: peer.certificateHash, uri: peer.identity } : undefined;
-    this.headers = upstreamRequestHeaders(head.headers, { remoteAddress: peer.address, scheme: connection.scheme, clientCert });
+    this.headers = upstreamRequestHeaders(head.headers, { remoteAddress: peer.address, scheme: connection.scheme, clientCert, edge: connection.edge === true });
     this.grpc = isGrpcContentType(head.headers['content-type']);
     this.protocol = connection.protocol;
     this.peer = connection.peer;
     this.receivedAt = receivedAt;
     this.refused = head.refused;
+  }
+
+  /** The same request with another path (a gateway route's prefix rewrite); everything else is shared. */
+  withPath(path: string): ProxyRequest {
+    return Object.assign(Object.create(ProxyRequest.prototype) as ProxyRequest, this, { path });
   }
 }

@@ -14,6 +14,8 @@ export interface Acceptor {
    * `ready` with the stream to parse HTTP from, paused, and what it learned; or destroys the socket.
    */
   accept(socket: Socket, ready: (stream: Duplex, connection: DownstreamConnection) => void): void;
+  /** Stops what the acceptor runs besides handshakes (file watches, key rotation); called when its listener closes. */
+  close?(): void;
 }
 
 /** The HTTP/2 connection preface (RFC 9113 §3.4); h2c with prior knowledge starts with it. */

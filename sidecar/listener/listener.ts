@@ -40,6 +40,8 @@ export interface ListenerOptions {
    * it (`tandem sidecar --replace`). Linux only.
    */
   readonly reusePort?: boolean;
+  /** Clients from outside the mesh (a gateway): the forwarding headers they send are not taken on trust. */
+  readonly edge?: boolean;
 }
 
 /**
@@ -203,12 +205,14 @@ export class Listener {
     await this.whenClosed();
     clearTimeout(timer);
     clearInterval(this.sweepTimer);
+    this.acceptor.close?.();
   }
 
   private accept(socket: Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    this.acceptor.accept(socket, (stream, connection) => {
+    this.acceptor.accept(socket, (stream, accepted) => {
+      const connection = this.options.edge === true ? { ...accepted, edge: true } : accepted;
       if (connection.protocol === 'http2') {
         this.handingOver = connection;
         this.http2.emit('connection', stream); // the session reads the unshifted preface itself

@@ -5,13 +5,12 @@ import type { IdentitySource } from '../identity/identitySource.js';
 import { verifyPeerIdentity } from '../identity/peerIdentity.js';
 import { createLogger } from '../core/log.js';
 import { plaintextAcceptor, type Acceptor } from './acceptor.js';
+import { sniffTls, tlsHandshakes } from './tlsHandshakes.js';
 
 const log = createLogger('listener');
 
 /** ALPN, in the server's order of preference (RFC 7301): HTTP/2 when the client offers it. */
 export const ALPN_PROTOCOLS = ['h2', 'http/1.1'];
-/** The first byte of a TLS record carrying a handshake (RFC 8446 §5.1, ContentType handshake = 22). */
-const TLS_HANDSHAKE = 0x16;
 
 /** Why a connection was refused before any HTTP; the label of `tandem_inbound_tls_refused_total`. */
 export type TlsRefusal = 'plaintext' | 'handshake' | 'identity' | 'timeout';
@@ -62,14 +61,7 @@ export function tlsAcceptor(options: TlsAcceptorOptions): Acceptor {
   install(identity.current);
   identity.onChange(install);
 
-  /** Connections in their handshake, by the peer's `address:port`: whom to hand each to once it is secure. */
-  const pending = new Map<string, (tls: TLSSocket) => void>();
-  server.on('secureConnection', (tls: TLSSocket) => {
-    const key = `${tls.remoteAddress ?? ''}:${tls.remotePort ?? ''}`;
-    const handOver = pending.get(key);
-    pending.delete(key);
-    handOver?.(tls);
-  });
+  const handshake = tlsHandshakes(server);
   server.on('tlsClientError', (error: NodeJS.ErrnoException, tls: TLSSocket) => {
     refused(tls, error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : 'handshake', error.message);
   });
@@ -77,21 +69,13 @@ export function tlsAcceptor(options: TlsAcceptorOptions): Acceptor {
 
   return {
     accept(socket, ready) {
-      const timer = handshakeTimeoutMs > 0 ? setTimeout(() => refused(socket, 'timeout', 'no bytes'), handshakeTimeoutMs) : undefined;
-      socket.once('close', () => clearTimeout(timer));
-      socket.once('readable', () => {
-        clearTimeout(timer);
-        const first = socket.read(1) as Buffer | null;
-        if (first === null) return;
-        socket.unshift(first);
-        if (first[0] !== TLS_HANDSHAKE) {
+      const sniffed = (isTls: boolean): void => {
+        if (!isTls) {
           if (mode === 'strict') return refused(socket, 'plaintext', 'not a TLS handshake');
           return plaintext.accept(socket, ready);
         }
         if (installed === undefined) return refused(socket, 'handshake', 'this sidecar has no certificate yet');
-        const key = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`;
-        socket.once('close', () => pending.delete(key));
-        pending.set(key, (tls) => {
+        handshake(socket, (tls) => {
           if (!tls.authorized) return refused(socket, 'handshake', String(tls.authorizationError ?? 'no client certificate'));
           const peer = verifyPeerIdentity(tls.getPeerCertificate(), installed?.id.trustDomain);
           if ('problem' in peer) return refused(socket, 'identity', peer.problem);
@@ -103,8 +87,8 @@ export function tlsAcceptor(options: TlsAcceptorOptions): Acceptor {
             localIdentity: installed?.id.uri,
           });
         });
-        server.emit('connection', socket);
-      });
+      };
+      sniffTls(socket, handshakeTimeoutMs, sniffed, () => refused(socket, 'timeout', 'no bytes'));
     },
   };
 }

@@ -3,8 +3,8 @@ import { GrpcStatus } from '../http/grpc.js';
 import type { TraceExemplar } from './tracing/tracing.js';
 import type { UpstreamStats } from './upstreamStats.js';
 
-/** Which side of the sidecar a listener serves: the local app's calls out, or peers' calls in. */
-export type Direction = 'inbound' | 'outbound';
+/** Which side a listener serves: the local app's calls out, peers' calls in, or outside clients at a gateway. */
+export type Direction = 'inbound' | 'outbound' | 'gateway';
 
 /**
  * Request duration buckets in seconds: sub-millisecond steps where a sidecar's own cost shows, up to

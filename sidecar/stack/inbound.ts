@@ -3,14 +3,12 @@ import { LOCAL_APP } from '../cluster/localApp.js';
 import { stack, type Service } from '../http/message.js';
 import type { CallFacts, Verdict } from '../authz/policy.js';
 import { authorize } from '../layers/authorize.js';
-import { countInFlight } from '../layers/countInFlight.js';
-import { traceRequest } from '../layers/traceRequest.js';
-import { requestMetrics } from '../layers/requestMetrics.js';
 import { resendUnprocessed } from '../layers/resendUnprocessed.js';
 import { timeout } from '../layers/timeout.js';
 import type { InFlight } from '../lifecycle/inFlight.js';
 import type { Tracing } from '../observe/tracing/tracing.js';
 import type { ListenerRequestMetrics } from '../observe/requestMetrics.js';
+import { edgeStage } from './edge.js';
 import { fixedRouter } from './router.js';
 
 export interface InboundSettings {
@@ -36,12 +34,9 @@ export interface InboundSettings {
 export function inbound(listener: ListenerRequestMetrics, app: LocalApp, settings: InboundSettings): Service {
   return stack(
     [
-      // Edge stage. What the client got, for every request: status class, gRPC status, duration, in flight.
-      requestMetrics(listener),
-      // Peers' calls in flight: a drain waits for them, and cuts them at drain.timeout.
-      countInFlight(settings.work),
-      // A SERVER span per peer's call, child of the peer's attempt; the hop to the app is its CLIENT span.
-      ...(settings.tracing === undefined ? [] : [traceRequest(settings.tracing, 'inbound', 'inbound')]),
+      // Edge stage: request metrics, drain accounting, a SERVER span per peer's call (child of the
+      // peer's attempt; the hop to the app is its CLIENT span).
+      ...edgeStage(listener, settings.work, settings.tracing === undefined ? undefined : { tracing: settings.tracing, direction: 'inbound', listener: 'inbound' }),
       // The caller's verified SPIFFE ID against the authorization rules; a denied call ends here.
       ...(settings.authorization === undefined ? [] : [authorize(settings.authorization.policy, settings.authorization.denied)]),
     ],

@@ -7,13 +7,10 @@ import type { Cluster } from '../cluster/cluster.js';
 import { stack, type Service } from '../http/message.js';
 import { balance } from '../layers/balance.js';
 import { hashKey } from '../layers/hashKey.js';
-import { countInFlight } from '../layers/countInFlight.js';
 import { limits } from '../layers/limits.js';
-import { requestMetrics } from '../layers/requestMetrics.js';
 import { retry, type RetryObserver } from '../layers/retry.js';
 import { statefulSession } from '../layers/statefulSession.js';
 import { timeout } from '../layers/timeout.js';
-import { traceRequest } from '../layers/traceRequest.js';
 import type { InFlight } from '../lifecycle/inFlight.js';
 import type { DecidingLayers } from '../observe/lbDecision.js';
 import type { Tracing } from '../observe/tracing/tracing.js';
@@ -21,6 +18,7 @@ import type { UpstreamMetrics } from '../observe/metrics.js';
 import type { ListenerRequestMetrics } from '../observe/requestMetrics.js';
 import { RetryBudget } from '../retry/retryBudget.js';
 import { mergeRetry } from '../retry/retryConfig.js';
+import { edgeStage } from './edge.js';
 import type { RouteTarget } from './router.js';
 
 const log = createLogger('stack');
@@ -33,8 +31,8 @@ export interface TracingAt {
 
 /**
  * The outbound direction: requests the local app sends through one of Tandem's outbound listeners.
- * Read top to bottom, this file is the whole request path; it is the only place (with `inbound.ts`)
- * where layers are composed.
+ * Read top to bottom, this file is the whole request path; it is the only place (with `edge.ts`,
+ * `inbound.ts` and `gateway.ts`) where layers are composed.
  *
  *   edge stage      sees every request the listener accepted: request metrics, drain accounting,
  *                   tracing
@@ -42,17 +40,7 @@ export interface TracingAt {
  *   upstream stack  per upstream route: timeout → stateful session → hash key → retry → limits → balance
  */
 export function outbound(listener: ListenerRequestMetrics, router: Service, work: InFlight, tracing?: TracingAt): Service {
-  return stack(
-    [
-      // What the client got, for every request: status class, gRPC status, duration, in flight.
-      requestMetrics(listener),
-      // The app's calls in flight: a drain serves them to the end, and cuts them at drain.timeout.
-      countInFlight(work),
-      // A SERVER span per request (CLIENT spans per attempt come from the balance layer's dispatch).
-      ...(tracing === undefined ? [] : [traceRequest(tracing.tracing, 'outbound', tracing.listener)]),
-    ],
-    router,
-  );
+  return stack(edgeStage(listener, work, tracing === undefined ? undefined : { ...tracing, direction: 'outbound' }), router);
 }
 
 export interface UpstreamStackOptions {
@@ -65,6 +53,8 @@ export interface UpstreamStackOptions {
 /** An upstream's stack, with the pieces of it that decide where a request goes (for `/debug/lb`). */
 export interface UpstreamTarget extends RouteTarget {
   readonly deciding: DecidingLayers;
+  /** The upstream's stack under a gateway route's timeout and retry overrides (built once per route). */
+  withRoute(overrides: Partial<Pick<RouteConfig, 'timeout' | 'stream_idle_timeout' | 'retry'>>): Service;
 }
 
 /**
@@ -88,12 +78,14 @@ export function upstreamStack(cluster: Cluster, options: UpstreamStackOptions = 
         : { cookieName: session.cookie.name, codec: new SessionCookieCodec(options.sessionKey, cluster.name, session.cookie.ttl?.ms) },
   };
   const fallback = routeStack(cluster, {}, deciding, options);
-  if (config.routes.length === 0) return { upstream: cluster.name, service: fallback, deciding };
+  const withRoute = (overrides: Partial<RouteConfig>): Service => routeStack(cluster, overrides, deciding, options);
+  if (config.routes.length === 0) return { upstream: cluster.name, service: fallback, deciding, withRoute };
   const routes = config.routes.map((route) => ({ match: route.match, service: routeStack(cluster, route, deciding, options) }));
   return {
     upstream: cluster.name,
     service: (request, context) => (routes.find((route) => routeMatches(route.match, request.method, request.path))?.service ?? fallback)(request, context),
     deciding,
+    withRoute,
   };
 }
 

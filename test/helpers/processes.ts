@@ -124,13 +124,14 @@ export interface SidecarProcessConfig {
   readonly upstreams?: ReadonlyArray<{ readonly name: string; readonly local_port?: number; readonly [key: string]: unknown }>;
   readonly outbound?: { readonly address?: string; readonly http_proxy_port?: number };
   readonly inbound?: { readonly address?: string; readonly port?: number };
+  readonly gateways?: ReadonlyArray<{ readonly name: string; readonly redirect_http?: unknown; readonly [key: string]: unknown }>;
   readonly [key: string]: unknown;
 }
 
 export interface SidecarProcess {
   readonly pid: number;
   readonly files: ConfigFiles;
-  /** Bound port of a listener, as its `listener bound` line reported it: `admin`, `outbound.<upstream>`, `outbound.http_proxy`, `inbound`. */
+  /** Bound port of a listener, as its `listener bound` line reported it: `admin`, `outbound.<upstream>`, `outbound.http_proxy`, `inbound`, `gateway.<name>`. */
   port(listener: string): number;
   /** Everything the process has written to stderr so far. */
   stderr(): string;
@@ -179,6 +180,13 @@ export async function spawnSidecar(config: SidecarProcessConfig, services: Servi
   if (config.inbound !== undefined) {
     expected.add('inbound');
     document['inbound'] = { ...config.inbound, port: 0 };
+  }
+  if (config.gateways !== undefined) {
+    document['gateways'] = config.gateways.map((gateway) => {
+      expected.add(`gateway.${gateway.name}`);
+      if (gateway.redirect_http !== undefined) expected.add(`gateway.${gateway.name}.redirect`);
+      return { ...gateway, port: 0, ...(gateway.redirect_http === undefined ? {} : { redirect_http: { port: 0 } }) };
+    });
   }
   const files = writeConfig(document, services);
   const run = spawnCli(['sidecar', '-c', files.file]);

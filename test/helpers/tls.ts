@@ -10,13 +10,19 @@ export interface Certificate {
   readonly key: string;
 }
 
-/** A fresh self-signed ECDSA P-256 certificate for `localhost` and 127.0.0.1, made by the openssl CLI. */
-export function selfSignedCertificate(): Certificate {
+/**
+ * A fresh self-signed certificate made by the openssl CLI: ECDSA P-256 (or RSA 2048) for `localhost`
+ * and 127.0.0.1 unless other DNS names are given (the first is the subject's CN).
+ */
+export function selfSignedCertificate(options: { readonly names?: readonly string[]; readonly keyType?: 'ec' | 'rsa' } = {}): Certificate {
+  const names = options.names ?? ['localhost'];
+  const sans = [...names.map((name) => `DNS:${name}`), ...(options.names === undefined ? ['IP:127.0.0.1'] : [])].join(',');
+  const key = options.keyType === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
   const dir = mkdtempSync(join(tmpdir(), 'tandem-tls-'));
   try {
     execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      'req', '-x509', ...key, '-nodes', '-days', '1',
+      '-subj', `/CN=${names[0]}`, '-addext', `subjectAltName=${sans}`,
       '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
     ], { stdio: 'ignore' });
     return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };

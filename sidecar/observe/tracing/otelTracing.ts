@@ -7,6 +7,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 import { tandemVersion } from '../../core/version.js';
 import { createLogger } from '../../core/log.js';
+import { hostOfAuthority } from '../../http/headers.js';
 import type { Headers } from '../../http/message.js';
 import type { ProxyRequest } from '../../http/request.js';
 import type { Direction } from '../requestMetrics.js';
@@ -175,7 +176,7 @@ function requestAttributes(request: ProxyRequest): Record<string, string | numbe
     'http.request.method': request.method,
     'url.path': query < 0 ? request.path : request.path.slice(0, query),
     'url.scheme': request.scheme,
-    'server.address': hostOf(request.authority),
+    'server.address': hostOfAuthority(request.authority),
     'network.protocol.version': request.protocol === 'http2' ? '2' : '1.1',
   };
   if (request.grpc) {
@@ -192,12 +193,6 @@ function requestAttributes(request: ProxyRequest): Record<string, string | numbe
 function endpointAddress(endpoint: string): Record<string, string | number> {
   const colon = endpoint.lastIndexOf(':');
   return colon < 0 ? {} : { 'network.peer.address': endpoint.slice(0, colon).replace(/^\[|\]$/g, ''), 'network.peer.port': Number(endpoint.slice(colon + 1)) };
-}
-
-function hostOf(authority: string): string {
-  if (authority.startsWith('[')) return authority.slice(1, authority.indexOf(']'));
-  const colon = authority.lastIndexOf(':');
-  return colon < 0 ? authority : authority.slice(0, colon);
 }
 
 function endSpan(span: Span, ending: SpanEnding, grpc: boolean): void {

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
  */
 const WRITERS: Readonly<Record<string, readonly string[]>> = {
   attemptCancellation: ['sidecar/layers/retry.ts'],
-  upstream: ['sidecar/stack/router.ts'],
+  upstream: ['sidecar/stack/router.ts', 'sidecar/gateway/gatewayRouter.ts'],
   hashKey: ['sidecar/layers/hashKey.ts'],
   pinnedEndpoint: ['sidecar/layers/statefulSession.ts'],
   unforwardable: ['sidecar/listener/serve.ts'],

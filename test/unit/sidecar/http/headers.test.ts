@@ -52,6 +52,11 @@ describe('request headers for the upstream', () => {
     });
   });
 
+  it('at the edge, says in x-forwarded-proto the scheme the client really used, whatever it sent', () => {
+    expect(upstreamRequestHeaders({ 'x-forwarded-proto': 'https' }, { ...from, edge: true })).toMatchObject({ 'x-forwarded-proto': 'http' });
+    expect(upstreamRequestHeaders({ 'x-forwarded-proto': 'http' }, { ...from, scheme: 'https', edge: true })).toMatchObject({ 'x-forwarded-proto': 'https' });
+  });
+
   it('leaves end-to-end headers, including repeated ones, untouched', () => {
     const out = upstreamRequestHeaders({ cookie: 'a=1; b=2', accept: ['a', 'b'], 'grpc-timeout': '1S' }, from);
     expect(out).toMatchObject({ cookie: 'a=1; b=2', accept: ['a', 'b'], 'grpc-timeout': '1S' });

@@ -1,0 +1,77 @@
+import { constants as cryptoConstants, randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { createLogger } from '../core/log.js';
+import type { CertificateStore } from '../gateway/certificateStore.js';
+import type { Acceptor } from './acceptor.js';
+import { ALPN_PROTOCOLS, type TlsRefusal } from './tlsAcceptor.js';
+import { sniffTls, tlsHandshakes } from './tlsHandshakes.js';
+
+const log = createLogger('listener');
+
+/** Session-ticket keys are 48 bytes: name, HMAC secret, AES key (Node's `setTicketKeys`). */
+const TICKET_KEY_BYTES = 48;
+
+export interface TerminatingTlsOptions {
+  readonly certificates: CertificateStore;
+  /** A handshake must complete within this (and a new connection send its first byte). */
+  readonly handshakeTimeoutMs: number;
+  /** New session-ticket keys this often; 0 turns session tickets off. */
+  readonly ticketKeyRotationMs: number;
+  /** Counts each refused connection. */
+  readonly refused?: (reason: TlsRefusal) => void;
+}
+
+/**
+ * TLS termination for clients outside the mesh (a gateway): the certificate is chosen by SNI, ALPN
+ * picks HTTP/2 or HTTP/1.1, no client certificate is asked for. Sessions resume by ticket, under keys
+ * replaced every `ticketKeyRotationMs` (a ticket from before a rotation costs a full handshake); the
+ * keys live on the server's own context, which OpenSSL uses for tickets whichever certificate SNI
+ * picked.
+ */
+export function terminatingTlsAcceptor(options: TerminatingTlsOptions): Acceptor {
+  const { certificates, handshakeTimeoutMs, ticketKeyRotationMs } = options;
+  const refused = (socket: Socket, reason: TlsRefusal, detail: string): void => {
+    options.refused?.(reason);
+    log.debug('connection refused', { reason, detail, remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
+    socket.destroy();
+  };
+  const tickets = ticketKeyRotationMs > 0;
+  const server = createTlsServer({
+    ...certificates.defaultOptions,
+    ALPNProtocols: ALPN_PROTOCOLS,
+    SNICallback: (serverName, done) => done(null, certificates.contextFor(serverName)),
+    handshakeTimeout: handshakeTimeoutMs > 0 ? handshakeTimeoutMs : undefined,
+    ...(tickets ? {} : { secureOptions: cryptoConstants.SSL_OP_NO_TICKET }),
+  });
+  let ticketKeys = randomBytes(TICKET_KEY_BYTES);
+  if (tickets) server.setTicketKeys(ticketKeys);
+  const rotation = tickets ? setInterval(() => server.setTicketKeys((ticketKeys = randomBytes(TICKET_KEY_BYTES))), ticketKeyRotationMs) : undefined;
+  rotation?.unref();
+  certificates.onDefaultChange = () => {
+    server.setSecureContext({ ...certificates.defaultOptions, ...(tickets ? {} : { secureOptions: cryptoConstants.SSL_OP_NO_TICKET }) });
+    // The current keys, not new ones: sessions made before the swap still resume.
+    if (tickets) server.setTicketKeys(ticketKeys);
+  };
+  server.on('tlsClientError', (error: NodeJS.ErrnoException, tls) => {
+    refused(tls, error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : 'handshake', error.message);
+  });
+  const handshake = tlsHandshakes(server);
+
+  return {
+    accept(socket, ready) {
+      const sniffed = (isTls: boolean): void => {
+        if (!isTls) return refused(socket, 'plaintext', 'not a TLS handshake');
+        handshake(socket, (tls) => {
+          tls.on('error', () => tls.destroy()); // after the handshake, an error ends this connection only
+          ready(tls, { protocol: tls.alpnProtocol === 'h2' ? 'http2' : 'http1', scheme: 'https', peer: { address: socket.remoteAddress, port: socket.remotePort, identity: undefined } });
+        });
+      };
+      sniffTls(socket, handshakeTimeoutMs, sniffed, () => refused(socket, 'timeout', 'no bytes'));
+    },
+    close() {
+      clearInterval(rotation);
+      certificates.stop();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import type { Socket } from 'node:net';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
+
+/** The first byte of a TLS record carrying a handshake (RFC 8446 §5.1, ContentType handshake = 22). */
+const TLS_HANDSHAKE = 0x16;
+
+/**
+ * Waits for a new connection's first byte (it stays unread) and says whether it opens a TLS
+ * handshake; a connection silent for `timeoutMs` (0: no limit) goes to `silent` instead.
+ */
+export function sniffTls(socket: Socket, timeoutMs: number, sniffed: (tls: boolean) => void, silent: () => void): void {
+  const timer = timeoutMs > 0 ? setTimeout(silent, timeoutMs) : undefined;
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('readable', () => {
+    clearTimeout(timer);
+    const first = socket.read(1) as Buffer | null;
+    if (first === null) return; // closed before a byte came
+    socket.unshift(first);
+    sniffed(first[0] === TLS_HANDSHAKE);
+  });
+}
+
+/**
+ * Handshakes on a TLS server that never listens: Tandem's listener accepts the TCP connection and
+ * hands it over, and gets the secured socket back here. The server's own 'tlsClientError' handler
+ * deals with failed handshakes.
+ */
+export function tlsHandshakes(server: TlsServer): (socket: Socket, secured: (tls: TLSSocket) => void) => void {
+  /** Connections in their handshake, by the peer's `address:port`: whom to hand each to once it is secure. */
+  const pending = new Map<string, (tls: TLSSocket) => void>();
+  server.on('secureConnection', (tls: TLSSocket) => {
+    const key = `${tls.remoteAddress ?? ''}:${tls.remotePort ?? ''}`;
+    const handOver = pending.get(key);
+    pending.delete(key);
+    handOver?.(tls);
+  });
+  return (socket, secured) => {
+    const key = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`;
+    socket.once('close', () => pending.delete(key));
+    pending.set(key, secured);
+    server.emit('connection', socket);
+  };
+}
