@@ -14,6 +14,7 @@ import { IdentitySchema, InboundTlsSchema, UpstreamTlsSchema } from '../identity
 import { DrainSchema } from '../lifecycle/drainConfig.js';
 import { TracingSchema } from '../observe/tracing/tracingConfig.js';
 import { GatewaySchema } from '../gateway/gatewayConfig.js';
+import { limitFields, SIDECAR_LIMIT_DEFAULTS } from '../listener/limits.js';
 import { RouteSchema } from './routeConfig.js';
 import { formatFieldPath } from './issues.js';
 import { LoadBalancing } from './loadBalancing.js';
@@ -136,6 +137,7 @@ export const ConfigSchema = z
         port: Port,
         tls: InboundTlsSchema.prefault({}),
         ...connectionTimeouts,
+        ...limitFields(SIDECAR_LIMIT_DEFAULTS),
         /** Nothing sent either way on a stream for this long ends it (as an upstream's default, Envoy's 5 min). */
         stream_idle_timeout: DurationField.prefault('5m'),
       })
@@ -146,6 +148,7 @@ export const ConfigSchema = z
         /** One port for every upstream, routed by Host/:authority (also the transparent-proxy target). */
         http_proxy_port: Port.optional(),
         ...connectionTimeouts,
+        ...limitFields(SIDECAR_LIMIT_DEFAULTS),
       })
       .prefault({}),
     /** Who may call the local app through the inbound listener, by the caller's SPIFFE ID; everyone when absent. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Address, DurationField, Port, ServiceName } from '../config/fields.js';
+import { GATEWAY_LIMIT_DEFAULTS, limitFields } from '../listener/limits.js';
 import { RetryOverrideSchema } from '../retry/retryConfig.js';
 
 /**
@@ -119,6 +120,7 @@ export const GatewaySchema = z
   routes: z.array(GatewayRouteSchema).min(1, 'give at least one route'),
   request_headers_timeout: DurationField.prefault('10s'),
   idle_timeout: DurationField.prefault('1h'),
+  ...limitFields(GATEWAY_LIMIT_DEFAULTS),
   })
   .superRefine((gateway, ctx) => {
     if (gateway.redirect_http !== undefined && gateway.tls === undefined) ctx.addIssue({ code: 'custom', path: ['redirect_http'], message: 'needs tls (it redirects to it)' });

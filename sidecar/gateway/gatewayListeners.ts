@@ -1,6 +1,7 @@
 import type { Service } from '../http/message.js';
 import type { InFlight } from '../lifecycle/inFlight.js';
 import type { Acceptor } from '../listener/acceptor.js';
+import { limitsOf } from '../listener/limits.js';
 import { Listener } from '../listener/listener.js';
 import { terminatingTlsAcceptor } from '../listener/terminatingTlsAcceptor.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -32,6 +33,7 @@ export function gatewayListeners(gateways: readonly GatewayConfig[], services: R
   for (const config of gateways) {
     const name = `gateway.${config.name}`;
     const timeouts = { requestHeadersTimeoutMs: config.request_headers_timeout.ms, idleTimeoutMs: config.idle_timeout.ms };
+    const limits = limitsOf(config);
     const edge = (listener: string, router: Service): Service =>
       gateway(metrics.forListener('gateway', listener), router, work, tracing === undefined ? undefined : { tracing, listener });
     let acceptor: Acceptor | undefined;
@@ -45,11 +47,11 @@ export function gatewayListeners(gateways: readonly GatewayConfig[], services: R
         refused: metrics.tlsRefusals(name),
       });
     }
-    const listener = new Listener({ name, address: config.address, port: config.port, service: edge(name, gatewayRouter(config, services)), timeouts, reusePort, edge: true, ...(acceptor === undefined ? {} : { acceptor }) });
+    const listener = new Listener({ name, address: config.address, port: config.port, service: edge(name, gatewayRouter(config, services)), timeouts, limits, guarded: metrics.listenerGuards(name), reusePort, edge: true, ...(acceptor === undefined ? {} : { acceptor }) });
     listeners.push(listener);
     if (config.redirect_http !== undefined) {
       const redirectName = `${name}.redirect`;
-      listeners.push(new Listener({ name: redirectName, address: config.address, port: config.redirect_http.port, service: edge(redirectName, httpsRedirect(() => listener.port)), timeouts, reusePort }));
+      listeners.push(new Listener({ name: redirectName, address: config.address, port: config.redirect_http.port, service: edge(redirectName, httpsRedirect(() => listener.port)), timeouts, limits, guarded: metrics.listenerGuards(redirectName), reusePort }));
     }
   }
   return listeners;

@@ -9,6 +9,7 @@ import { plaintextAcceptor, type Acceptor } from './acceptor.js';
 import { onHttp1Request } from './http1Downstream.js';
 import { onHttp2Stream } from './http2Downstream.js';
 import { goAwayGracefully, guardSession } from './http2Sessions.js';
+import { SIDECAR_LIMIT_DEFAULTS, type ListenerLimits } from './limits.js';
 import { http1Server, http2Server, type ConnectionTimeouts } from './servers.js';
 
 const log = createLogger('listener');
@@ -42,6 +43,10 @@ export interface ListenerOptions {
   readonly reusePort?: boolean;
   /** Clients from outside the mesh (a gateway): the forwarding headers they send are not taken on trust. */
   readonly edge?: boolean;
+  /** What a client may use (connections, head sizes, streams); the sidecar defaults unless given. */
+  readonly limits?: ListenerLimits;
+  /** Counts what the listener refused or cut to protect itself, by reason (`tandem_listener_guarded_total`). */
+  readonly guarded?: (reason: string) => void;
 }
 
 /**
@@ -68,6 +73,7 @@ export class Listener {
   /** HTTP/1.1 connections, with when each last started a request or finished a response (`performance.now()`). */
   private readonly http1Streams = new Map<Duplex, number>();
   private draining = false;
+  private readonly maxConnections: number;
   private sweepTimer: NodeJS.Timeout | undefined;
   /** Two-phase GOAWAYs whose final GOAWAY is still to come. */
   private readonly goingAway = new Set<Promise<void>>();
@@ -75,6 +81,8 @@ export class Listener {
   constructor(private readonly options: ListenerOptions) {
     this.name = options.name;
     const { service, timeouts } = options;
+    const limits = options.limits ?? SIDECAR_LIMIT_DEFAULTS;
+    this.maxConnections = limits.maxConnections;
     this.acceptor = options.acceptor ?? plaintextAcceptor(timeouts.requestHeadersTimeoutMs);
     this.http1 = http1Server((req, res) => {
       // Draining: the response says `Connection: close`, and Node closes the connection after it.
@@ -87,8 +95,8 @@ export class Listener {
         if (this.http1Streams.has(req.socket)) this.http1Streams.set(req.socket, performance.now());
       });
       onHttp1Request(req, res, this.http1Connections.get(req.socket) as DownstreamConnection, service);
-    }, timeouts);
-    this.http2 = http2Server((stream, head, flags) => onHttp2Stream(stream, head, flags, this.http2Connections.get(stream.session as ServerHttp2Session) as DownstreamConnection, service));
+    }, timeouts, limits);
+    this.http2 = http2Server((stream, head, flags) => onHttp2Stream(stream, head, flags, this.http2Connections.get(stream.session as ServerHttp2Session) as DownstreamConnection, service), limits);
     this.http2.on('session', (session: ServerHttp2Session) => {
       this.http2Connections.set(session, this.handingOver as DownstreamConnection);
       this.sessions.add(session);
@@ -209,6 +217,12 @@ export class Listener {
   }
 
   private accept(socket: Socket): void {
+    if (this.sockets.size >= this.maxConnections) {
+      // Over the limit: closed at once, before any byte is read, so what is open keeps its share.
+      socket.destroy();
+      this.options.guarded?.('connection_limit');
+      return;
+    }
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     this.acceptor.accept(socket, (stream, accepted) => {

@@ -6,6 +6,7 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import { CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../http/http2Settings.js';
+import type { ListenerLimits } from './limits.js';
 
 /**
  * Downstream HTTP servers with Tandem's limits in place of Node's defaults, which are not safe for a
@@ -13,12 +14,6 @@ import { CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../http/http2Setti
  * Values follow Envoy's where Envoy has one (see docs/architecture.md).
  */
 
-/** Request head size limit for both protocols (Envoy `max_request_headers_kb` 60). */
-export const MAX_HEADER_BYTES = 60 * 1024;
-/** Header count limit (Envoy `max_headers_count` 100). */
-export const MAX_HEADERS = 100;
-/** Concurrent streams a client may open on one HTTP/2 connection (Node's default is 2^32-1). */
-export const MAX_CONCURRENT_STREAMS = 1024;
 /**
  * How often HTTP/1.1 connections are checked for a request head that is taking too long: a slow client
  * is closed at most this long after its `request_headers_timeout`.
@@ -38,10 +33,10 @@ export interface ConnectionTimeouts {
  * Node checks head timeouts and tracks idle connections only for a server that has emitted
  * 'listening' — which a server fed this way never does by itself — so the server is told it listens.
  */
-export function http1Server(onRequest: (req: IncomingMessage, res: ServerResponse) => void, timeouts: ConnectionTimeouts): Http1Server {
+export function http1Server(onRequest: (req: IncomingMessage, res: ServerResponse) => void, timeouts: ConnectionTimeouts, limits: ListenerLimits): Http1Server {
   const server = createHttp1Server(
     {
-      maxHeaderSize: MAX_HEADER_BYTES,
+      maxHeaderSize: limits.maxRequestHeaderBytes,
       headersTimeout: timeouts.requestHeadersTimeoutMs,
       // No limit on a whole request: uploads and long polls may legitimately last (Envoy's default too).
       requestTimeout: 0,
@@ -54,20 +49,21 @@ export function http1Server(onRequest: (req: IncomingMessage, res: ServerRespons
     },
     onRequest,
   );
-  server.maxHeadersCount = MAX_HEADERS;
+  server.maxHeadersCount = limits.maxHeadersCount;
   server.emit('listening');
   return server;
 }
 
-export function http2Server(onStream: (stream: ServerHttp2Stream, head: IncomingHttpHeaders, flags: number) => void): Http2Server {
+export function http2Server(onStream: (stream: ServerHttp2Stream, head: IncomingHttpHeaders, flags: number) => void, limits: ListenerLimits): Http2Server {
   const server = createHttp2Server({
     settings: {
-      maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+      // Node's default is 2^32-1.
+      maxConcurrentStreams: limits.maxConcurrentStreams,
       initialWindowSize: STREAM_WINDOW_BYTES,
-      maxHeaderListSize: MAX_HEADER_BYTES,
+      maxHeaderListSize: limits.maxRequestHeaderBytes,
       enablePush: false,
     },
-    maxHeaderListPairs: MAX_HEADERS,
+    maxHeaderListPairs: limits.maxHeadersCount,
   });
   server.on('session', (session) => {
     session.on('error', () => undefined); // the session closes itself; one connection's fault stays there

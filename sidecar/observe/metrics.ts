@@ -198,6 +198,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly guarded = new Counter({
+    name: 'tandem_listener_guarded_total',
+    help: 'Connections, streams and requests a listener refused or cut to protect itself, by reason: connection_limit (closed on accept, over max_connections), and the HTTP/1.1 and HTTP/2 abuse guards (see the README).',
+    labelNames: ['listener', 'reason'],
+    registers: [this.registry],
+  });
   private readonly tlsRefused = new Counter({
     name: 'tandem_tls_refused_total',
     help: 'Connections a mutual-TLS listener refused before any HTTP: plaintext (strict mode), handshake (no client certificate, another CA, expired…), identity (not a workload SVID of this trust domain), timeout.',
@@ -227,6 +233,11 @@ export class Metrics {
   /** Counts upstream connections refused in the handshake, by upstream and reason. */
   upstreamTlsRefusals(): (upstream: string, reason: string) => void {
     return (upstream, reason) => this.upstreamTlsRefused.inc({ upstream, reason });
+  }
+
+  /** Counts what a listener refused or cut to protect itself (a connection over its limit, an abusive HTTP/2 client…), by reason. */
+  listenerGuards(listener: string): (reason: string) => void {
+    return (reason) => this.guarded.inc({ listener, reason });
   }
 
   /** Counts a listener's refused TLS connections, by reason. */

@@ -18,6 +18,9 @@ describe('gateway configuration', () => {
     expect(gateway?.tls?.session_ticket_key_rotation.ms).toBe(3_600_000);
     expect(gateway?.request_headers_timeout.ms).toBe(10_000);
     expect(gateway?.routes[0]?.match).toEqual({ headers: [] });
+    // Stricter than a sidecar's listeners, which serve their own app and mesh peers.
+    expect(gateway).toMatchObject({ max_connections: 100_000, max_request_headers_kb: 60, max_headers_count: 100, headers_with_underscores: 'reject', max_concurrent_streams: 100 });
+    expect(config.outbound).toMatchObject({ max_connections: 100_000, max_request_headers_kb: 60, max_headers_count: 100, headers_with_underscores: 'allow', max_concurrent_streams: 1024 });
   });
 
   it('names the route field that points at an upstream that is not declared', () => {
