@@ -69,7 +69,8 @@ export function validateCommand(file: string): number {
   const loaded = loadChecked(file);
   if (loaded === undefined) return ExitCode.Usage;
   const { config } = loaded;
-  process.stdout.write(`${file}: valid (${config.upstreams.length} upstream(s)${config.inbound === undefined ? '' : ', inbound'})\n`);
+  const gateways = config.gateways.length === 0 ? '' : `, ${config.gateways.length} gateway(s)`;
+  process.stdout.write(`${file}: valid (${config.upstreams.length} upstream(s)${config.inbound === undefined ? '' : ', inbound'}${gateways})\n`);
   return ExitCode.Ok;
 }
 

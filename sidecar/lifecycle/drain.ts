@@ -27,7 +27,7 @@ export type DrainMode = 'shutdown' | 'handover';
 
 /** What a drain works on: the sidecar's listeners and work, and its discovery registration. */
 export interface DrainTarget {
-  /** Listeners peers call (inbound): they drain first. */
+  /** Listeners others call — inbound, and the gateways: they drain first. */
   readonly inbound: readonly Listener[];
   /** Listeners the local app calls (outbound): they serve until the app is done. */
   readonly outbound: readonly Listener[];
