@@ -4,15 +4,21 @@
  */
 import { connect, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
 /** How a call ended: its latency when it succeeded, otherwise why it failed (the failure tally's key). */
 export type CallOutcome = { ok: true; ms: number } | { ok: false; why: string };
 
-/** Opens an h2c session to 127.0.0.1:`port`. */
-export function openSession(port: number): Promise<ClientHttp2Session> {
+/**
+ * Opens an h2c session to 127.0.0.1:`port`, or with `tls` an h2 session over TLS (SNI `bench.test`,
+ * the certificate not checked: the benchmark measures the cost, not the trust).
+ */
+export function openSession(port: number, tls = false): Promise<ClientHttp2Session> {
   return new Promise((resolve, reject) => {
     // TCP_NODELAY like grpc-js and h2load: Nagle would hold small frames back.
-    const session = connect(`http://127.0.0.1:${port}`, { createConnection: () => tcpConnect({ host: '127.0.0.1', port, noDelay: true }) });
+    const session = tls
+      ? connect(`https://127.0.0.1:${port}`, { servername: 'bench.test', rejectUnauthorized: false, createConnection: () => tlsConnect({ host: '127.0.0.1', port, servername: 'bench.test', rejectUnauthorized: false, ALPNProtocols: ['h2'] }).setNoDelay(true) })
+      : connect(`http://127.0.0.1:${port}`, { createConnection: () => tcpConnect({ host: '127.0.0.1', port, noDelay: true }) });
     session.once('connect', () => resolve(session));
     session.once('error', reject);
   });

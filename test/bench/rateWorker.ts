@@ -1,6 +1,6 @@
 /**
  * The fixed-rate gRPC load generator, in its own process:
- * `node dist/test/bench/rateWorker.js <port> <rate> <seconds> <connections>`.
+ * `node dist/test/bench/rateWorker.js <port> <rate> <seconds> <connections> [tls]`.
  * Prints one line, `result <LoadResult as JSON>`, and exits.
  *
  * Open loop with evenly spaced arrivals: request i is due at start + i/rate whatever happened to the
@@ -15,13 +15,13 @@ import { GRPC_MESSAGE, GRPC_PATH, grpcFrame } from './constants.js';
 import { grpcCall, openSession } from './grpcCall.js';
 import { LatencyRecorder, type LoadResult } from './stats.js';
 
-const [portArg, rateArg, secondsArg, connectionsArg] = process.argv.slice(2);
+const [portArg, rateArg, secondsArg, connectionsArg, tlsArg] = process.argv.slice(2);
 const port = Number(portArg);
 const rate = Number(rateArg);
 const seconds = Number(secondsArg);
 const connections = Number(connectionsArg);
 if (!(port > 0) || !(rate > 0) || !(seconds > 0) || !(connections > 0)) {
-  process.stderr.write('usage: rateWorker.js <port> <rate> <seconds> <connections>\n');
+  process.stderr.write('usage: rateWorker.js <port> <rate> <seconds> <connections> [tls]\n');
   process.exit(2);
 }
 
@@ -49,7 +49,7 @@ function send(session: ClientHttp2Session): void {
 }
 
 async function main(): Promise<void> {
-  const sessions = await Promise.all(Array.from({ length: connections }, () => openSession(port)));
+  const sessions = await Promise.all(Array.from({ length: connections }, () => openSession(port, tlsArg === 'tls')));
   for (const session of sessions) session.on('error', () => undefined);
   const total = Math.round(rate * seconds);
   const intervalNs = 1e9 / rate;

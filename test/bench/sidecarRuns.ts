@@ -76,10 +76,13 @@ export interface Run {
   readonly otherCpuPercent: number;
 }
 
-/** Warm-up, then a measured fixed-rate run against `port`, with the sidecars' CPU over the measured part. */
-export async function measure(settings: SidecarRunSettings, target: string, port: number, sidecars: readonly Sidecar[]): Promise<Run> {
+/**
+ * Warm-up, then a measured fixed-rate run against `port` (over TLS with `tls`), with the sidecars' CPU
+ * over the measured part.
+ */
+export async function measure(settings: SidecarRunSettings, target: string, port: number, sidecars: readonly Sidecar[], tls = false): Promise<Run> {
   log(`${target}: ${settings.warmupS} s warm-up, ${settings.durationS} s at ${settings.rate} req/s (port ${port})`);
-  const args = (seconds: number): string[] => [String(port), String(settings.rate), String(seconds), '10'];
+  const args = (seconds: number): string[] => [String(port), String(settings.rate), String(seconds), '10', ...(tls ? ['tls'] : [])];
   if (settings.warmupS > 0) await runWorker('rate worker', 'rateWorker.js', args(settings.warmupS), settings.warmupS);
   const before = sidecars.map((sidecar) => sampleProc(sidecar.child.pid));
   const machineBefore = sampleMachine();
