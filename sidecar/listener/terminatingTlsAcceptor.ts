@@ -1,13 +1,9 @@
 import { constants as cryptoConstants, randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { createLogger } from '../core/log.js';
 import type { CertificateStore } from '../gateway/certificateStore.js';
 import type { Acceptor } from './acceptor.js';
-import { ALPN_PROTOCOLS, type TlsRefusal } from './tlsAcceptor.js';
-import { sniffTls, tlsHandshakes } from './tlsHandshakes.js';
-
-const log = createLogger('listener');
+import { ALPN_PROTOCOLS } from './tlsAcceptor.js';
+import { refuser, sniffTls, tlsHandshakes, type TlsRefusal } from './tlsHandshakes.js';
 
 /** Session-ticket keys are 48 bytes: name, HMAC secret, AES key (Node's `setTicketKeys`). */
 const TICKET_KEY_BYTES = 48;
@@ -31,11 +27,7 @@ export interface TerminatingTlsOptions {
  */
 export function terminatingTlsAcceptor(options: TerminatingTlsOptions): Acceptor {
   const { certificates, handshakeTimeoutMs, ticketKeyRotationMs } = options;
-  const refused = (socket: Socket, reason: TlsRefusal, detail: string): void => {
-    options.refused?.(reason);
-    log.debug('connection refused', { reason, detail, remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
-    socket.destroy();
-  };
+  const refused = refuser(options.refused);
   const tickets = ticketKeyRotationMs > 0;
   const server = createTlsServer({
     ...certificates.defaultOptions,
@@ -53,10 +45,7 @@ export function terminatingTlsAcceptor(options: TerminatingTlsOptions): Acceptor
     // The current keys, not new ones: sessions made before the swap still resume.
     if (tickets) server.setTicketKeys(ticketKeys);
   };
-  server.on('tlsClientError', (error: NodeJS.ErrnoException, tls) => {
-    refused(tls, error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : 'handshake', error.message);
-  });
-  const handshake = tlsHandshakes(server);
+  const handshake = tlsHandshakes(server, refused);
 
   return {
     accept(socket, ready) {

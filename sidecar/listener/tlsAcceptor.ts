@@ -1,19 +1,12 @@
-import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { IdentityMaterial } from '../identity/material.js';
 import type { IdentitySource } from '../identity/identitySource.js';
 import { verifyPeerIdentity } from '../identity/peerIdentity.js';
-import { createLogger } from '../core/log.js';
 import { plaintextAcceptor, type Acceptor } from './acceptor.js';
-import { sniffTls, tlsHandshakes } from './tlsHandshakes.js';
-
-const log = createLogger('listener');
+import { refuser, sniffTls, tlsHandshakes, type TlsRefusal } from './tlsHandshakes.js';
 
 /** ALPN, in the server's order of preference (RFC 7301): HTTP/2 when the client offers it. */
 export const ALPN_PROTOCOLS = ['h2', 'http/1.1'];
-
-/** Why a connection was refused before any HTTP; the label of `tandem_inbound_tls_refused_total`. */
-export type TlsRefusal = 'plaintext' | 'handshake' | 'identity' | 'timeout';
 
 export interface TlsAcceptorOptions {
   readonly identity: IdentitySource;
@@ -37,11 +30,7 @@ export interface TlsAcceptorOptions {
  */
 export function tlsAcceptor(options: TlsAcceptorOptions): Acceptor {
   const { identity, mode, handshakeTimeoutMs } = options;
-  const refused = (socket: Socket, reason: TlsRefusal, detail: string): void => {
-    options.refused?.(reason);
-    log.debug('connection refused', { reason, detail, remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
-    socket.destroy();
-  };
+  const refused = refuser(options.refused);
   // Node's TLS server does the handshakes (and verifies the chain); it is fed sockets, never listens.
   const server = createTlsServer({
     requestCert: true,
@@ -61,10 +50,7 @@ export function tlsAcceptor(options: TlsAcceptorOptions): Acceptor {
   install(identity.current);
   identity.onChange(install);
 
-  const handshake = tlsHandshakes(server);
-  server.on('tlsClientError', (error: NodeJS.ErrnoException, tls: TLSSocket) => {
-    refused(tls, error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : 'handshake', error.message);
-  });
+  const handshake = tlsHandshakes(server, refused);
   const plaintext = plaintextAcceptor(handshakeTimeoutMs);
 
   return {

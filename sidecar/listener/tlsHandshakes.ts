@@ -1,5 +1,22 @@
 import type { Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import { createLogger } from '../core/log.js';
+
+const log = createLogger('listener');
+
+/** Why a connection was refused before any HTTP; the label of `tandem_tls_refused_total`. */
+export type TlsRefusal = 'plaintext' | 'handshake' | 'identity' | 'timeout';
+
+/** Closes a connection refused before any HTTP, counted with its reason and logged at debug. */
+export type Refuse = (socket: Socket, reason: TlsRefusal, detail: string) => void;
+
+export function refuser(count: ((reason: TlsRefusal) => void) | undefined): Refuse {
+  return (socket, reason, detail) => {
+    count?.(reason);
+    log.debug('connection refused', { reason, detail, remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
+    socket.destroy();
+  };
+}
 
 /** The first byte of a TLS record carrying a handshake (RFC 8446 §5.1, ContentType handshake = 22). */
 const TLS_HANDSHAKE = 0x16;
@@ -22,10 +39,12 @@ export function sniffTls(socket: Socket, timeoutMs: number, sniffed: (tls: boole
 
 /**
  * Handshakes on a TLS server that never listens: Tandem's listener accepts the TCP connection and
- * hands it over, and gets the secured socket back here. The server's own 'tlsClientError' handler
- * deals with failed handshakes.
+ * hands it over, and gets the secured socket back here. A failed handshake is refused with its reason.
  */
-export function tlsHandshakes(server: TlsServer): (socket: Socket, secured: (tls: TLSSocket) => void) => void {
+export function tlsHandshakes(server: TlsServer, refuse: Refuse): (socket: Socket, secured: (tls: TLSSocket) => void) => void {
+  server.on('tlsClientError', (error: NodeJS.ErrnoException, tls: TLSSocket) => {
+    refuse(tls, error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : 'handshake', error.message);
+  });
   /** Connections in their handshake, by the peer's `address:port`: whom to hand each to once it is secure. */
   const pending = new Map<string, (tls: TLSSocket) => void>();
   server.on('secureConnection', (tls: TLSSocket) => {
