@@ -8,7 +8,7 @@ import { onCleanup } from '../helpers/cleanup.js';
 import { h1Request } from '../helpers/clients.js';
 import { openLoopUntilStopped } from '../helpers/openLoop.js';
 import { spawnCli, spawnSidecar, type SidecarProcess } from '../helpers/processes.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The admin dashboard in headless Chromium, against real sidecar processes. */
 
@@ -33,8 +33,12 @@ describe('admin dashboard (/dashboard)', () => {
   it("lists the demo's upstream and endpoints with no console error, page error or failed request, its rate up within 3 s of the calls starting", async () => {
     const { page, problems } = await watchedPage(browser);
     const demo = spawnCli(['demo', '--duration', '6s']);
-    // Whatever happens here, the demo is left to end by itself: killed, it would leave its sidecars running.
-    onCleanup(() => Promise.race([demo.exited, sleep(30_000)]));
+    // If the test fails first, the demo is stopped as Ctrl-C stops it, sidecars and all (SIGKILL would
+    // leave them running), before spawnCli's own cleanup.
+    onCleanup(async () => {
+      if (demo.child.exitCode === null && demo.child.signalCode === null) demo.child.kill('SIGINT');
+      await demo.exited;
+    });
     await waitFor('the demo to start calling', () => demo.stdout().includes('Calling SayHello'), 20_000, 5);
     const callsStarted = performance.now();
     const output = demo.stdout();
