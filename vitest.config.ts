@@ -26,6 +26,13 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false } },
       { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], globalSetup: FRESH_DIST } },
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: FRESH_DIST } },
+      // The attack matrix compares a legitimate client's p99 under attack with its p99 without one:
+      // those files run after the others, one at a time, so no other test's load lands on one window
+      // and not the other.
+      {
+        extends: true,
+        test: { name: 'hardening', include: ['test/hardening/**/*.test.ts'], globalSetup: FRESH_DIST, fileParallelism: false, sequence: { groupOrder: 1 } },
+      },
     ],
   },
 });
