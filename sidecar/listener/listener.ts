@@ -8,6 +8,7 @@ import type { DownstreamConnection } from '../http/request.js';
 import { plaintextAcceptor, type Acceptor } from './acceptor.js';
 import { onHttp1Request } from './http1Downstream.js';
 import { onHttp2Stream } from './http2Downstream.js';
+import { guardHttp2Session } from './http2Guards.js';
 import { goAwayGracefully, guardSession } from './http2Sessions.js';
 import { SIDECAR_LIMIT_DEFAULTS, type ListenerLimits } from './limits.js';
 import { http1Server, http2Server, type ConnectionTimeouts } from './servers.js';
@@ -102,6 +103,7 @@ export class Listener {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
       guardSession(session, timeouts);
+      guardHttp2Session(session, options.guarded ?? noop);
       if (this.draining) this.goAway(session); // accepted just before the listener stopped
     });
     this.tcp = createTcpServer({ noDelay: true }, (socket) => this.accept(socket));
@@ -241,3 +243,5 @@ export class Listener {
     });
   }
 }
+
+function noop(): void {}

@@ -6,6 +6,7 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import { CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../http/http2Settings.js';
+import { deferredDispatch, HTTP2_FLOOD_LIMITS } from './http2Guards.js';
 import type { ListenerLimits } from './limits.js';
 
 /**
@@ -64,11 +65,12 @@ export function http2Server(onStream: (stream: ServerHttp2Stream, head: Incoming
       enablePush: false,
     },
     maxHeaderListPairs: limits.maxHeadersCount,
+    ...HTTP2_FLOOD_LIMITS,
   });
   server.on('session', (session) => {
     session.on('error', () => undefined); // the session closes itself; one connection's fault stays there
     session.setLocalWindowSize(CONNECTION_WINDOW_BYTES); // the socket is already connected here
   });
-  server.on('stream', onStream);
+  server.on('stream', deferredDispatch(onStream));
   return server;
 }
