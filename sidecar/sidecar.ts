@@ -125,7 +125,7 @@ export class Sidecar implements AdminSource {
         mode === 'disabled' || identity === undefined
           ? undefined
           : tlsAcceptor({ identity, mode, handshakeTimeoutMs: timeouts.requestHeadersTimeoutMs, refused: metrics.tlsRefusals('inbound') });
-      listeners.push(new Listener({ name: 'inbound', address: settings.address, port: settings.port, service, timeouts, limits: limitsOf(settings), guarded: metrics.listenerGuards('inbound'), reusePort, ...(acceptor === undefined ? {} : { acceptor }) }));
+      listeners.push(new Listener({ name: 'inbound', address: settings.address, port: settings.port, service, timeouts, limits: limitsOf(settings), guarded: metrics.listenerGuards('inbound'), connectionOpened: metrics.listenerConnectionsOpen('inbound'), reusePort, ...(acceptor === undefined ? {} : { acceptor }) }));
     }
     const sidecar = new Sidecar(loaded, discovery, upstreams, localApp, listeners, metrics, identity, work, tracing);
     void sidecar.drained.promise.catch(() => undefined); // a failed drain is reported to whoever waits for it
@@ -358,7 +358,7 @@ function outboundListeners(
   const listeners: Listener[] = [];
   const listen = (name: string, port: number, router: Service): void => {
     const service = outbound(metrics.forListener('outbound', name), router, work, tracing === undefined ? undefined : { tracing, listener: name });
-    listeners.push(new Listener({ name, address: settings.address, port, service, timeouts, limits: limitsOf(settings), guarded: metrics.listenerGuards(name), reusePort }));
+    listeners.push(new Listener({ name, address: settings.address, port, service, timeouts, limits: limitsOf(settings), guarded: metrics.listenerGuards(name), connectionOpened: metrics.listenerConnectionsOpen(name), reusePort }));
   };
   config.upstreams.forEach((upstream, index) => {
     if (upstream.local_port !== undefined) listen(`outbound.${upstream.name}`, upstream.local_port, fixedRouter(targets[index] as RouteTarget));

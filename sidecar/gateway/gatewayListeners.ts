@@ -47,11 +47,11 @@ export function gatewayListeners(gateways: readonly GatewayConfig[], services: R
         refused: metrics.tlsRefusals(name),
       });
     }
-    const listener = new Listener({ name, address: config.address, port: config.port, service: edge(name, gatewayRouter(config, services)), timeouts, limits, guarded: metrics.listenerGuards(name), reusePort, edge: true, ...(acceptor === undefined ? {} : { acceptor }) });
+    const listener = new Listener({ name, address: config.address, port: config.port, service: edge(name, gatewayRouter(config, services)), timeouts, limits, guarded: metrics.listenerGuards(name), connectionOpened: metrics.listenerConnectionsOpen(name), reusePort, edge: true, ...(acceptor === undefined ? {} : { acceptor }) });
     listeners.push(listener);
     if (config.redirect_http !== undefined) {
       const redirectName = `${name}.redirect`;
-      listeners.push(new Listener({ name: redirectName, address: config.address, port: config.redirect_http.port, service: edge(redirectName, httpsRedirect(() => listener.port)), timeouts, limits, guarded: metrics.listenerGuards(redirectName), reusePort }));
+      listeners.push(new Listener({ name: redirectName, address: config.address, port: config.redirect_http.port, service: edge(redirectName, httpsRedirect(() => listener.port)), timeouts, limits, guarded: metrics.listenerGuards(redirectName), connectionOpened: metrics.listenerConnectionsOpen(redirectName), reusePort }));
     }
   }
   return listeners;

@@ -3,7 +3,7 @@ import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createLogger } from '../core/log.js';
-import type { Service } from '../http/message.js';
+import type { HttpVersion, Service } from '../http/message.js';
 import type { DownstreamConnection } from '../http/request.js';
 import { plaintextAcceptor, type Acceptor } from './acceptor.js';
 import { onHttp1Request } from './http1Downstream.js';
@@ -48,6 +48,8 @@ export interface ListenerOptions {
   readonly limits?: ListenerLimits;
   /** Counts what the listener refused or cut to protect itself, by reason (`tandem_listener_guarded_total`). */
   readonly guarded?: (reason: string) => void;
+  /** Counts a connection open, by protocol, once the acceptor has told which; what it returns counts it closed (`tandem_listener_connections`). */
+  readonly connectionOpened?: (protocol: HttpVersion) => () => void;
 }
 
 /**
@@ -101,7 +103,11 @@ export class Listener {
     this.http2.on('session', (session: ServerHttp2Session) => {
       this.http2Connections.set(session, this.handingOver as DownstreamConnection);
       this.sessions.add(session);
-      session.once('close', () => this.sessions.delete(session));
+      const closed = options.connectionOpened?.('http2');
+      session.once('close', () => {
+        this.sessions.delete(session);
+        closed?.();
+      });
       guardSession(session, timeouts);
       guardHttp2Session(session, options.guarded ?? noop);
       if (this.draining) this.goAway(session); // accepted just before the listener stopped
@@ -236,7 +242,11 @@ export class Listener {
       } else {
         this.http1Connections.set(stream, connection);
         this.http1Streams.set(stream, performance.now());
-        stream.once('close', () => this.http1Streams.delete(stream));
+        const closed = this.options.connectionOpened?.('http1');
+        stream.once('close', () => {
+          this.http1Streams.delete(stream);
+          closed?.();
+        });
         this.http1.emit('connection', stream);
         stream.resume(); // the HTTP/1 parser waits for flowing data
       }

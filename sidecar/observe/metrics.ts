@@ -204,6 +204,12 @@ export class Metrics {
     labelNames: ['listener', 'reason'],
     registers: [this.registry],
   });
+  private readonly listenerConnections = new Gauge({
+    name: 'tandem_listener_connections',
+    help: 'Client connections a listener has open, by protocol once known (http1; http2: HTTP/2 sessions, which end with their socket).',
+    labelNames: ['listener', 'protocol'],
+    registers: [this.registry],
+  });
   private readonly tlsRefused = new Counter({
     name: 'tandem_tls_refused_total',
     help: 'Connections a mutual-TLS listener refused before any HTTP: plaintext (strict mode), handshake (no client certificate, another CA, expired…), identity (not a workload SVID of this trust domain), timeout.',
@@ -238,6 +244,15 @@ export class Metrics {
   /** Counts what a listener refused or cut to protect itself (a connection over its limit, an abusive HTTP/2 client…), by reason. */
   listenerGuards(listener: string): (reason: string) => void {
     return (reason) => this.guarded.inc({ listener, reason });
+  }
+
+  /** Keeps `tandem_listener_connections`: counts a connection of the listener open; what it returns counts it closed. */
+  listenerConnectionsOpen(listener: string): (protocol: string) => () => void {
+    for (const protocol of ['http1', 'http2']) this.listenerConnections.set({ listener, protocol }, 0);
+    return (protocol) => {
+      this.listenerConnections.inc({ listener, protocol });
+      return () => this.listenerConnections.dec({ listener, protocol });
+    };
   }
 
   /** Counts a listener's refused TLS connections, by reason. */
