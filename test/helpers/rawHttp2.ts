@@ -1,13 +1,13 @@
 import { connect, type Socket } from 'node:net';
 import { onCleanup } from './cleanup.js';
+import { Flag, frame, FrameType, getHeaderBlock } from './http2Floods.js';
 
-/** HTTP/2 frame types a raw client needs (RFC 9113 §6). */
-export const FrameType = { Data: 0x0, Headers: 0x1, RstStream: 0x3, Settings: 0x4, Ping: 0x6, Goaway: 0x7 } as const;
+export { FrameType };
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const END_STREAM = 0x1;
-const ACK = 0x1;
-const END_HEADERS = 0x4;
+const END_STREAM = Flag.EndStream;
+const ACK = Flag.Ack;
+const END_HEADERS = Flag.EndHeaders;
 
 export interface ReceivedFrame {
   readonly type: number;
@@ -16,22 +16,6 @@ export interface ReceivedFrame {
   readonly payload: Buffer;
   /** When it arrived, on the `performance.now()` clock. */
   readonly at: number;
-}
-
-function frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const header = Buffer.alloc(9);
-  header.writeUIntBE(payload.length, 0, 3);
-  header[3] = type;
-  header[4] = flags;
-  header.writeUInt32BE(streamId, 5);
-  return Buffer.concat([header, payload]);
-}
-
-/** An HPACK string literal, not Huffman-coded (RFC 7541 §5.2); short values only. */
-function hpackString(value: string): Buffer {
-  const bytes = Buffer.from(value, 'latin1');
-  if (bytes.length > 126) throw new Error('value too long for this encoder');
-  return Buffer.concat([Buffer.from([bytes.length]), bytes]);
 }
 
 /**
@@ -54,13 +38,19 @@ export class RawHttp2Client {
   private readonly socket: Socket;
   private pending = Buffer.alloc(0);
 
-  constructor(port: number) {
+  /** `initialWindowSize`: SETTINGS_INITIAL_WINDOW_SIZE to announce (RFC 9113 §6.5.2); 0 lets the server send no DATA. */
+  constructor(port: number, options: { readonly initialWindowSize?: number } = {}) {
     this.socket = connect({ host: '127.0.0.1', port });
     this.socket.on('error', () => undefined); // a reset surfaces as 'close'
     onCleanup(() => this.socket.destroy());
     this.connected = new Promise((resolve) =>
       this.socket.once('connect', () => {
-        this.socket.write(Buffer.concat([PREFACE, frame(FrameType.Settings, 0, 0)]));
+        const settings = Buffer.alloc(options.initialWindowSize === undefined ? 0 : 6);
+        if (options.initialWindowSize !== undefined) {
+          settings.writeUInt16BE(0x4, 0); // SETTINGS_INITIAL_WINDOW_SIZE
+          settings.writeUInt32BE(options.initialWindowSize, 2);
+        }
+        this.socket.write(Buffer.concat([PREFACE, frame(FrameType.Settings, 0, 0, settings)]));
         resolve(performance.now());
       }),
     );
@@ -78,14 +68,7 @@ export class RawHttp2Client {
 
   /** A GET for `path` on stream `streamId` (odd, increasing), whole in one HEADERS frame. */
   get(streamId: number, authority: string, path = '/'): void {
-    const block = Buffer.concat([
-      Buffer.from([0x82, 0x86]), // :method GET, :scheme http (static table 2 and 6)
-      Buffer.from([0x01]), // :authority, literal without indexing, name from static table 1
-      hpackString(authority),
-      Buffer.from([0x04]), // :path, literal without indexing, name from static table 4
-      hpackString(path),
-    ]);
-    this.socket.write(frame(FrameType.Headers, END_HEADERS | END_STREAM, streamId, block));
+    this.socket.write(frame(FrameType.Headers, END_HEADERS | END_STREAM, streamId, getHeaderBlock(authority, path)));
   }
 
   /**
@@ -95,6 +78,25 @@ export class RawHttp2Client {
    */
   unfinishedHead(streamId: number): void {
     this.socket.write(frame(FrameType.Headers, END_STREAM, streamId, Buffer.from([0x82, 0x86])));
+  }
+
+  /** Writes `bytes` (frames from http2Floods.ts) as they are. */
+  send(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  /** Stops reading what the server sends (TCP back-pressure builds up on its side), or starts again. */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
+  /** Ends the connection with a TCP reset, no GOAWAY (an abrupt client). */
+  reset(): void {
+    this.socket.resetAndDestroy();
   }
 
   /** Every GOAWAY received, in order, with its last-stream-id. */
