@@ -24,6 +24,11 @@ export function spawnRolloutApp(name: string, options: { netns?: string } = {}):
   return spawnBackendProcess('rolloutAppProcess', [name], 10_000, options.netns);
 }
 
+/** `recordingBackendProcess.js`: the attack matrix's backend, which records the attacker's requests (`GET /__record`). */
+export function spawnRecordingBackend(protocol: 'http1' | 'http2', mode: 'ok' | 'hold' | 'stream'): Promise<ChildBackend> {
+  return spawnBackendProcess('recordingBackendProcess', [protocol, mode]);
+}
+
 /**
  * Starts `test/helpers/<script>.js` from `dist/` (built by `npm run build`, as for the e2e tests) with
  * the test's own Node, and resolves once it prints `ready port=N`. Its stdin stays open; it exits
