@@ -30,13 +30,22 @@ describe('HTTP/2 connection churn against a gateway listener', () => {
     const edge = await startEdge();
     const perRound = Math.ceil(1_000 / ROUNDS);
     const attack = windowOverflow();
-    const run = await attackUnderLoad(edge, () => runConcurrently(perRound, CONCURRENCY, () => attackOnce(edge.port, attack)), ROUNDS);
+    const sessionsDuring: number[] = [];
+    const run = await attackUnderLoad(
+      edge,
+      async () => {
+        sessionsDuring.push(await edge.connections('http2')); // the legitimate client's, at least
+        return runConcurrently(perRound, CONCURRENCY, () => attackOnce(edge.port, attack));
+      },
+      ROUNDS,
+    );
     const sessionsLeft = await settledGauge(() => edge.connections('http2'));
     const protocolErrors = await edge.guarded('http2_protocol_error');
-    const message = describeRun('A8', run, { sessionsLeft, http2_protocol_error: protocolErrors });
+    const message = describeRun('A8', run, { sessionsDuring, sessionsLeft, http2_protocol_error: protocolErrors });
     console.log(message);
     expect(run.cuts.map((cut) => cut.goawayCode), message).toEqual(run.cuts.map(() => ErrorCode.FlowControlError));
     expect(slowestClose(run.cuts), message).toBeLessThanOrEqual(1_000);
+    expect(Math.min(...sessionsDuring), message).toBeGreaterThanOrEqual(1);
     expect(sessionsLeft, message).toBe(0);
     expect(protocolErrors, message).toBe(run.cuts.length);
     expectLegitUnharmed(run, 20 * MiB, message);
@@ -46,10 +55,12 @@ describe('HTTP/2 connection churn against a gateway listener', () => {
     const edge = await startEdge();
     const perRound = Math.ceil(2_000 / ROUNDS);
     let dropped = 0;
+    const sessionsDuring: number[] = [];
     const run = await attackUnderLoad(
       edge,
-      async () =>
-        (
+      async () => {
+        sessionsDuring.push(await edge.connections('http2')); // the legitimate client's, at least
+        return (
           await runConcurrently(perRound, CONCURRENCY, async (index) => {
             if (index % 2 === 0) return [await attackOnce(edge.port, BROKEN_HEADER_BLOCK)];
             // Abrupt: a request, then a TCP reset with no GOAWAY either way.
@@ -60,16 +71,18 @@ describe('HTTP/2 connection churn against a gateway listener', () => {
             dropped++;
             return [];
           })
-        ).flat(),
+        ).flat();
+      },
       ROUNDS,
     );
     const sessionsLeft = await settledGauge(() => edge.connections('http2'));
     const { byPath } = await edge.recorded();
     const protocolErrors = await edge.guarded('http2_protocol_error');
-    const message = describeRun('A12', run, { dropped, sessionsLeft, upstreamRequests: byPath, http2_protocol_error: protocolErrors });
+    const message = describeRun('A12', run, { dropped, sessionsDuring, sessionsLeft, upstreamRequests: byPath, http2_protocol_error: protocolErrors });
     console.log(message);
     expect(run.cuts.map((cut) => cut.goawayCode), message).toEqual(run.cuts.map(() => ErrorCode.CompressionError));
     expect(slowestClose(run.cuts), message).toBeLessThanOrEqual(1_000);
+    expect(Math.min(...sessionsDuring), message).toBeGreaterThanOrEqual(1);
     expect(sessionsLeft, message).toBe(0);
     expect(byPath['/after-goaway'] ?? 0, message).toBe(0);
     expect(protocolErrors, message).toBe(run.cuts.length);
