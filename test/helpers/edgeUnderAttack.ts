@@ -49,15 +49,15 @@ export interface EdgeOptions {
   readonly mode?: 'ok' | 'hold' | 'stream';
   /** The upstream's protocol (http1 unless given). */
   readonly protocol?: 'http1' | 'http2';
-  /** More keys of the upstream's configuration. */
-  readonly upstream?: Record<string, unknown>;
+  /** Gateway routes placed before the one that sends everything to the upstream. */
+  readonly routes?: ReadonlyArray<Record<string, unknown>>;
 }
 
 export async function startEdge(options: EdgeOptions = {}): Promise<Edge> {
   const protocol = options.protocol ?? 'http1';
   const backend = await spawnRecordingBackend(protocol, options.mode ?? 'ok');
   const sidecar = await spawnSidecar(
-    { upstreams: [{ name: 'web', protocol, ...options.upstream }], gateways: [{ name: 'edge', address: '127.0.0.1', routes: [{ upstream: 'web' }] }] },
+    { upstreams: [{ name: 'web', protocol }], gateways: [{ name: 'edge', address: '127.0.0.1', routes: [...(options.routes ?? []), { upstream: 'web' }] }] },
     { web: [backend.endpoint] },
   );
   const admin = sidecar.port('admin');
