@@ -51,7 +51,8 @@ describe('HTTP/2 session guards', () => {
       await sleep(5);
     }
     await Promise.race([client.closed, sleep(1_000)]);
-    expect(client.goaway()?.errorCode).toBe(ErrorCode.EnhanceYourCalm);
+    const seen = `dispatched ${server.dispatched.length}, guards ${server.reasons.join()}, frames ${client.frames.map((f) => f.type).join()}`;
+    expect(client.goaway()?.errorCode, seen).toBe(ErrorCode.EnhanceYourCalm);
     expect(client.closedAt).toBeDefined();
     expect(server.reasons).toEqual(['http2_premature_reset']);
     expect(server.dispatched.length).toBeGreaterThan(0);
