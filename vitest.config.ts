@@ -5,9 +5,10 @@ import { defineConfig } from 'vitest/config';
 const FRESH_DIST = ['test/helpers/freshDist.ts'];
 
 /**
- * `npm test` (what CI runs) runs all three projects; `npm run test:unit`, `test:integration` and
+ * `npm test` runs the unit, integration and e2e projects; `npm run test:unit`, `test:integration` and
  * `test:e2e` one each; `npm run test:soak` the socket-level ones with literal durations
- * (test/helpers/soak.ts).
+ * (test/helpers/soak.ts); `npm run test:hardening` the attack matrix, which CI runs after `npm test`
+ * (a bare `vitest run` runs all four, the attack matrix last).
  */
 export default defineConfig({
   test: {

@@ -45,15 +45,17 @@ export interface ForwardingInfo {
   readonly remoteAddress: string | undefined;
   /** The scheme the downstream connection used (`http`, `https`). */
   readonly scheme: string;
+  /** The request's `:authority` (or Host), for `x-forwarded-host`; absent when it had none. */
+  readonly authority?: string | undefined;
   /**
    * On a mutual-TLS connection: this sidecar's SPIFFE ID, the SHA-256 of the client's certificate and
    * the SPIFFE ID it proved, for `x-forwarded-client-cert` (Envoy's `By=…;Hash=…;URI=…` form).
    */
   readonly clientCert?: { readonly by: string; readonly hash: string | undefined; readonly uri: string } | undefined;
   /**
-   * The client is outside the mesh (a gateway's): `x-forwarded-proto` says the scheme it used to reach
-   * Tandem whatever it sent (Envoy at the edge, `use_remote_address`), since only inside the mesh does
-   * an earlier hop's word count.
+   * The client is outside the mesh (a gateway's): `x-forwarded-proto` and `x-forwarded-host` say the
+   * scheme and host it used to reach Tandem whatever it sent (Envoy at the edge, `use_remote_address`),
+   * since only inside the mesh does an earlier hop's word count.
    */
   readonly edge?: boolean;
 }
@@ -68,9 +70,9 @@ export const FORWARDED_CLIENT_CERT = 'x-forwarded-client-cert';
 /**
  * End-to-end request headers for the upstream. Pseudo-headers, hop-by-hop headers, headers the
  * `Connection` header names and `Expect` (Tandem answers 100-continue itself, like Envoy's default)
- * are dropped; `te: trailers` survives; `x-forwarded-for` gets the peer appended and
- * `x-forwarded-proto` is set when absent (always, at the edge), so the first hop's scheme is kept
- * across the mesh.
+ * are dropped; `te: trailers` survives; `x-forwarded-for` gets the peer appended; `x-forwarded-proto`
+ * and `x-forwarded-host` are set when absent (always, at the edge), so the first hop's scheme and host
+ * are kept across the mesh.
  */
 export function upstreamRequestHeaders(incoming: Headers, forwarding: ForwardingInfo): Headers {
   const nominated = connectionNominated(incoming['connection']);
@@ -91,6 +93,9 @@ export function upstreamRequestHeaders(incoming: Headers, forwarding: Forwarding
         : `${Array.isArray(previous) ? previous.join(', ') : previous}, ${forwarding.remoteAddress}`;
   }
   if (out['x-forwarded-proto'] === undefined || forwarding.edge === true) out['x-forwarded-proto'] = forwarding.scheme;
+  if (forwarding.authority !== undefined && forwarding.authority !== '' && (out['x-forwarded-host'] === undefined || forwarding.edge === true)) {
+    out['x-forwarded-host'] = forwarding.authority;
+  }
   const cert = forwarding.clientCert;
   if (cert !== undefined) out[FORWARDED_CLIENT_CERT] = `By=${cert.by}${cert.hash === undefined ? '' : `;Hash=${cert.hash}`};URI=${cert.uri}`;
   return out;

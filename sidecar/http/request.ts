@@ -91,7 +91,7 @@ export class ProxyRequest {
     this.path = head.path;
     const { peer, localIdentity } = connection;
     const clientCert = peer.identity !== undefined && localIdentity !== undefined ? { by: localIdentity, hash: peer.certificateHash, uri: peer.identity } : undefined;
-    this.headers = upstreamRequestHeaders(head.headers, { remoteAddress: peer.address, scheme: connection.scheme, clientCert, edge: connection.edge === true });
+    this.headers = upstreamRequestHeaders(head.headers, { remoteAddress: peer.address, scheme: connection.scheme, authority: head.authority, clientCert, edge: connection.edge === true });
     this.grpc = isGrpcContentType(head.headers['content-type']);
     this.protocol = connection.protocol;
     this.peer = connection.peer;

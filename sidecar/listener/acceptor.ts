@@ -38,13 +38,19 @@ export function plaintextAcceptor(firstBytesTimeoutMs: number): Acceptor {
   };
 }
 
+/**
+ * Every listener the detection adds comes off once it is done: a closure left on the socket would keep
+ * the detection's whole scope (its timer, the first bytes) for the life of the connection.
+ */
 function detectHttpVersion(socket: Socket, timeoutMs: number, onDetected: (version: HttpVersion) => void): void {
   let seen: Buffer = Buffer.alloc(0);
   const timer = timeoutMs > 0 ? setTimeout(() => socket.destroy(), timeoutMs) : undefined;
+  const onClose = (): void => clearTimeout(timer);
   const finish = (version: HttpVersion): void => {
     clearTimeout(timer);
     socket.off('data', onData);
     socket.off('error', onError);
+    socket.off('close', onClose);
     socket.pause();
     socket.unshift(seen);
     onDetected(version);
@@ -62,5 +68,5 @@ function detectHttpVersion(socket: Socket, timeoutMs: number, onDetected: (versi
   };
   socket.on('data', onData);
   socket.on('error', onError);
-  socket.once('close', () => clearTimeout(timer));
+  socket.once('close', onClose);
 }

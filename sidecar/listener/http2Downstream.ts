@@ -9,6 +9,7 @@ import { ErrorCode, type TandemError } from '../core/errors.js';
 import { RequestContext } from '../http/context.js';
 import { isGrpcContentType } from '../http/grpc.js';
 import { END_STREAM_FLAG } from '../http/http2Settings.js';
+import { releaseWhenClosed } from '../http/releaseStream.js';
 import type { Headers, ProxyResponse, ResponseBody, Service } from '../http/message.js';
 import { ProxyRequest, type DownstreamConnection } from '../http/request.js';
 import { RequestBody } from '../http/requestBody.js';
@@ -31,6 +32,7 @@ export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeade
   const context = new RequestContext();
   const downstream = new Http2Downstream(stream, method === 'HEAD', isGrpcContentType(head['content-type']), context);
   stream.on('error', noop); // resets are observed through 'close'
+  releaseWhenClosed(stream);
   const refused = method === undefined || path === undefined || method === 'CONNECT' ? 'CONNECT and requests without :path are not proxied' : undefined;
   const empty = (flags & END_STREAM_FLAG) !== 0;
   // Tandem answers the expectation itself and does not forward it (as it does on HTTP/1.1, where

@@ -232,7 +232,11 @@ export class Listener {
       return;
     }
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      // The parsed stream is the socket itself on plaintext; a TLS socket over it closes with it.
+      this.http1Streams.delete(socket);
+    });
     this.acceptor.accept(socket, (stream, accepted) => {
       const connection = this.options.edge === true ? { ...accepted, edge: true } : accepted;
       if (connection.protocol === 'http2') {
@@ -243,10 +247,12 @@ export class Listener {
         this.http1Connections.set(stream, connection);
         this.http1Streams.set(stream, performance.now());
         const closed = this.options.connectionOpened?.('http1');
-        stream.once('close', () => {
-          this.http1Streams.delete(stream);
-          closed?.();
-        });
+        if (stream !== socket || closed !== undefined) {
+          stream.once('close', () => {
+            this.http1Streams.delete(stream);
+            closed?.();
+          });
+        }
         this.http1.emit('connection', stream);
         stream.resume(); // the HTTP/1 parser waits for flowing data
       }

@@ -27,9 +27,11 @@ const TLS_HANDSHAKE = 0x16;
  */
 export function sniffTls(socket: Socket, timeoutMs: number, sniffed: (tls: boolean) => void, silent: () => void): void {
   const timer = timeoutMs > 0 ? setTimeout(silent, timeoutMs) : undefined;
-  socket.once('close', () => clearTimeout(timer));
+  const onClose = (): void => clearTimeout(timer);
+  socket.once('close', onClose);
   socket.once('readable', () => {
     clearTimeout(timer);
+    socket.off('close', onClose); // nothing of the sniffing stays with the connection
     const first = socket.read(1) as Buffer | null;
     if (first === null) return; // closed before a byte came
     socket.unshift(first);
@@ -46,17 +48,20 @@ export function tlsHandshakes(server: TlsServer, refuse: Refuse): (socket: Socke
     refuse(tls, error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : 'handshake', error.message);
   });
   /** Connections in their handshake, by the peer's `address:port`: whom to hand each to once it is secure. */
-  const pending = new Map<string, (tls: TLSSocket) => void>();
+  const pending = new Map<string, { readonly secured: (tls: TLSSocket) => void; readonly socket: Socket; readonly forget: () => void }>();
   server.on('secureConnection', (tls: TLSSocket) => {
     const key = `${tls.remoteAddress ?? ''}:${tls.remotePort ?? ''}`;
     const handOver = pending.get(key);
+    if (handOver === undefined) return;
     pending.delete(key);
-    handOver?.(tls);
+    handOver.socket.off('close', handOver.forget); // an established connection keeps nothing of its handshake
+    handOver.secured(tls);
   });
   return (socket, secured) => {
     const key = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`;
-    socket.once('close', () => pending.delete(key));
-    pending.set(key, secured);
+    const forget = (): boolean => pending.delete(key);
+    socket.once('close', forget);
+    pending.set(key, { secured, socket, forget });
     server.emit('connection', socket);
   };
 }

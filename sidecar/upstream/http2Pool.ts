@@ -18,6 +18,7 @@ import type { RequestContext } from '../http/context.js';
 import type { Headers, ProxyResponse } from '../http/message.js';
 import type { ProxyRequest } from '../http/request.js';
 import { ConnectionSource, type ConnectionPool, type PoolOptions, type PoolStats } from './pool.js';
+import { releaseWhenClosed } from '../http/releaseStream.js';
 import { StreamedBody } from './streamedBody.js';
 import {
   connectFailed,
@@ -349,6 +350,7 @@ class Http2Exchange {
       this.streamError = error.code === 'ERR_HTTP2_STREAM_CANCEL' && error.cause !== undefined ? error.cause : error;
     });
     stream.on('close', this.onClose);
+    releaseWhenClosed(stream);
     this.releaseCancel = context.attemptCancellation.onCancel((reason) => {
       this.cancelledBy = reason;
       if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);

@@ -44,7 +44,11 @@ async function startEdge(): Promise<Edge> {
   };
   const backends: Record<string, string[]> = {};
   for (const name of ['web-v1', 'web-v2', 'api']) {
-    const backend = await startHttp1Backend((req, res) => res.end(`${name} ${req.url ?? ''}`));
+    const backend = await startHttp1Backend((req, res) => {
+      const { 'x-forwarded-for': forwardedFor, 'x-forwarded-proto': proto, 'x-forwarded-host': host } = req.headers;
+      res.setHeader('x-seen-forwarded', JSON.stringify({ for: forwardedFor, proto, host }));
+      res.end(`${name} ${req.url ?? ''}`);
+    });
     backends[name] = [backend.endpoint];
   }
   const gateway = await spawnSidecar(
@@ -96,9 +100,9 @@ async function served(port: number, servername: string | undefined): Promise<{ c
 }
 
 /** One HTTPS request to the gateway for `host`, trusting that site's certificate, on keep-alive connections. */
-function get(port: number, host: string, path: string, ca: string): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function get(port: number, host: string, path: string, ca: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: host, headers: { host }, ca, agent }, (res) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: host, headers: { ...headers, host }, ca, agent }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
@@ -141,9 +145,12 @@ describe('gateway', () => {
     resumed.destroy();
   });
 
-  it('routes by host and path, rewriting the prefix, and answers 404 where no route matches', async () => {
+  it('routes by host and path, rewriting the prefix, sets the forwarding headers, and answers 404 where no route matches', async () => {
     const { port } = await startEdge();
-    expect(await get(port, 'shop.test', '/api/items?x=1', shop.cert)).toMatchObject({ status: 200, body: 'api /items?x=1' });
+    const api = await get(port, 'shop.test', '/api/items?x=1', shop.cert, { 'x-forwarded-proto': 'http', 'x-forwarded-host': 'evil.test' });
+    expect(api).toMatchObject({ status: 200, body: 'api /items?x=1' });
+    // What the client claims in forwarding headers is replaced at the edge; the address it came from is appended.
+    expect(JSON.parse(api.headers['x-seen-forwarded'] as string)).toEqual({ for: '127.0.0.1', proto: 'https', host: 'shop.test' });
     expect(await get(port, 'www.blog.test', '/post', blog.cert)).toMatchObject({ status: 200, body: 'web-v2 /post' });
     const miss = await get(port, 'blog.test', '/post', blog.cert);
     expect(miss.status).toBe(404);

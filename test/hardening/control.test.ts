@@ -8,7 +8,7 @@ import { runUnderAttack, startLegitLoad, summarize } from '../helpers/underAttac
  * in name agree, so a test that finds the attacked p99 over twice the quiet one has found the attack.
  */
 describe('the attack measurement with no attack', () => {
-  for (const protocol of ['http1'] as const) {
+  for (const protocol of ['http1', 'http2'] as const) {
     it(`sees the same ${protocol} latency in both kinds of window`, async () => {
       const backend = await startHttp1Backend((_req, res) => res.end('ok'));
       const sidecar = await spawnSidecar({ upstreams: [{ name: 'web' }], gateways: [{ name: 'edge', address: '127.0.0.1', routes: [{ upstream: 'web' }] }] }, { web: [backend.endpoint] });

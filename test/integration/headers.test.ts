@@ -116,6 +116,15 @@ describe.each(PROTOCOL_PAIRS)('headers, $label', (pair) => {
     expect(seen.map((exchange) => exchange.headers['x-forwarded-proto'])).toEqual(['http', 'https']);
   });
 
+  it('sets x-forwarded-host to the host the client asked for when absent and keeps a value already there', async () => {
+    const { port, seen } = await recordingProxy(pair);
+    const authority = 'orders.example:8080';
+    const host = pair.downstream === 'http1' ? { host: authority } : { ':authority': authority };
+    await send(pair.downstream, port, { headers: host });
+    await send(pair.downstream, port, { headers: { ...host, 'x-forwarded-host': 'shop.example.com' } });
+    expect(seen.map((exchange) => exchange.headers['x-forwarded-host'])).toEqual([authority, 'shop.example.com']);
+  });
+
   it('forwards Host / :authority unchanged', async () => {
     const { port, seen } = await recordingProxy(pair);
     const authority = 'Orders.example:8443';

@@ -57,6 +57,13 @@ describe('request headers for the upstream', () => {
     expect(upstreamRequestHeaders({ 'x-forwarded-proto': 'http' }, { ...from, scheme: 'https', edge: true })).toMatchObject({ 'x-forwarded-proto': 'https' });
   });
 
+  it('keeps the first hop host in x-forwarded-host, and at the edge says the host the client asked for', () => {
+    expect(upstreamRequestHeaders({}, { ...from, authority: 'orders:8080' })['x-forwarded-host']).toBe('orders:8080');
+    expect(upstreamRequestHeaders({ 'x-forwarded-host': 'shop.example.com' }, { ...from, authority: 'orders' })['x-forwarded-host']).toBe('shop.example.com');
+    expect(upstreamRequestHeaders({ 'x-forwarded-host': 'evil.example' }, { ...from, authority: 'shop.example.com', edge: true })['x-forwarded-host']).toBe('shop.example.com');
+    expect(upstreamRequestHeaders({}, { ...from, authority: '' })['x-forwarded-host']).toBeUndefined();
+  });
+
   it('leaves end-to-end headers, including repeated ones, untouched', () => {
     const out = upstreamRequestHeaders({ cookie: 'a=1; b=2', accept: ['a', 'b'], 'grpc-timeout': '1S' }, from);
     expect(out).toMatchObject({ cookie: 'a=1; b=2', accept: ['a', 'b'], 'grpc-timeout': '1S' });
