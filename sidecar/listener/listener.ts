@@ -7,6 +7,7 @@ import type { Service } from '../http/message.js';
 import type { DownstreamConnection } from '../http/request.js';
 import { plaintextAcceptor, type Acceptor } from './acceptor.js';
 import { onHttp1Request } from './http1Downstream.js';
+import { headerNamePolicy } from './headerNames.js';
 import { onHttp2Stream } from './http2Downstream.js';
 import { goAwayGracefully, guardSession } from './http2Sessions.js';
 import { SIDECAR_LIMIT_DEFAULTS, type ListenerLimits } from './limits.js';
@@ -84,6 +85,8 @@ export class Listener {
     const limits = options.limits ?? SIDECAR_LIMIT_DEFAULTS;
     this.maxConnections = limits.maxConnections;
     this.acceptor = options.acceptor ?? plaintextAcceptor(timeouts.requestHeadersTimeoutMs);
+    const guarded = options.guarded ?? ((): void => undefined);
+    const names = headerNamePolicy(limits.headersWithUnderscores, guarded);
     this.http1 = http1Server((req, res) => {
       // Draining: the response says `Connection: close`, and Node closes the connection after it.
       if (this.draining) res.shouldKeepAlive = false;
@@ -94,9 +97,9 @@ export class Listener {
         // Not for a connection that has gone meanwhile (its entry is removed on close).
         if (this.http1Streams.has(req.socket)) this.http1Streams.set(req.socket, performance.now());
       });
-      onHttp1Request(req, res, this.http1Connections.get(req.socket) as DownstreamConnection, service);
+      onHttp1Request(req, res, this.http1Connections.get(req.socket) as DownstreamConnection, service, names);
     }, timeouts, limits);
-    this.http2 = http2Server((stream, head, flags) => onHttp2Stream(stream, head, flags, this.http2Connections.get(stream.session as ServerHttp2Session) as DownstreamConnection, service), limits);
+    this.http2 = http2Server((stream, head, flags) => onHttp2Stream(stream, head, flags, this.http2Connections.get(stream.session as ServerHttp2Session) as DownstreamConnection, service, names), limits);
     this.http2.on('session', (session: ServerHttp2Session) => {
       this.http2Connections.set(session, this.handingOver as DownstreamConnection);
       this.sessions.add(session);
