@@ -46,6 +46,7 @@ export function http1Server(onRequest: (req: IncomingMessage, res: ServerRespons
       keepAliveTimeout: timeouts.idleTimeoutMs,
       keepAliveTimeoutBuffer: 0,
       connectionsCheckingInterval: HEAD_TIMEOUT_CHECK_MS,
+      requireHostHeader: false, // checked by Http1Guards, which counts what it refuses
     },
     onRequest,
   );
