@@ -62,6 +62,16 @@ class Http1Downstream implements Downstream {
     res.writeHead(response.status, headers as Record<string, string | string[]>);
   }
 
+  /**
+   * Slow readers (reliability-matrix S3): a client that does not read is held by backpressure alone.
+   * `false` pauses the upstream body until 'drain', so Tandem holds at most Node's writable buffer
+   * (16 KiB high-water mark, overshot by one chunk) and one upstream read per connection. No chunk
+   * then passes, so the exchange's `stream_idle_timeout` runs out and the failure closes the
+   * connection: Envoy's answer too, whose stream idle timer sees no activity while its connection
+   * buffer (per_connection_buffer_limit_bytes) sits above the high watermark. Once all of a response
+   * is in the kernel's socket buffers the exchange is over and the connection idle: `idle_timeout`
+   * closes it, as Envoy's does. No separate send timeout: it would duplicate those two.
+   */
   data(chunk: Buffer): boolean {
     this.context.responseBytes += chunk.length;
     if (this.res.write(chunk)) return true;
