@@ -6,7 +6,7 @@ import { spawnSidecar, type SidecarProcess } from '../helpers/processes.js';
 import { scrapeMetrics } from '../helpers/prometheus.js';
 import { startRecordingBackend, type RecordingBackend } from '../helpers/recordingBackend.js';
 import { connectionsFrom, localPortsOf } from '../helpers/procSockets.js';
-import { requireSlowHttpTest, runSlowHttpTest, startSlowHttpTest, type SlowHttpRun } from '../helpers/slowHttpTest.js';
+import { prepareSlowHttpTest, requireSlowHttpTest, type PreparedSlowHttpTest, type SlowHttpRun } from '../helpers/slowHttpTest.js';
 import { runUnderAttack, startLegitLoad, summarize, type AttackReport } from '../helpers/underAttack.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -123,14 +123,15 @@ describe('slow HTTP/1.1 clients at the gateway', () => {
     const load = await startLegitLoad('http1', port, 250);
     const runs: SlowHttpRun[] = [];
     const witnesses: Array<{ closedAfterMs: number; received: string }> = [];
+    const attackers = [0, 1].map(() => prepareSlowHttpTest(['-H', '-c', '150', '-i', '3', '-r', '50', '-p', '2', '-u', `http://127.0.0.1:${port}/slow`], ATTACK_SECONDS));
     const report = await runUnderAttack({
       load,
       rounds: 2,
       windowMs: 3_000,
       rssBytes: () => sidecar.rssBytes(),
-      attack: async () => {
+      attack: async (round) => {
         const [run, ...seen] = await Promise.all([
-          runSlowHttpTest(['-H', '-c', '150', '-i', '3', '-r', '50', '-p', '2', '-u', `http://127.0.0.1:${port}/slow`], ATTACK_SECONDS),
+          (attackers[round] as PreparedSlowHttpTest).start().done,
           witness(port, 'GET /slow HTTP/1.1\r\nHost: app\r\n', 'X-Slow: 1\r\n'),
           witness(port, 'GET /slow HTTP/1.1\r\nHost: app\r\n', 'X-Slow: 1\r\n'),
         ]);
@@ -170,14 +171,15 @@ describe('slow HTTP/1.1 clients at the gateway', () => {
     const load = await startLegitLoad('http1', port, 250);
     const runs: SlowHttpRun[] = [];
     const witnesses: Array<{ closedAfterMs: number; received: string }> = [];
+    const attackers = [0, 1].map(() => prepareSlowHttpTest(['-B', '-c', '150', '-i', '1', '-r', '50', '-s', '8192', '-p', '2', '-u', `http://127.0.0.1:${port}/slow`], ATTACK_SECONDS));
     const report = await runUnderAttack({
       load,
       rounds: 2,
       windowMs: 3_000,
       rssBytes: () => sidecar.rssBytes(),
-      attack: async () => {
+      attack: async (round) => {
         const [run, ...seen] = await Promise.all([
-          runSlowHttpTest(['-B', '-c', '150', '-i', '1', '-r', '50', '-s', '8192', '-p', '2', '-u', `http://127.0.0.1:${port}/slow`], ATTACK_SECONDS),
+          (attackers[round] as PreparedSlowHttpTest).start().done,
           witness(port, 'POST /slow HTTP/1.1\r\nHost: app\r\nContent-Length: 8192\r\n\r\n', 'a'),
           witness(port, 'POST /slow HTTP/1.1\r\nHost: app\r\nContent-Length: 8192\r\n\r\n', 'a'),
         ]);
@@ -218,14 +220,17 @@ describe('slow HTTP/1.1 clients at the gateway', () => {
     const load = await startLegitLoad('http1', port, 250);
     const runs: SlowHttpRun[] = [];
     const held: Array<{ early: number; late: number }> = [];
+    const attackers = [0, 1].map(() =>
+      prepareSlowHttpTest(['-X', '-c', '100', '-r', '50', '-w', '1', '-y', '2', '-n', '5', '-z', '32', '-p', '3', '-u', `http://127.0.0.1:${port}/big`], ATTACK_SECONDS),
+    );
     const report = await runUnderAttack({
       load,
       rounds: 2,
       windowMs: 3_000,
       rssBytes: () => sidecar.rssBytes(),
-      attack: async () => {
+      attack: async (round) => {
         const witnesses = [neverReading(port), neverReading(port)]; // beside slowhttptest's 32 bytes every 5 s
-        const attack = startSlowHttpTest(['-X', '-c', '100', '-r', '50', '-w', '1', '-y', '2', '-n', '5', '-z', '32', '-p', '3', '-u', `http://127.0.0.1:${port}/big`], ATTACK_SECONDS);
+        const attack = (attackers[round] as PreparedSlowHttpTest).start();
         const heldNow = (): number => {
           const attackerPorts = localPortsOf(attack.pid);
           for (const socket of witnesses) attackerPorts.add(socket.localPort ?? 0);

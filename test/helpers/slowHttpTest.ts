@@ -47,27 +47,34 @@ export interface SlowHttpAttack {
   readonly done: Promise<SlowHttpRun>;
 }
 
+/** A slowhttptest forked and waiting: `start()` lets it begin. */
+export interface PreparedSlowHttpTest {
+  start(): SlowHttpAttack;
+}
+
 /**
- * Starts `slowhttptest <args> -g -o …`, which runs to its end (its `-l` test length; killed 20 s
- * after that).
+ * Forks `slowhttptest <args> -g -o …` now, held before its first byte until `start()`: forking from
+ * the test process stalls its event loop for tens of milliseconds (measured), which must not fall in
+ * an attack window, where the backend living in this process would count it against Tandem. Once
+ * started it runs to its end (its `-l` test length; killed 20 s after that).
  */
-export function startSlowHttpTest(args: readonly string[], lengthSeconds: number): SlowHttpAttack {
+export function prepareSlowHttpTest(args: readonly string[], lengthSeconds: number): PreparedSlowHttpTest {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-slowhttp-'));
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const prefix = join(dir, 'stats');
-  const child = spawn('slowhttptest', [...args, '-l', String(lengthSeconds), '-g', '-o', prefix], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const killer = setTimeout(() => child.kill('SIGKILL'), (lengthSeconds + 20) * 1_000);
+  // The shell waits for a line on stdin, then becomes slowhttptest (same process id).
+  const child = spawn('sh', ['-c', 'read go && exec slowhttptest "$@"', 'sh', ...args, '-l', String(lengthSeconds), '-g', '-o', prefix], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const done = statistics(child, `${prefix}.csv`);
   onCleanup(() => {
-    clearTimeout(killer);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  const done = statistics(child, `${prefix}.csv`).finally(() => clearTimeout(killer));
-  return { pid: child.pid ?? 0, done };
-}
-
-/** Runs slowhttptest to its end and returns its per-second statistics. */
-export function runSlowHttpTest(args: readonly string[], lengthSeconds: number): Promise<SlowHttpRun> {
-  return startSlowHttpTest(args, lengthSeconds).done;
+  return {
+    start() {
+      child.stdin.end('go\n');
+      const killer = setTimeout(() => child.kill('SIGKILL'), (lengthSeconds + 20) * 1_000);
+      return { pid: child.pid ?? 0, done: done.finally(() => clearTimeout(killer)) };
+    },
+  };
 }
 
 async function statistics(child: ChildProcess, csv: string): Promise<SlowHttpRun> {
