@@ -64,8 +64,8 @@ class Http1Downstream implements Downstream {
 
   /**
    * Slow readers (reliability-matrix S3): a client that does not read is held by backpressure alone.
-   * `false` pauses the upstream body until 'drain', so Tandem holds at most Node's writable buffer
-   * (16 KiB high-water mark, overshot by one chunk) and one upstream read per connection. No chunk
+   * `false` pauses the upstream body until 'drain', so Tandem holds only Node's buffers on both sides
+   * (each a 16 KiB high-water mark overshot by at most one 64 KiB socket read). No chunk
    * then passes, so the exchange's `stream_idle_timeout` runs out and the failure closes the
    * connection: Envoy's answer too, whose stream idle timer sees no activity while its connection
    * buffer (per_connection_buffer_limit_bytes) sits above the high watermark. Once all of a response

@@ -17,7 +17,7 @@ import type { Duplex } from 'node:stream';
 export const Http1GuardReason = {
   /** llhttp could not parse the request (smuggling shapes, malformed heads and chunks). */
   BadRequest: 'http1_bad_request',
-  /** The head was over `max_request_headers_kb` or `max_headers_count` (431). */
+  /** The head was over `max_request_headers_kb` (431). (Node drops fields past `max_headers_count` silently.) */
   HeadersTooLarge: 'http1_headers_too_large',
   /** Chunk extensions over llhttp's limit (413). */
   ChunkExtensionsTooLarge: 'http1_chunk_extensions_too_large',
