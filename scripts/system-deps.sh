@@ -4,11 +4,12 @@
 #   iproute2                    `ip`: the network namespaces the in-place upgrade test runs in
 #   chromium                    the headless browser the dashboard test drives (through playwright-core)
 #   python3-prometheus-client   the Prometheus project's OpenMetrics parser, a strict reader of /metrics
+#   slowhttptest                the slow-loris, slow-body and slow-read attackers of the hardening tests
 #   nghttp2-client (--bench)    h2load, the HTTP/2 load generator
 # Only what is missing is installed; needs root and Debian's package index.
 set -euo pipefail
 
-wanted=(openssl iproute2 chromium python3-prometheus-client)
+wanted=(openssl iproute2 chromium python3-prometheus-client slowhttptest)
 if [[ "${1:-}" == "--bench" ]]; then wanted+=(nghttp2-client); fi
 
 missing=()

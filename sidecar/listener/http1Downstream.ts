@@ -4,19 +4,21 @@ import { RequestContext } from '../http/context.js';
 import type { Headers, ProxyResponse, ResponseBody, Service } from '../http/message.js';
 import { ProxyRequest, type DownstreamConnection } from '../http/request.js';
 import { RequestBody } from '../http/requestBody.js';
+import type { HeaderNamePolicy } from './headerNames.js';
 import { localReply } from './respond.js';
 import { cancelled, serve, type Downstream } from './serve.js';
 
 /** Handles one HTTP/1.1 request from `http.Server`. */
-export function onHttp1Request(req: IncomingMessage, res: ServerResponse, connection: DownstreamConnection, service: Service): void {
+export function onHttp1Request(req: IncomingMessage, res: ServerResponse, connection: DownstreamConnection, service: Service, names: HeaderNamePolicy): void {
   const context = new RequestContext();
   const downstream = new Http1Downstream(req, res, context);
   const url = req.url ?? '';
   const target = parseTarget(req) ?? { authority: req.headers.host ?? '', path: url, refused: `cannot proxy request target "${url}"` };
-  const headers = req.headers as Headers;
+  const { headers, refused } = names(req.headers);
   // RFC 9112 §6.3: a request has a body only if it says so with Content-Length or Transfer-Encoding.
   const empty = headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0');
-  const request = new ProxyRequest({ method: req.method ?? 'GET', ...target, headers }, new RequestBody(empty ? undefined : req, empty), connection);
+  const head = { method: req.method ?? 'GET', ...target, headers, ...(refused === undefined ? {} : { refused }) };
+  const request = new ProxyRequest(head, new RequestBody(empty ? undefined : req, empty), connection);
   res.on('close', () => {
     if (!res.writableFinished) context.cancellation.cancel(cancelled());
   });
@@ -60,6 +62,16 @@ class Http1Downstream implements Downstream {
     res.writeHead(response.status, headers as Record<string, string | string[]>);
   }
 
+  /**
+   * Slow readers (reliability-matrix S3): a client that does not read is held by backpressure alone.
+   * `false` pauses the upstream body until 'drain', so Tandem holds only Node's buffers on both sides
+   * (each a 16 KiB high-water mark overshot by at most one 64 KiB socket read). No chunk
+   * then passes, so the exchange's `stream_idle_timeout` runs out and the failure closes the
+   * connection: Envoy's answer too, whose stream idle timer sees no activity while its connection
+   * buffer (per_connection_buffer_limit_bytes) sits above the high watermark. Once all of a response
+   * is in the kernel's socket buffers the exchange is over and the connection idle: `idle_timeout`
+   * closes it, as Envoy's does. No separate send timeout: it would duplicate those two.
+   */
   data(chunk: Buffer): boolean {
     this.context.responseBytes += chunk.length;
     if (this.res.write(chunk)) return true;

@@ -13,6 +13,7 @@ import { releaseWhenClosed } from '../http/releaseStream.js';
 import type { Headers, ProxyResponse, ResponseBody, Service } from '../http/message.js';
 import { ProxyRequest, type DownstreamConnection } from '../http/request.js';
 import { RequestBody } from '../http/requestBody.js';
+import type { HeaderNamePolicy } from './headerNames.js';
 import { encodeGrpcMessage, localReply } from './respond.js';
 import { cancelled, serve, type Downstream } from './serve.js';
 
@@ -26,21 +27,22 @@ function asReceived(endStream: boolean): RespondOptions {
 }
 
 /** Handles one stream from the HTTP/2 server. */
-export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeaders, flags: number, connection: DownstreamConnection, service: Service): void {
+export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeaders, flags: number, connection: DownstreamConnection, service: Service, names: HeaderNamePolicy): void {
   const method = head[':method'];
   const path = head[':path'];
   const context = new RequestContext();
   const downstream = new Http2Downstream(stream, method === 'HEAD', isGrpcContentType(head['content-type']), context);
   stream.on('error', noop); // resets are observed through 'close'
   releaseWhenClosed(stream);
-  const refused = method === undefined || path === undefined || method === 'CONNECT' ? 'CONNECT and requests without :path are not proxied' : undefined;
+  const named = names(head);
+  const refused = method === undefined || path === undefined || method === 'CONNECT' ? 'CONNECT and requests without :path are not proxied' : named.refused;
   const empty = (flags & END_STREAM_FLAG) !== 0;
   // Tandem answers the expectation itself and does not forward it (as it does on HTTP/1.1, where
   // Node's server sends the 100): the client may send its body at once.
   if (!empty && head.expect?.toLowerCase() === '100-continue') stream.additionalHeaders({ ':status': 100 });
   const authority = head[':authority'] ?? head.host ?? '';
   const request = new ProxyRequest(
-    { method: method ?? '', scheme: head[':scheme'], authority, path: path ?? '', headers: head, refused },
+    { method: method ?? '', scheme: head[':scheme'], authority, path: path ?? '', headers: named.headers, refused },
     new RequestBody(empty ? undefined : stream, empty),
     connection,
   );

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { DurationField } from '../config/fields.js';
+import { formatDurationMs } from '../core/duration.js';
 
 /**
  * What one listener lets a client use, against hostile and broken clients alike. Every listener kind
@@ -17,6 +19,11 @@ export interface ListenerLimits {
   readonly headersWithUnderscores: 'allow' | 'drop' | 'reject';
   /** HTTP/2 streams a client may have open on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
   readonly maxConcurrentStreams: number;
+  /**
+   * Time an HTTP/1.1 request has to arrive whole, head and body, from its first byte (Envoy's
+   * `request_timeout`); over it: 408 and the connection closed (slow-body guard). 0 is off.
+   */
+  readonly requestTimeoutMs: number;
 }
 
 export const SIDECAR_LIMIT_DEFAULTS: ListenerLimits = {
@@ -26,12 +33,14 @@ export const SIDECAR_LIMIT_DEFAULTS: ListenerLimits = {
   maxHeadersCount: 100, // Envoy max_headers_count 100
   headersWithUnderscores: 'allow', // Envoy's default; apps in a mesh may use such names
   maxConcurrentStreams: 1024, // gRPC clients multiplex many calls on one connection to their sidecar
+  requestTimeoutMs: 0, // Envoy's default: uploads and long polls from the local app may last
 };
 
 export const GATEWAY_LIMIT_DEFAULTS: ListenerLimits = {
   ...SIDECAR_LIMIT_DEFAULTS,
   headersWithUnderscores: 'reject', // Envoy's edge best practice: they can smuggle past CGI-style header mapping
   maxConcurrentStreams: 100, // Envoy's edge best practice
+  requestTimeoutMs: 5 * 60_000, // Envoy's edge best practice (request_timeout 300 s)
 };
 
 /** The limit keys of a listener's configuration, with `defaults` filled in. */
@@ -42,6 +51,7 @@ export function limitFields(defaults: ListenerLimits) {
     max_headers_count: z.int().min(1).max(10_000).default(defaults.maxHeadersCount),
     headers_with_underscores: z.enum(['allow', 'drop', 'reject']).default(defaults.headersWithUnderscores),
     max_concurrent_streams: z.int().min(1).max(2 ** 31 - 1).default(defaults.maxConcurrentStreams),
+    request_timeout: DurationField.prefault(formatDurationMs(defaults.requestTimeoutMs)),
   };
 }
 
@@ -52,6 +62,7 @@ export function limitsOf(config: {
   readonly max_headers_count: number;
   readonly headers_with_underscores: ListenerLimits['headersWithUnderscores'];
   readonly max_concurrent_streams: number;
+  readonly request_timeout: { readonly ms: number };
 }): ListenerLimits {
   return {
     maxConnections: config.max_connections,
@@ -59,5 +70,6 @@ export function limitsOf(config: {
     maxHeadersCount: config.max_headers_count,
     headersWithUnderscores: config.headers_with_underscores,
     maxConcurrentStreams: config.max_concurrent_streams,
+    requestTimeoutMs: config.request_timeout.ms,
   };
 }

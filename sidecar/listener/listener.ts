@@ -7,6 +7,8 @@ import type { HttpVersion, Service } from '../http/message.js';
 import type { DownstreamConnection } from '../http/request.js';
 import { plaintextAcceptor, type Acceptor } from './acceptor.js';
 import { onHttp1Request } from './http1Downstream.js';
+import { Http1Guards } from './http1Guards.js';
+import { headerNamePolicy } from './headerNames.js';
 import { onHttp2Stream } from './http2Downstream.js';
 import { guardHttp2Session } from './http2Guards.js';
 import { goAwayGracefully, guardSession } from './http2Sessions.js';
@@ -87,6 +89,9 @@ export class Listener {
     const limits = options.limits ?? SIDECAR_LIMIT_DEFAULTS;
     this.maxConnections = limits.maxConnections;
     this.acceptor = options.acceptor ?? plaintextAcceptor(timeouts.requestHeadersTimeoutMs);
+    const guarded = options.guarded ?? ((): void => undefined);
+    const names = headerNamePolicy(limits.headersWithUnderscores, guarded);
+    const guards = new Http1Guards(guarded);
     this.http1 = http1Server((req, res) => {
       // Draining: the response says `Connection: close`, and Node closes the connection after it.
       if (this.draining) res.shouldKeepAlive = false;
@@ -97,9 +102,10 @@ export class Listener {
         // Not for a connection that has gone meanwhile (its entry is removed on close).
         if (this.http1Streams.has(req.socket)) this.http1Streams.set(req.socket, performance.now());
       });
-      onHttp1Request(req, res, this.http1Connections.get(req.socket) as DownstreamConnection, service);
+      if (guards.admit(req, res)) onHttp1Request(req, res, this.http1Connections.get(req.socket) as DownstreamConnection, service, names);
     }, timeouts, limits);
-    this.http2 = http2Server((stream, head, flags) => onHttp2Stream(stream, head, flags, this.http2Connections.get(stream.session as ServerHttp2Session) as DownstreamConnection, service), limits);
+    this.http1.on('clientError', guards.onClientError);
+    this.http2 = http2Server((stream, head, flags) => onHttp2Stream(stream, head, flags, this.http2Connections.get(stream.session as ServerHttp2Session) as DownstreamConnection, service, names), limits);
     this.http2.on('session', (session: ServerHttp2Session) => {
       this.http2Connections.set(session, this.handingOver as DownstreamConnection);
       this.sessions.add(session);

@@ -38,15 +38,19 @@ export function http1Server(onRequest: (req: IncomingMessage, res: ServerRespons
   const server = createHttp1Server(
     {
       maxHeaderSize: limits.maxRequestHeaderBytes,
-      headersTimeout: timeouts.requestHeadersTimeoutMs,
-      // No limit on a whole request: uploads and long polls may legitimately last (Envoy's default too).
-      requestTimeout: 0,
+      // Node refuses a head timeout longer than the request timeout; the head is part of the request,
+      // so the shorter one bounds it anyway.
+      headersTimeout: limits.requestTimeoutMs > 0 ? Math.min(timeouts.requestHeadersTimeoutMs || Infinity, limits.requestTimeoutMs) : timeouts.requestHeadersTimeoutMs,
+      // request_timeout: the whole request, body included (slow-body guard); 0 lets uploads and long
+      // polls last (Envoy's default). Checked with the head timeout, every HEAD_TIMEOUT_CHECK_MS.
+      requestTimeout: limits.requestTimeoutMs,
       // An idle keep-alive connection closes at idle_timeout, the value it advertises (Keep-Alive:
       // timeout=N). Node would otherwise wait a further keepAliveTimeoutBuffer (1 s); clients that honour
       // the hint (Node's agent, browsers) stop reusing a connection before it, which is that buffer's aim.
       keepAliveTimeout: timeouts.idleTimeoutMs,
       keepAliveTimeoutBuffer: 0,
       connectionsCheckingInterval: HEAD_TIMEOUT_CHECK_MS,
+      requireHostHeader: false, // checked by Http1Guards, which counts what it refuses
     },
     onRequest,
   );

@@ -1,6 +1,6 @@
 /**
  * A legitimate client in a process of its own (`node dist/test/helpers/legitLoadProcess.js PROTOCOL
- * PORT RATE`), so that an attack driven from the test process cannot stall it: what it measures is
+ * PORT RATE [MAX_SOCKETS]`), so that an attack driven from the test process cannot stall it: what it measures is
  * Tandem's latency, not the test's. It sends GET / at RATE per second, open loop (each request starts
  * on schedule whether or not earlier ones have finished), over one keep-alive HTTP/1.1 agent or one
  * h2c session, until its stdin closes. Each request's outcome is a line on stdout:
@@ -11,7 +11,7 @@
 import { Agent, request as http1Request } from 'node:http';
 import { connect, type ClientHttp2Session } from 'node:http2';
 
-const [protocol, portText, rateText] = process.argv.slice(2);
+const [protocol, portText, rateText, socketsText] = process.argv.slice(2);
 const port = Number(portText);
 const rate = Number(rateText);
 if ((protocol !== 'http1' && protocol !== 'http2') || !(port > 0) || !(rate > 0)) {
@@ -20,7 +20,8 @@ if ((protocol !== 'http1' && protocol !== 'http2') || !(port > 0) || !(rate > 0)
 }
 
 const now = (): number => performance.timeOrigin + performance.now();
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+/** HTTP/1.1 connections at most (64 unless given): a test at a connection cap keeps the client to those it has. */
+const agent = new Agent({ keepAlive: true, maxSockets: socketsText === undefined ? 64 : Number(socketsText) });
 let session: ClientHttp2Session | undefined;
 
 function h2(): ClientHttp2Session {

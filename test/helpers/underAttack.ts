@@ -27,11 +27,15 @@ export interface Sample {
   readonly outcome: string;
 }
 
-/** Starts `legitLoadProcess.js` (from dist/) against `port`; resolves once it has warmed up and its load begins. */
-export async function startLegitLoad(protocol: 'http1' | 'http2', port: number, ratePerSecond: number): Promise<LegitLoad> {
+/**
+ * Starts `legitLoadProcess.js` (from dist/) against `port`; resolves once it has warmed up and its load
+ * begins. `maxSockets` caps its HTTP/1.1 connections (64 unless given).
+ */
+export async function startLegitLoad(protocol: 'http1' | 'http2', port: number, ratePerSecond: number, maxSockets?: number): Promise<LegitLoad> {
   const script = join(repositoryRoot(), 'dist', 'test', 'helpers', 'legitLoadProcess.js');
   if (!existsSync(script)) throw new Error(`${script} does not exist: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [script, protocol, String(port), String(ratePerSecond)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const args = [script, protocol, String(port), String(ratePerSecond), ...(maxSockets === undefined ? [] : [String(maxSockets)])];
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   onCleanup(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
