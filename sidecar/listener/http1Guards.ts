@@ -72,6 +72,14 @@ export class Http1Guards {
     return true;
   }
 
+  /**
+   * The exchange on `socket` is over (its response closed): an idle keep-alive connection keeps no
+   * request or response alive, and a timeout on it is the next head's.
+   */
+  finished(socket: Duplex): void {
+    this.exchanges.delete(socket);
+  }
+
   /** Replaces `http.Server`'s default 'clientError' handling: the same answers, counted. */
   readonly onClientError = (error: NodeJS.ErrnoException, socket: Duplex): void => {
     const verdict = this.refused.has(socket) ? undefined : this.verdictOf(error, socket);

@@ -99,6 +99,7 @@ export class Listener {
       this.http1Streams.set(req.socket, performance.now());
       res.once('close', () => {
         this.responses.delete(res);
+        guards.finished(req.socket);
         // Not for a connection that has gone meanwhile (its entry is removed on close).
         if (this.http1Streams.has(req.socket)) this.http1Streams.set(req.socket, performance.now());
       });
@@ -115,7 +116,7 @@ export class Listener {
         closed?.();
       });
       guardSession(session, timeouts);
-      guardHttp2Session(session, options.guarded ?? noop);
+      guardHttp2Session(session, guarded);
       if (this.draining) this.goAway(session); // accepted just before the listener stopped
     });
     this.tcp = createTcpServer({ noDelay: true }, (socket) => this.accept(socket));
@@ -266,4 +267,3 @@ export class Listener {
   }
 }
 
-function noop(): void {}
