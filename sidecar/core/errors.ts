@@ -32,6 +32,8 @@ export const ErrorCode = {
   DownstreamCancelled: 'TANDEM_DOWNSTREAM_CANCELLED',
   /** The request cannot be proxied as sent. */
   BadRequest: 'TANDEM_BAD_REQUEST',
+  /** The request head is over the listener's `max_request_headers_kb` or `max_headers_count`. */
+  HeadersTooLarge: 'TANDEM_HEADERS_TOO_LARGE',
   /** The caller's identity may not call this service: inbound `authorization` denied it. The app never saw it. */
   Unauthorized: 'TANDEM_UNAUTHORIZED',
   /** The sidecar is shutting down and takes no new work on this path. */

@@ -28,7 +28,7 @@ interface CompiledRoute {
 export function gatewayRouter(config: GatewayConfig, services: RouteServices, random: () => number = Math.random): Service {
   const routes = config.routes.map((route) => compile(route, services));
   return (request, context) => {
-    if (request.refused !== undefined) return Promise.reject(new TandemError(ErrorCode.BadRequest, request.refused));
+    if (request.refused !== undefined) return Promise.reject(request.refused);
     const host = hostOfAuthority(request.authority);
     const query = request.path.indexOf('?');
     const path = query < 0 ? request.path : request.path.slice(0, query);

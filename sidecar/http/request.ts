@@ -1,3 +1,4 @@
+import { ErrorCode, TandemError } from '../core/errors.js';
 import { isGrpcContentType } from './grpc.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { Headers, HttpVersion } from './message.js';
@@ -45,7 +46,7 @@ export interface RequestHead {
   /** Every header field as received, pseudo-headers and hop-by-hop headers included. */
   readonly headers: Headers;
   /** Why the codec found no target Tandem can proxy in an otherwise readable head; see `ProxyRequest.refused`. */
-  readonly refused?: string | undefined;
+  readonly refused?: string | TandemError | undefined;
 }
 
 /**
@@ -74,10 +75,10 @@ export class ProxyRequest {
   readonly receivedAt: number;
   /**
    * Why the request cannot be proxied as sent (a CONNECT, no `:path`, an absolute-form target that is
-   * not HTTP), or undefined. Such a request still goes down the stack, so the edge stage sees it; the
-   * router answers it TANDEM_BAD_REQUEST.
+   * not HTTP, a listener limit), or undefined. Such a request still goes down the stack, so the edge
+   * stage sees it; the router fails it with this error (a reason alone: TANDEM_BAD_REQUEST).
    */
-  readonly refused: string | undefined;
+  readonly refused: TandemError | undefined;
 
   constructor(
     head: RequestHead,
@@ -96,7 +97,7 @@ export class ProxyRequest {
     this.protocol = connection.protocol;
     this.peer = connection.peer;
     this.receivedAt = receivedAt;
-    this.refused = head.refused;
+    this.refused = typeof head.refused === 'string' ? new TandemError(ErrorCode.BadRequest, head.refused) : head.refused;
   }
 
   /** The same request with another path (a gateway route's prefix rewrite); everything else is shared. */

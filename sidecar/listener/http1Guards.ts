@@ -50,7 +50,15 @@ export class Http1Guards {
    */
   private readonly refused = new WeakSet<Duplex>();
 
-  constructor(private readonly guarded: (reason: string) => void) {}
+  /**
+   * @param maxHeadersCount the listener's `max_headers_count`. Node's parser keeps one field more
+   *   (`http1Server`) and silently drops the rest, so a head with more than this many is seen here and
+   *   refused with 431, as Envoy does, rather than forwarded without some of its fields.
+   */
+  constructor(
+    private readonly guarded: (reason: string) => void,
+    private readonly maxHeadersCount: number,
+  ) {}
 
   /**
    * Looks at a parsed request head before it is served: true when it may go on; otherwise it has
@@ -60,6 +68,7 @@ export class Http1Guards {
     this.exchanges.set(req.socket, { req, res });
     // RFC 9112 §3.2: an HTTP/1.1 request without Host gets 400 (Node's own check, counted here).
     if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) return this.refuse(req, res, 400, 'an HTTP/1.1 request needs a Host header', Http1GuardReason.BadRequest);
+    if (req.rawHeaders.length > 2 * this.maxHeadersCount) return this.refuse(req, res, 431, `more than max_headers_count (${this.maxHeadersCount}) header fields`, Http1GuardReason.HeadersTooLarge);
     const codings = req.headers['transfer-encoding'];
     if (codings === undefined) return true;
     // RFC 9112 §6.1: a server MUST NOT treat an HTTP/1.0 message with Transfer-Encoding as chunked
@@ -112,7 +121,7 @@ export class Http1Guards {
     }
   }
 
-  private refuse(req: IncomingMessage, res: ServerResponse, status: 400 | 501, why: string, reason: string): false {
+  private refuse(req: IncomingMessage, res: ServerResponse, status: 400 | 431 | 501, why: string, reason: string): false {
     this.guarded(reason);
     this.refused.add(req.socket);
     const body = `${why}\n`;

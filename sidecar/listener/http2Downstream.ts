@@ -27,7 +27,15 @@ function asReceived(endStream: boolean): RespondOptions {
 }
 
 /** Handles one stream from the HTTP/2 server. */
-export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeaders, flags: number, connection: DownstreamConnection, service: Service, names: HeaderNamePolicy): void {
+export function onHttp2Stream(
+  stream: ServerHttp2Stream,
+  head: IncomingHttpHeaders,
+  flags: number,
+  connection: DownstreamConnection,
+  service: Service,
+  names: HeaderNamePolicy,
+  headSize: (head: IncomingHttpHeaders) => TandemError | undefined,
+): void {
   const method = head[':method'];
   const path = head[':path'];
   const context = new RequestContext();
@@ -35,7 +43,7 @@ export function onHttp2Stream(stream: ServerHttp2Stream, head: IncomingHttpHeade
   stream.on('error', noop); // resets are observed through 'close'
   releaseWhenClosed(stream);
   const named = names(head);
-  const refused = method === undefined || path === undefined || method === 'CONNECT' ? 'CONNECT and requests without :path are not proxied' : named.refused;
+  const refused = method === undefined || path === undefined || method === 'CONNECT' ? 'CONNECT and requests without :path are not proxied' : (headSize(head) ?? named.refused);
   const empty = (flags & END_STREAM_FLAG) !== 0;
   // Tandem answers the expectation itself and does not forward it (as it does on HTTP/1.1, where
   // Node's server sends the 100): the client may send its body at once.

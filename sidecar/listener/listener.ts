@@ -10,7 +10,7 @@ import { onHttp1Request } from './http1Downstream.js';
 import { Http1Guards } from './http1Guards.js';
 import { headerNamePolicy } from './headerNames.js';
 import { onHttp2Stream } from './http2Downstream.js';
-import { guardHttp2Session } from './http2Guards.js';
+import { guardHttp2Session, headListLimit } from './http2Guards.js';
 import { goAwayGracefully, guardSession } from './http2Sessions.js';
 import { SIDECAR_LIMIT_DEFAULTS, type ListenerLimits } from './limits.js';
 import { http1Server, http2Server, type ConnectionTimeouts } from './servers.js';
@@ -91,7 +91,7 @@ export class Listener {
     this.acceptor = options.acceptor ?? plaintextAcceptor(timeouts.requestHeadersTimeoutMs);
     const guarded = options.guarded ?? ((): void => undefined);
     const names = headerNamePolicy(limits.headersWithUnderscores, guarded);
-    const guards = new Http1Guards(guarded);
+    const guards = new Http1Guards(guarded, limits.maxHeadersCount);
     this.http1 = http1Server((req, res) => {
       // Draining: the response says `Connection: close`, and Node closes the connection after it.
       if (this.draining) res.shouldKeepAlive = false;
@@ -106,7 +106,8 @@ export class Listener {
       if (guards.admit(req, res)) onHttp1Request(req, res, this.http1Connections.get(req.socket) as DownstreamConnection, service, names);
     }, timeouts, limits);
     this.http1.on('clientError', guards.onClientError);
-    this.http2 = http2Server((stream, head, flags) => onHttp2Stream(stream, head, flags, this.http2Connections.get(stream.session as ServerHttp2Session) as DownstreamConnection, service, names), limits);
+    const headSize = headListLimit(limits.maxRequestHeaderBytes, guarded);
+    this.http2 = http2Server((stream, head, flags) => onHttp2Stream(stream, head, flags, this.http2Connections.get(stream.session as ServerHttp2Session) as DownstreamConnection, service, names, headSize), limits);
     this.http2.on('session', (session: ServerHttp2Session) => {
       this.http2Connections.set(session, this.handingOver as DownstreamConnection);
       this.sessions.add(session);

@@ -54,7 +54,8 @@ export function http1Server(onRequest: (req: IncomingMessage, res: ServerRespons
     },
     onRequest,
   );
-  server.maxHeadersCount = limits.maxHeadersCount;
+  // One field more than the limit is kept, so that Http1Guards sees a head over it (Node drops the rest silently).
+  server.maxHeadersCount = limits.maxHeadersCount + 1;
   server.emit('listening');
   return server;
 }
@@ -68,7 +69,8 @@ export function http2Server(onStream: (stream: ServerHttp2Stream, head: Incoming
       maxHeaderListSize: limits.maxRequestHeaderBytes,
       enablePush: false,
     },
-    maxHeaderListPairs: limits.maxHeadersCount,
+    // Beside the four pseudo-header fields of a request; more resets the stream (ENHANCE_YOUR_CALM), as Envoy does on HTTP/2.
+    maxHeaderListPairs: limits.maxHeadersCount + 4,
     ...HTTP2_FLOOD_LIMITS,
   });
   server.on('session', (session) => {

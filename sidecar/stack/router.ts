@@ -19,7 +19,7 @@ export interface RouteTarget {
 export function fixedRouter(target: RouteTarget): Service {
   const { upstream, service } = target;
   return (request, context) => {
-    if (request.refused !== undefined) return refuse(request.refused);
+    if (request.refused !== undefined) return Promise.reject(request.refused);
     context.upstream = upstream;
     context.trace?.setUpstream(upstream);
     return service(request, context);
@@ -34,7 +34,7 @@ export function authorityRouter(targets: readonly RouteTarget[]): Service {
   const byName = new Map(targets.map((target) => [target.upstream.toLowerCase(), target]));
   const known = [...byName.keys()].join(', ') || 'none';
   return (request, context) => {
-    if (request.refused !== undefined) return refuse(request.refused);
+    if (request.refused !== undefined) return Promise.reject(request.refused);
     const name = serviceNameFromAuthority(request.authority);
     const target = byName.get(name);
     if (target === undefined) {
@@ -46,7 +46,3 @@ export function authorityRouter(targets: readonly RouteTarget[]): Service {
   };
 }
 
-/** A request the codec could read but not proxy goes nowhere. */
-function refuse(why: string): Promise<never> {
-  return Promise.reject(new TandemError(ErrorCode.BadRequest, why));
-}
