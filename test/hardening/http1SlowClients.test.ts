@@ -113,49 +113,71 @@ function describeRuns(runs: readonly SlowHttpRun[]): string {
   return JSON.stringify(runs.map((run) => ({ endedOnSecond: run.endedOnSecond, allClosed: run.allClosed, peakConnected: Math.max(...run.seconds.map((second) => second.connected)) })));
 }
 
+interface SlowAttack {
+  readonly report: AttackReport;
+  readonly runs: SlowHttpRun[];
+  readonly witnesses: Array<{ closedAfterMs: number; received: string }>;
+}
+
+/**
+ * Two slowhttptest runs (`args`, against `/slow`), one per attack window, while the legitimate client's
+ * load goes through the same listener; beside each, two witness connections that send `first` and then
+ * `trickle` every 500 ms.
+ */
+async function slowAttackUnderLoad(sidecar: SidecarProcess, args: readonly string[], first: string, trickle: string): Promise<SlowAttack> {
+  const port = sidecar.port('gateway.edge');
+  const load = await startLegitLoad('http1', port, 250);
+  const runs: SlowHttpRun[] = [];
+  const witnesses: Array<{ closedAfterMs: number; received: string }> = [];
+  const attackers = [0, 1].map(() => prepareSlowHttpTest([...args, '-u', `http://127.0.0.1:${port}/slow`], ATTACK_SECONDS));
+  const report = await runUnderAttack({
+    load,
+    rounds: 2,
+    windowMs: 3_000,
+    rssBytes: () => sidecar.rssBytes(),
+    attack: async (round) => {
+      const [run, ...seen] = await Promise.all([(attackers[round] as PreparedSlowHttpTest).start().done, witness(port, first, trickle), witness(port, first, trickle)]);
+      runs.push(run);
+      witnesses.push(...seen);
+    },
+  });
+  return { report, runs, witnesses };
+}
+
+/** Every witness was answered 408 and closed at `timeoutMs` after its first byte (Node checks every CHECK_INTERVAL_MS). */
+function expectTimedOut(witnesses: SlowAttack['witnesses'], timeoutMs: number): void {
+  for (const w of witnesses) {
+    expect(w.closedAfterMs).toBeGreaterThanOrEqual(timeoutMs - 50);
+    expect(w.closedAfterMs).toBeLessThanOrEqual(timeoutMs + CHECK_INTERVAL_MS + SLACK_MS);
+    expect(w.received).toMatch(/^HTTP\/1\.1 408 /);
+  }
+}
+
+/** Every slowhttptest connection closed by the run's `second`, the service available throughout. */
+function expectAllClosed(runs: readonly SlowHttpRun[], second: number): void {
+  for (const run of runs) {
+    expect(run.allClosed, run.output).toBe(true);
+    expect(run.endedOnSecond, run.output).toBeLessThanOrEqual(second);
+    expect(run.seconds.every((s) => s.serviceAvailable), run.output).toBe(true);
+  }
+}
+
 describe('slow HTTP/1.1 clients at the gateway', () => {
   beforeAll(() => requireSlowHttpTest());
 
   it('S1 slowloris: every connection closed at request_headers_timeout (408), service available throughout', { timeout: 60_000 }, async () => {
     const backend = await startRecordingBackend();
     const sidecar = await slowGateway(backend);
-    const port = sidecar.port('gateway.edge');
-    const load = await startLegitLoad('http1', port, 250);
-    const runs: SlowHttpRun[] = [];
-    const witnesses: Array<{ closedAfterMs: number; received: string }> = [];
-    const attackers = [0, 1].map(() => prepareSlowHttpTest(['-H', '-c', '150', '-i', '3', '-r', '50', '-p', '2', '-u', `http://127.0.0.1:${port}/slow`], ATTACK_SECONDS));
-    const report = await runUnderAttack({
-      load,
-      rounds: 2,
-      windowMs: 3_000,
-      rssBytes: () => sidecar.rssBytes(),
-      attack: async (round) => {
-        const [run, ...seen] = await Promise.all([
-          (attackers[round] as PreparedSlowHttpTest).start().done,
-          witness(port, 'GET /slow HTTP/1.1\r\nHost: app\r\n', 'X-Slow: 1\r\n'),
-          witness(port, 'GET /slow HTTP/1.1\r\nHost: app\r\n', 'X-Slow: 1\r\n'),
-        ]);
-        runs.push(run);
-        witnesses.push(...seen);
-      },
-    });
+    const { report, runs, witnesses } = await slowAttackUnderLoad(sidecar, ['-H', '-c', '150', '-i', '3', '-r', '50', '-p', '2'], 'GET /slow HTTP/1.1\r\nHost: app\r\n', 'X-Slow: 1\r\n');
     console.log(
       `[S1] ${summarize(report)}; slowhttptest ${describeRuns(runs)}; witnesses closed after ${witnesses.map((w) => w.closedAfterMs.toFixed(0)).join(', ')} ms; ` +
         `timeouts counted ${await guarded(sidecar, 'http1_request_headers_timeout')}; backend requests ${backend.requests.filter((r) => r.url !== '/legit').length} not legit`,
     );
     expectQuietUnderAttack(report);
-    for (const w of witnesses) {
-      expect(w.closedAfterMs).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 50);
-      expect(w.closedAfterMs).toBeLessThanOrEqual(HEADERS_TIMEOUT_MS + CHECK_INTERVAL_MS + SLACK_MS);
-      expect(w.received).toMatch(/^HTTP\/1\.1 408 /);
-    }
-    for (const run of runs) {
-      // 150 connections opened over 3 s, each closed 2–2.25 s after its first byte: all by ~5.25 s
-      // (slowhttptest counts whole seconds). On Node's defaults all 150 would be open at its -l.
-      expect(run.allClosed, run.output).toBe(true);
-      expect(run.endedOnSecond, run.output).toBeLessThanOrEqual(6);
-      expect(run.seconds.every((second) => second.serviceAvailable), run.output).toBe(true);
-    }
+    expectTimedOut(witnesses, HEADERS_TIMEOUT_MS);
+    // 150 connections opened over 3 s, each closed 2–2.25 s after its first byte: all by ~5.25 s
+    // (slowhttptest counts whole seconds). On Node's defaults all 150 would be open at its -l.
+    expectAllClosed(runs, 6);
     expect(await guarded(sidecar, 'http1_request_headers_timeout')).toBeGreaterThanOrEqual(2 * 150 + witnesses.length);
     // What reached the backend of /slow is slowhttptest's probes (whole requests, one a second at
     // most), never a slow head, which carries its follow-up headers.
@@ -167,26 +189,8 @@ describe('slow HTTP/1.1 clients at the gateway', () => {
   it('S2 slow body: closed at request_timeout (408), the upstream request cancelled', { timeout: 60_000 }, async () => {
     const backend = await startRecordingBackend();
     const sidecar = await slowGateway(backend);
-    const port = sidecar.port('gateway.edge');
-    const load = await startLegitLoad('http1', port, 250);
-    const runs: SlowHttpRun[] = [];
-    const witnesses: Array<{ closedAfterMs: number; received: string }> = [];
-    const attackers = [0, 1].map(() => prepareSlowHttpTest(['-B', '-c', '150', '-i', '1', '-r', '50', '-s', '8192', '-p', '2', '-u', `http://127.0.0.1:${port}/slow`], ATTACK_SECONDS));
-    const report = await runUnderAttack({
-      load,
-      rounds: 2,
-      windowMs: 3_000,
-      rssBytes: () => sidecar.rssBytes(),
-      attack: async (round) => {
-        const [run, ...seen] = await Promise.all([
-          (attackers[round] as PreparedSlowHttpTest).start().done,
-          witness(port, 'POST /slow HTTP/1.1\r\nHost: app\r\nContent-Length: 8192\r\n\r\n', 'a'),
-          witness(port, 'POST /slow HTTP/1.1\r\nHost: app\r\nContent-Length: 8192\r\n\r\n', 'a'),
-        ]);
-        runs.push(run);
-        witnesses.push(...seen);
-      },
-    });
+    const post = 'POST /slow HTTP/1.1\r\nHost: app\r\nContent-Length: 8192\r\n\r\n';
+    const { report, runs, witnesses } = await slowAttackUnderLoad(sidecar, ['-B', '-c', '150', '-i', '1', '-r', '50', '-s', '8192', '-p', '2'], post, 'a');
     // The cancelled upstream requests end (the backend sees their connections close).
     await waitFor('the backend to see every slow request end', () => backend.inFlight() === 0, 5_000);
     const slow = backend.requests.filter((request) => request.url === '/slow');
@@ -195,17 +199,9 @@ describe('slow HTTP/1.1 clients at the gateway', () => {
         `timeouts counted ${await guarded(sidecar, 'http1_request_timeout')}; backend: ${slow.length} slow requests, ${slow.filter((r) => r.aborted).length} cancelled, ${slow.filter((r) => r.complete).length} complete, ${backend.rawBytes()} raw bytes`,
     );
     expectQuietUnderAttack(report);
-    for (const w of witnesses) {
-      expect(w.closedAfterMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
-      expect(w.closedAfterMs).toBeLessThanOrEqual(REQUEST_TIMEOUT_MS + CHECK_INTERVAL_MS + SLACK_MS);
-      expect(w.received).toMatch(/^HTTP\/1\.1 408 /);
-    }
-    for (const run of runs) {
-      // Opened over 3 s, each closed 3–3.25 s after its first byte: all by ~6.25 s.
-      expect(run.allClosed, run.output).toBe(true);
-      expect(run.endedOnSecond, run.output).toBeLessThanOrEqual(7);
-      expect(run.seconds.every((second) => second.serviceAvailable), run.output).toBe(true);
-    }
+    expectTimedOut(witnesses, REQUEST_TIMEOUT_MS);
+    // Opened over 3 s, each closed 3–3.25 s after its first byte: all by ~6.25 s.
+    expectAllClosed(runs, 7);
     expect(await guarded(sidecar, 'http1_request_timeout')).toBeGreaterThanOrEqual(2 * 150 + witnesses.length);
     // Streamed on as it came, every slow request was cancelled upstream (the few complete ones are
     // slowhttptest's probes, whole requests).
