@@ -102,6 +102,7 @@ export class Cluster {
           maxConnections: config.pool.max_connections_per_endpoint,
           maxConcurrentStreams: config.pool.max_concurrent_streams,
           idleTimeoutMs: config.pool.idle_timeout.ms,
+          initialStreamWindowBytes: config.pool.initial_stream_window_size,
           limits: this.limits,
           onGoneAwayChange: () => this.goneAwayChanged(spec),
           connectionMetrics: this.metrics.connections,

@@ -14,6 +14,7 @@ import { IdentitySchema, InboundTlsSchema, UpstreamTlsSchema } from '../identity
 import { DrainSchema } from '../lifecycle/drainConfig.js';
 import { TracingSchema } from '../observe/tracing/tracingConfig.js';
 import { GatewaySchema } from '../gateway/gatewayConfig.js';
+import { STREAM_WINDOW_BYTES } from '../http/http2Settings.js';
 import { limitFields, SIDECAR_LIMIT_DEFAULTS } from '../listener/limits.js';
 import { RouteSchema } from './routeConfig.js';
 import { formatFieldPath } from './issues.js';
@@ -49,6 +50,13 @@ const Pool = z.strictObject({
   max_concurrent_streams: z.number().int().min(1).max(2 ** 31 - 1).default(1024),
   /** An unused connection is closed after this long. */
   idle_timeout: DurationField.prefault('30s'),
+  /**
+   * HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE Tandem announces to the upstream, in bytes: how much of a
+   * response the upstream may send on a stream before Tandem has passed it on — so also the most
+   * Tandem holds for a stream whose client does not read (Envoy's `initial_stream_window_size`,
+   * 256 MiB by default, 64 KiB in its edge practice).
+   */
+  initial_stream_window_size: z.number().int().min(65_535).max(2 ** 31 - 1).default(STREAM_WINDOW_BYTES),
 });
 
 export const UpstreamSchema = z

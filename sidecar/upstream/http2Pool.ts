@@ -223,7 +223,7 @@ class Http2Connection {
     const connector = options.connector;
     this.session = http2Connect(`${connector.scheme}://${options.address}:${options.port}`, {
       createConnection: () => (this.socket = pool.sockets.open()),
-      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW_BYTES },
+      settings: { enablePush: false, initialWindowSize: options.initialStreamWindowBytes ?? STREAM_WINDOW_BYTES },
     });
     this.session.on('connect', () => {
       this.connected = true;

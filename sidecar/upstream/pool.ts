@@ -56,6 +56,8 @@ export interface PoolOptions {
   /** Cap on streams per HTTP/2 session; the peer's SETTINGS_MAX_CONCURRENT_STREAMS may lower it. */
   readonly maxConcurrentStreams: number;
   readonly idleTimeoutMs: number;
+  /** HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE announced to the peer (`pool.initial_stream_window_size`); STREAM_WINDOW_BYTES unless given. */
+  readonly initialStreamWindowBytes?: number;
   /**
    * The upstream's circuit-breaker counts, shared by the pools of all its endpoints: a pool opens a
    * connection only under `max_connections` (else the request waits), and a request waits for a
