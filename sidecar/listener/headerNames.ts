@@ -26,11 +26,17 @@ export type HeaderNamePolicy = (headers: Headers) => HeaderNameVerdict;
 export function headerNamePolicy(action: ListenerLimits['headersWithUnderscores'], guarded: (reason: string) => void): HeaderNamePolicy {
   if (action === 'allow') return (headers) => ({ headers, refused: undefined });
   return (headers) => {
-    const underscored = Object.keys(headers).filter((name) => name.includes('_'));
-    if (underscored.length === 0) return { headers, refused: undefined }; // no copy in the common case
+    let underscored: string | undefined;
+    for (const name in headers) {
+      if (name.includes('_')) {
+        underscored = name;
+        break;
+      }
+    }
+    if (underscored === undefined) return { headers, refused: undefined }; // no copy in the common case
     if (action === 'reject') {
       guarded(UNDERSCORE_REJECTED);
-      return { headers, refused: `header name with an underscore: "${underscored[0] as string}" (headers_with_underscores: reject)` };
+      return { headers, refused: `header name with an underscore: "${underscored}" (headers_with_underscores: reject)` };
     }
     guarded(UNDERSCORE_DROPPED);
     const kept: Headers = {};

@@ -40,7 +40,7 @@ export function onHttp2Stream(
   const path = head[':path'];
   const context = new RequestContext();
   const downstream = new Http2Downstream(stream, method === 'HEAD', isGrpcContentType(head['content-type']), context);
-  stream.on('error', noop); // resets are observed through 'close'
+  // Its 'error' listener is deferredDispatch's: resets are observed through 'close'.
   releaseWhenClosed(stream);
   const named = names(head);
   const refused = method === undefined || path === undefined || method === 'CONNECT' ? 'CONNECT and requests without :path are not proxied' : (headSize(head) ?? named.refused);
@@ -156,5 +156,3 @@ class Http2Downstream implements Downstream {
 function bodiless(status: number): boolean {
   return status === 204 || status === 205 || status === 304;
 }
-
-function noop(): void {}
