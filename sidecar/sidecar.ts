@@ -24,7 +24,9 @@ import { inbound } from './stack/inbound.js';
 import { outbound, upstreamStack, type UpstreamTarget } from './stack/outbound.js';
 import { gatewayListeners } from './gateway/gatewayListeners.js';
 import type { RouteServices } from './gateway/gatewayRouter.js';
-import { authorityRouter, fixedRouter, type RouteTarget } from './stack/router.js';
+import { AuthorityRoutes, authorityRouter, fixedRouter, type RouteTarget } from './stack/router.js';
+import { serviceNaming, transparentProxyAcceptor } from './interception/transparentProxy.js';
+import type { Acceptor } from './listener/acceptor.js';
 import type { IdentitySource } from './identity/identitySource.js';
 import { FileIdentity } from './identity/fileIdentity.js';
 import { createIdentity, upstreamConnectors } from './identity/sidecarIdentity.js';
@@ -345,7 +347,7 @@ function createDiscovery(loaded: LoadedConfig): DiscoveryProvider | undefined {
   return kind.create(discovery.config, { baseDir: loaded.baseDir });
 }
 
-/** A listener per upstream `local_port`, and the HTTP proxy port routing by authority to them all. */
+/** A listener per upstream `local_port`, and the HTTP proxy port routing by authority to them all (and passing through what iptables redirected and is not theirs). */
 function outboundListeners(
   config: TandemConfig,
   targets: readonly RouteTarget[],
@@ -356,14 +358,18 @@ function outboundListeners(
   const settings = config.outbound;
   const timeouts = timeoutsOf(settings);
   const listeners: Listener[] = [];
-  const listen = (name: string, port: number, router: Service): void => {
+  const listen = (name: string, port: number, router: Service, acceptor?: Acceptor): void => {
     const service = outbound(metrics.forListener('outbound', name), router, work, tracing === undefined ? undefined : { tracing, listener: name });
-    listeners.push(new Listener({ name, address: settings.address, port, service, timeouts, limits: limitsOf(settings), guarded: metrics.listenerGuards(name), connectionOpened: metrics.listenerConnectionsOpen(name), reusePort }));
+    const accepting = acceptor === undefined ? {} : { acceptor };
+    listeners.push(new Listener({ name, address: settings.address, port, service, timeouts, ...accepting, limits: limitsOf(settings), guarded: metrics.listenerGuards(name), connectionOpened: metrics.listenerConnectionsOpen(name), reusePort }));
   };
   config.upstreams.forEach((upstream, index) => {
     if (upstream.local_port !== undefined) listen(`outbound.${upstream.name}`, upstream.local_port, fixedRouter(targets[index] as RouteTarget));
   });
-  if (settings.http_proxy_port !== undefined) listen('outbound.http_proxy', settings.http_proxy_port, authorityRouter(targets));
+  if (settings.http_proxy_port !== undefined) {
+    const routes = new AuthorityRoutes(targets, serviceNaming(config));
+    listen('outbound.http_proxy', settings.http_proxy_port, authorityRouter(routes), transparentProxyAcceptor(config, routes, metrics, 'outbound.http_proxy'));
+  }
   return listeners;
 }
 

@@ -19,6 +19,9 @@ Commands:
   wait-ready [--admin URL] [--timeout D]
                          exit 0 once the sidecar's /ready answers 200 (default admin
                          http://127.0.0.1:9901, timeout 60s), 1 with the reason on timeout
+  drain [--admin URL]    start the sidecar's drain (POST /drain), as SIGTERM does; for preStop hooks
+  iptables install|uninstall [-c FILE] [options]
+                         redirect a pod's TCP to its Tandem, or stop (\`tandem iptables --help\`)
   demo [--duration D]    run a demo mesh on this machine (what \`npm start\` runs); D like 30s
   ca <command> --dir DIR the built-in certificate authority (\`tandem ca --help\` lists its commands)
 
@@ -38,6 +41,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // The CA has options of its own: a separate program sharing the binary, loaded only when run
   // (without the sidecar's modules, which take most of a start).
   if (argv[0] === 'ca') return (await import('./caCommand.js')).caCommand(argv.slice(1));
+  if (argv[0] === 'iptables') return (await import('./iptablesCommand.js')).iptablesCommand(argv.slice(1));
   setup();
   let parsed;
   try {
@@ -98,6 +102,10 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       const { waitReadyCommand } = await import('./waitReady.js');
       return waitReadyCommand(values.admin ?? 'http://127.0.0.1:9901', timeoutMs);
+    }
+    case 'drain': {
+      const { drainCommand } = await import('./drainCommand.js');
+      return drainCommand(values.admin ?? 'http://127.0.0.1:9901');
     }
     case 'demo': {
       const durationMs = values.duration === undefined ? undefined : parseDurationMs(values.duration);

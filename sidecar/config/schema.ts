@@ -16,6 +16,7 @@ import { TracingSchema } from '../observe/tracing/tracingConfig.js';
 import { GatewaySchema } from '../gateway/gatewayConfig.js';
 import { STREAM_WINDOW_BYTES } from '../http/http2Settings.js';
 import { limitFields, SIDECAR_LIMIT_DEFAULTS } from '../listener/limits.js';
+import { TransparentSchema } from '../interception/transparentConfig.js';
 import { RouteSchema } from './routeConfig.js';
 import { formatFieldPath } from './issues.js';
 import { LoadBalancing } from './loadBalancing.js';
@@ -155,6 +156,8 @@ export const ConfigSchema = z
         address: Address.default('127.0.0.1'),
         /** One port for every upstream, routed by Host/:authority (also the transparent-proxy target). */
         http_proxy_port: Port.optional(),
+        /** Connections iptables redirected to the HTTP proxy port: routed by Kubernetes names too, the rest passed through. */
+        transparent: TransparentSchema.optional(),
         ...connectionTimeouts,
         ...limitFields(SIDECAR_LIMIT_DEFAULTS),
       })
@@ -176,6 +179,9 @@ export const ConfigSchema = z
   .superRefine((config, ctx) => {
     if (config.inbound !== undefined && config.service === undefined) {
       ctx.addIssue({ code: 'custom', path: ['service'], message: 'required when inbound is configured (the app to forward to)' });
+    }
+    if (config.outbound.transparent !== undefined && config.outbound.http_proxy_port === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['outbound', 'http_proxy_port'], message: 'required when outbound.transparent is set (the port iptables redirects to)' });
     }
     if (config.upstreams.length > 0 && config.discovery === undefined) {
       ctx.addIssue({

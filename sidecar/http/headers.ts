@@ -124,10 +124,6 @@ export function forwardableTrailers(incoming: Headers | undefined): Headers | un
   return out;
 }
 
-/**
- * The service name an authority refers to on the outbound HTTP proxy port: `orders`, `orders:80`,
- * `orders.service.consul` and `orders.service.dc1.consul` all name `orders`.
- */
 /** The host of an authority, lower-case, without its port, brackets or a trailing dot (`[::1]:80` → `::1`). */
 export function hostOfAuthority(authority: string): string {
   const lower = authority.toLowerCase();
@@ -135,14 +131,4 @@ export function hostOfAuthority(authority: string): string {
   const colon = lower.lastIndexOf(':');
   const host = colon < 0 ? lower : lower.slice(0, colon);
   return host.endsWith('.') ? host.slice(0, -1) : host;
-}
-
-export function serviceNameFromAuthority(authority: string): string {
-  let host = authority.toLowerCase();
-  if (host.startsWith('[')) return host; // IPv6 literal: never a service name
-  const colon = host.lastIndexOf(':');
-  if (colon >= 0) host = host.slice(0, colon);
-  if (host.endsWith('.')) host = host.slice(0, -1);
-  const consul = /^([^.]+)\.service(?:\.[^.]+)?\.consul$/.exec(host);
-  return consul?.[1] ?? host;
 }

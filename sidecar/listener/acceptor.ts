@@ -19,7 +19,7 @@ export interface Acceptor {
 }
 
 /** The HTTP/2 connection preface (RFC 9113 §3.4); h2c with prior knowledge starts with it. */
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 /**
  * Plaintext connections: reads just enough to tell HTTP/2 prior knowledge from HTTP/1.x, then puts

@@ -210,6 +210,12 @@ export class Metrics {
     labelNames: ['listener', 'protocol'],
     registers: [this.registry],
   });
+  private readonly passedThrough = new Counter({
+    name: 'tandem_passthrough_connections_total',
+    help: 'Connections iptables redirected to the HTTP proxy port that were passed through to their original destination as TCP, by reason: opaque_port, not_http, silent (the server speaks first), unknown_host (HTTP/1.1 for no upstream).',
+    labelNames: ['listener', 'reason'],
+    registers: [this.registry],
+  });
   private readonly tlsRefused = new Counter({
     name: 'tandem_tls_refused_total',
     help: 'Connections a mutual-TLS listener refused before any HTTP: plaintext (strict mode), handshake (no client certificate, another CA, expired…), identity (not a workload SVID of this trust domain), timeout.',
@@ -253,6 +259,11 @@ export class Metrics {
       this.listenerConnections.inc({ listener, protocol });
       return () => this.listenerConnections.dec({ listener, protocol });
     };
+  }
+
+  /** Counts the connections a transparent proxy port passed through, by reason. */
+  passthroughs(listener: string): (reason: string) => void {
+    return (reason) => this.passedThrough.inc({ listener, reason });
   }
 
   /** Counts a listener's refused TLS connections, by reason. */

@@ -1,6 +1,6 @@
 import { ErrorCode, TandemError } from '../core/errors.js';
-import { serviceNameFromAuthority } from '../http/headers.js';
 import type { Service } from '../http/message.js';
+import { serviceNameFromAuthority, type ServiceNaming } from './serviceNames.js';
 
 /** Where a router can send requests: an upstream's stack, by the upstream's name. */
 export interface RouteTarget {
@@ -26,23 +26,43 @@ export function fixedRouter(target: RouteTarget): Service {
   };
 }
 
+/** The upstreams the HTTP proxy port knows, by every name an authority may give them. */
+export class AuthorityRoutes {
+  private readonly byName: ReadonlyMap<string, RouteTarget>;
+  /** For the error a request for no known upstream gets. */
+  readonly known: string;
+
+  constructor(
+    targets: readonly RouteTarget[],
+    private readonly naming?: ServiceNaming,
+  ) {
+    this.byName = new Map(targets.map((target) => [target.upstream.toLowerCase(), target]));
+    this.known = [...this.byName.keys()].join(', ') || 'none';
+  }
+
+  /** The upstream an authority names, with the name it was read as. */
+  lookup(authority: string): { readonly name: string; readonly target: RouteTarget | undefined } {
+    const name = serviceNameFromAuthority(authority, this.naming);
+    return { name, target: this.byName.get(name) };
+  }
+
+  routes = (authority: string): boolean => this.lookup(authority).target !== undefined;
+}
+
 /**
- * By Host/:authority to the upstream of that name (`orders`, `orders:80`, `orders.service.consul`): the
- * outbound HTTP proxy port, and the target of transparent interception.
+ * By Host/:authority to the upstream of that name (`orders`, `orders:80`, `orders.service.consul`, and
+ * Kubernetes' names when the routes know the namespace): the outbound HTTP proxy port, and the target
+ * of transparent interception.
  */
-export function authorityRouter(targets: readonly RouteTarget[]): Service {
-  const byName = new Map(targets.map((target) => [target.upstream.toLowerCase(), target]));
-  const known = [...byName.keys()].join(', ') || 'none';
+export function authorityRouter(routes: AuthorityRoutes): Service {
   return (request, context) => {
     if (request.refused !== undefined) return Promise.reject(request.refused);
-    const name = serviceNameFromAuthority(request.authority);
-    const target = byName.get(name);
+    const { name, target } = routes.lookup(request.authority);
     if (target === undefined) {
-      return Promise.reject(new TandemError(ErrorCode.NoRoute, `no upstream named "${name}" (from authority "${request.authority}"); known upstreams: ${known}`));
+      return Promise.reject(new TandemError(ErrorCode.NoRoute, `no upstream named "${name}" (from authority "${request.authority}"); known upstreams: ${routes.known}`));
     }
     context.upstream = target.upstream;
     context.trace?.setUpstream(target.upstream);
     return target.service(request, context);
   };
 }
-

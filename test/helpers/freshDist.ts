@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
  * of the compiled folders, or tsconfig.json or package.json, is newer than the stamp, or when a
  * source has no compiled .js (an output deleted by hand: the stamp is removed too, since tsc
  * --incremental re-emits only what it believes changed); and when a file the build copies as it is
- * (the dashboard's) is newer than the stamp or missing from dist/, or one was added or removed.
+ * (the dashboard's) is newer than the stamp or missing from dist/, or one was added or removed; and
+ * when the native module is missing or older than its C source.
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -25,6 +26,8 @@ const SOURCE_DIRS = ['sidecar', 'discovery', 'ca', 'examples', 'test'];
 const CONFIG_FILES = ['tsconfig.json', 'package.json'];
 /** The folders scripts/copy-assets.mjs copies into dist/. */
 const ASSET_DIRS = ['sidecar/admin/dashboard'];
+/** What scripts/build-native.mjs compiles, and what it makes of it (Linux only). */
+const NATIVE = { source: 'native/original_dst.c', output: 'dist/native/original_dst.node' };
 
 function* typeScriptFiles(dir: string): Generator<string> {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -55,6 +58,10 @@ function staleness(): { why: string; fullBuild: boolean } | undefined {
       if (statSync(join(ROOT, name)).mtimeMs > builtAt) return { why: `${name} changed since the last build`, fullBuild: false };
       if (!existsSync(join(DIST, name))) return { why: `dist/${name} is missing`, fullBuild: false };
     }
+  }
+  if (process.platform === 'linux') {
+    if (!existsSync(join(ROOT, NATIVE.output))) return { why: `${NATIVE.output} is missing`, fullBuild: false };
+    if (statSync(join(ROOT, NATIVE.source)).mtimeMs > statSync(join(ROOT, NATIVE.output)).mtimeMs) return { why: `${NATIVE.source} changed since the last build`, fullBuild: false };
   }
   return undefined;
 }

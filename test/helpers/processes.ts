@@ -102,8 +102,8 @@ export interface CliResult {
 }
 
 /** Runs `tandem <args>` to completion. Rejects (after SIGKILL) if it has not exited within `timeoutMs`. */
-export async function runCli(args: readonly string[], timeoutMs = 10_000): Promise<CliResult> {
-  const run = spawnCli(args);
+export async function runCli(args: readonly string[], timeoutMs = 10_000, options: { netns?: string } = {}): Promise<CliResult> {
+  const run = spawnCli(args, options);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => {
@@ -117,6 +117,11 @@ export async function runCli(args: readonly string[], timeoutMs = 10_000): Promi
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** `runCli` inside network namespace `netns`. */
+export function runCliIn(netns: string, args: readonly string[]): Promise<CliResult> {
+  return runCli(args, 10_000, { netns });
 }
 
 /** The configuration of a sidecar to spawn; `admin` and `discovery` are filled in, ports become 0. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { downstreamResponseHeaders, forwardableTrailers, serviceNameFromAuthority, upstreamRequestHeaders } from '../../../../sidecar/http/headers.js';
+import { downstreamResponseHeaders, forwardableTrailers, upstreamRequestHeaders } from '../../../../sidecar/http/headers.js';
 
 const from = { remoteAddress: '10.1.2.3', scheme: 'http' };
 
@@ -89,20 +89,5 @@ describe('response headers for the downstream', () => {
     expect(forwardableTrailers({ 'grpc-status': '0', 'grpc-message': 'ok', connection: 'close' })).toEqual({ 'grpc-status': '0', 'grpc-message': 'ok' });
     expect(forwardableTrailers(undefined)).toBeUndefined();
     expect(forwardableTrailers({ connection: 'close' })).toBeUndefined();
-  });
-});
-
-describe('service name from an authority', () => {
-  it.each([
-    ['orders', 'orders'],
-    ['orders:80', 'orders'],
-    ['Orders:8080', 'orders'],
-    ['orders.service.consul', 'orders'],
-    ['orders.service.consul.', 'orders'],
-    ['orders.service.dc1.consul:443', 'orders'],
-    ['orders.example.com', 'orders.example.com'],
-    ['[::1]:80', '[::1]:80'],
-  ])('%s names %s', (authority, name) => {
-    expect(serviceNameFromAuthority(authority)).toBe(name);
   });
 });

@@ -3,7 +3,7 @@ import { ErrorCode, TandemError } from '../../../../sidecar/core/errors.js';
 import type { BodyResult, ProxyResponse, ResponseBody, ResponseSink, Service } from '../../../../sidecar/http/message.js';
 import { requestMetrics } from '../../../../sidecar/layers/requestMetrics.js';
 import { Metrics } from '../../../../sidecar/observe/metrics.js';
-import { authorityRouter, fixedRouter } from '../../../../sidecar/stack/router.js';
+import { AuthorityRoutes, authorityRouter, fixedRouter } from '../../../../sidecar/stack/router.js';
 import { fakeRequest, send, type FakeRequestInit } from '../../../helpers/fakes.js';
 import { parsePrometheusText, Scrape } from '../../../helpers/prometheus.js';
 
@@ -134,7 +134,7 @@ describe('request metrics layer', () => {
       bodies.push(head.body);
       return Promise.resolve(head);
     };
-    const { service, scrape } = edge(authorityRouter([{ upstream: 'orders', service: answer }, { upstream: 'users', service: answer }]));
+    const { service, scrape } = edge(authorityRouter(new AuthorityRoutes([{ upstream: 'orders', service: answer }, { upstream: 'users', service: answer }])));
     await send(service, request({ authority: 'orders' }));
     await send(service, request({ authority: 'users:80' }));
     await send(service, request({ authority: 'users.service.consul' }));
