@@ -56,8 +56,13 @@ export function passThrough(client: Socket, seen: Buffer, destination: Destinati
   server.once('close', sideClosed);
   client.on('end', () => server.end());
   server.on('end', () => client.end());
+  server.pipe(client, { end: false });
+  // A client that half-closed while its first bytes were being looked at has nothing more to send.
+  if (client.readableEnded) {
+    server.end(seen);
+    return;
+  }
   if (seen.length > 0) server.write(seen);
   client.pipe(server, { end: false });
-  server.pipe(client, { end: false });
   client.resume();
 }

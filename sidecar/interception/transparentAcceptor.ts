@@ -4,12 +4,13 @@ import type { HttpVersion } from '../http/message.js';
 import type { Destination, OriginalDestinationReader } from './originalDestination.js';
 import type { PassthroughReason } from './passthrough.js';
 
-/** Longer than any method name a client sends (`PROPPATCH`, `MKCALENDAR`), shorter than a binary protocol takes to look like one. */
-const MAX_METHOD_BYTES = 24;
+/** A request line longer than this goes to the HTTP/1.1 parser, which refuses it under its own limits. */
+const MAX_REQUEST_LINE_BYTES = 8 * 1024;
 /** A head that has not ended within this many bytes goes to the HTTP/1.1 parser, which answers 431 under its own limits. */
 const MAX_SNIFFED_HEAD_BYTES = 64 * 1024;
-const METHOD = /^[A-Z][A-Z_-]* /;
-const UPPERCASE_SO_FAR = /^[A-Z_-]*$/;
+/** How an HTTP/1.x request starts, so far: a method's letters, then a space. */
+const METHOD_SO_FAR = /^[A-Z][A-Z_-]{0,23}( |$)/;
+const REQUEST_LINE = /^[A-Z][A-Z_-]* \S+ HTTP\/1\.[01]\r?$/;
 const HOST_FIELD = /\r?\nhost[ \t]*:[ \t]*([^\r\n]*)/i;
 
 export interface TransparentOptions {
@@ -54,15 +55,23 @@ export function transparentAcceptor(options: TransparentOptions): Acceptor {
 
 type Verdict = HttpVersion | PassthroughReason;
 
-/** Reads until the first bytes tell what the connection is; every listener comes off again before `decided`. */
+/**
+ * Reads until the first bytes tell what the connection is; every listener comes off again before
+ * `decided`. The client may half-close meanwhile (a request, then its end): the connection is
+ * half-open until decided, and what was decided with is all there is.
+ */
 function sniff(socket: Socket, options: TransparentOptions, decided: (verdict: Verdict, seen: Buffer) => void): void {
   let seen: Buffer = Buffer.alloc(0);
   let timer = setTimeout(() => finish('silent'), options.detectTimeoutMs);
+  socket.allowHalfOpen = true;
   const finish = (verdict: Verdict): void => {
     clearTimeout(timer);
     socket.off('data', onData);
+    socket.off('end', onEnd);
     socket.off('error', onGone);
     socket.off('close', onGone);
+    // The HTTP servers expect what the listener gave them: a socket that closes when its client does.
+    if (verdict === 'http1' || verdict === 'http2') socket.allowHalfOpen = false;
     decided(verdict, seen);
   };
   const onGone = (): void => {
@@ -77,23 +86,33 @@ function sniff(socket: Socket, options: TransparentOptions, decided: (verdict: V
       timer = setTimeout(onGone, options.firstBytesTimeoutMs);
     }
     seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
-    const verdict = classify(seen, options.routes);
+    const verdict = classify(seen, options.routes, false);
     if (verdict !== undefined) finish(verdict);
   };
+  const onEnd = (): void => finish(seen.length === 0 ? 'silent' : (classify(seen, options.routes, true) as Verdict));
   socket.on('data', onData);
+  socket.once('end', onEnd);
   socket.once('error', onGone);
   socket.once('close', onGone);
 }
 
-/** What the bytes so far are, or undefined while they could still be either. Exported for the unit tests. */
-export function classify(seen: Buffer, routes: (authority: string) => boolean): Verdict | undefined {
+/**
+ * What the bytes so far are, or undefined while they could still be either; `ended` when no more
+ * will come. Exported for the unit tests.
+ */
+export function classify(seen: Buffer, routes: (authority: string) => boolean, ended: boolean): Verdict | undefined {
   const n = Math.min(seen.length, PREFACE.length);
-  if (seen.compare(PREFACE, 0, n, 0, n) === 0) return seen.length >= PREFACE.length ? 'http2' : undefined;
-  const start = seen.toString('latin1', 0, Math.min(seen.length, MAX_METHOD_BYTES));
-  if (!METHOD.test(start)) return UPPERCASE_SO_FAR.test(start) && seen.length < MAX_METHOD_BYTES ? undefined : 'not_http';
+  if (seen.compare(PREFACE, 0, n, 0, n) === 0) return seen.length >= PREFACE.length ? 'http2' : ended ? 'not_http' : undefined;
+  if (!METHOD_SO_FAR.test(seen.toString('latin1', 0, Math.min(seen.length, 25)))) return 'not_http';
+  const lineEnd = seen.indexOf('\n');
+  if (lineEnd < 0) {
+    if (seen.length >= MAX_REQUEST_LINE_BYTES) return 'http1';
+    return ended ? 'not_http' : undefined;
+  }
+  if (!REQUEST_LINE.test(seen.toString('latin1', 0, lineEnd))) return 'not_http';
   const headEnd = seen.indexOf('\r\n\r\n');
   const bareEnd = seen.indexOf('\n\n');
-  if (headEnd < 0 && bareEnd < 0) return seen.length >= MAX_SNIFFED_HEAD_BYTES ? 'http1' : undefined;
+  if (headEnd < 0 && bareEnd < 0) return ended || seen.length >= MAX_SNIFFED_HEAD_BYTES ? 'http1' : undefined;
   const head = seen.toString('latin1', 0, headEnd >= 0 ? headEnd : bareEnd);
   const host = HOST_FIELD.exec(head)?.[1]?.trim();
   // No Host at all is HTTP/1.0 or a bad request: the parser and the router answer it.

@@ -1,7 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { onCleanup } from './cleanup.js';
+import { repositoryRoot } from './processes.js';
+import { waitFor } from './wait.js';
 
 /**
  * Two "pods" for the interception tests: network namespaces made for one test, joined by a veth
@@ -42,7 +45,8 @@ export function createPods(): [Pod, Pod] {
     ip('-n', pod.name, 'link', 'set', pod.link, 'up');
     ip('-n', pod.name, 'route', 'add', 'default', 'dev', pod.link);
   }
-  return pods.map(({ name, address }) => ({ name, address, exec: ['ip', 'netns', 'exec', name] })) as [Pod, Pod];
+  const [one, two] = pods.map(({ name, address }): Pod => ({ name, address, exec: ['ip', 'netns', 'exec', name] }));
+  return [one as Pod, two as Pod];
 }
 
 /**
@@ -75,4 +79,44 @@ function deletePod(name: string): void {
     // already gone
   }
   execFileSync('ip', ['netns', 'del', name], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** The compiled pod application (test/helpers/podAppProcess.ts). */
+const POD_APP = join(repositoryRoot(), 'dist', 'test', 'helpers', 'podAppProcess.js');
+
+export interface PodAppRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function spawnPodApp(pod: Pod, args: readonly string[]): { done: Promise<PodAppRun>; stdout: () => string; kill: () => void } {
+  const child = spawn(pod.exec[0] as string, [...pod.exec.slice(1), process.execPath, POD_APP, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const done = new Promise<PodAppRun>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  return { done, stdout: () => stdout, kill: () => child.kill('SIGKILL') };
+}
+
+/** Starts one of the pod's server applications; resolves once it listens. Killed after the test. */
+export async function startPodServer(pod: Pod, mode: 'http-server' | 'tcp-server', port: number): Promise<void> {
+  const app = spawnPodApp(pod, [mode, String(port)]);
+  onCleanup(async () => {
+    app.kill();
+    await app.done;
+  });
+  await waitFor(`${mode} on ${pod.address}:${port}`, () => app.stdout().includes('listening'), 10_000, 20);
+}
+
+/** Runs one of the pod's client applications to its end (killed after 10 s). */
+export async function runPodClient(pod: Pod, args: readonly string[]): Promise<PodAppRun> {
+  const app = spawnPodApp(pod, args);
+  const timer = setTimeout(app.kill, 10_000);
+  try {
+    return await app.done;
+  } finally {
+    clearTimeout(timer);
+  }
 }

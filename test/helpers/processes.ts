@@ -67,11 +67,13 @@ export interface RunningCli {
 
 /**
  * Spawns the CLI with piped output, inside network namespace `netns` if given (`ip netns exec`, which
- * execs, so the child is Tandem itself); the child is SIGKILLed after the test if it is still running.
+ * execs, so the child is Tandem itself), as user `uid` if given; the child is SIGKILLed after the test if it is still running.
  */
-export function spawnCli(args: readonly string[], options: { netns?: string } = {}): RunningCli {
+export function spawnCli(args: readonly string[], options: { netns?: string; uid?: number } = {}): RunningCli {
   const { TANDEM_LOG_LEVEL: _ignored, ...env } = process.env; // the configuration alone decides the log level
   const command = [process.execPath, cliEntry(), ...args];
+  // util-linux's setpriv execs too: the child is still Tandem itself, running as `uid` (and GID uid).
+  if (options.uid !== undefined) command.unshift('setpriv', `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups');
   if (options.netns !== undefined) command.unshift('ip', 'netns', 'exec', options.netns);
   const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
