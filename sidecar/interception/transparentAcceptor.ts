@@ -14,9 +14,9 @@ const REQUEST_LINE = /^[A-Z][A-Z_-]* \S+ HTTP\/1\.[01]\r?$/;
 const HOST_FIELD = /\r?\nhost[ \t]*:[ \t]*([^\r\n]*)/i;
 
 export interface TransparentOptions {
-  /** For connections that were not redirected (the app calling the proxy port itself): the listener's request-head timeout. */
+  /** The listener's request-head timeout: for connections that were not redirected, and for a redirected one's head once it has begun; 0 waits forever. */
   readonly firstBytesTimeoutMs: number;
-  /** A redirected connection silent this long is passed through: the server speaks first (SMTP, MySQL). */
+  /** A redirected connection silent this long is passed through: the server speaks first (SMTP, MySQL); 0 waits for the client. */
   readonly detectTimeoutMs: number;
   /** Original destination ports whose connections are passed through without looking at them. */
   readonly opaquePorts: ReadonlySet<number>;
@@ -62,7 +62,7 @@ type Verdict = HttpVersion | PassthroughReason;
  */
 function sniff(socket: Socket, options: TransparentOptions, decided: (verdict: Verdict, seen: Buffer) => void): void {
   let seen: Buffer = Buffer.alloc(0);
-  let timer = setTimeout(() => finish('silent'), options.detectTimeoutMs);
+  let timer = options.detectTimeoutMs > 0 ? setTimeout(() => finish('silent'), options.detectTimeoutMs) : undefined;
   socket.allowHalfOpen = true;
   const finish = (verdict: Verdict): void => {
     clearTimeout(timer);
@@ -83,7 +83,7 @@ function sniff(socket: Socket, options: TransparentOptions, decided: (verdict: V
     if (seen.length === 0) {
       // Bytes have come: from here the client has the head timeout to finish what it started.
       clearTimeout(timer);
-      timer = setTimeout(onGone, options.firstBytesTimeoutMs);
+      if (options.firstBytesTimeoutMs > 0) timer = setTimeout(onGone, options.firstBytesTimeoutMs);
     }
     seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
     const verdict = classify(seen, options.routes, false);

@@ -16,7 +16,8 @@ export const TransparentSchema = z.strictObject({
   cluster_domain: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a DNS domain').default('cluster.local'),
   /**
    * A redirected connection that sends nothing for this long is passed through: its server speaks
-   * first (SMTP, MySQL). List such ports in `opaque_ports` to spare them the wait.
+   * first (SMTP, MySQL). List such ports in `opaque_ports` to spare them the wait. `0s` waits for the
+   * client however long it takes (Istio's default): a server-first protocol must then be an opaque port.
    */
   protocol_detection_timeout: DurationField.prefault('1s'),
   /** Original destination ports passed through as TCP without a look at their bytes. */

@@ -37,12 +37,12 @@ interface Proxy {
   readonly proxied: string[];
 }
 
-async function proxyPort(redirectedTo: Destination | undefined, opaquePorts: number[] = []): Promise<Proxy> {
+async function proxyPort(redirectedTo: Destination | undefined, opaquePorts: number[] = [], detectTimeoutMs = 200): Promise<Proxy> {
   const verdicts: Array<HttpVersion | PassthroughReason> = [];
   const proxied: string[] = [];
   const acceptor = transparentAcceptor({
     firstBytesTimeoutMs: 2_000,
-    detectTimeoutMs: 200,
+    detectTimeoutMs,
     opaquePorts: new Set(opaquePorts),
     originalDestination: () => redirectedTo,
     routes: (authority) => authority === 'orders',
@@ -129,6 +129,20 @@ describe('the proxy port under interception', () => {
     });
     expect(received).toBe('220 ready\r\n221 bye\r\n');
     expect(proxy.verdicts).toEqual(['silent']);
+  });
+
+  it('with a detection timeout of 0 waits for a slow client\'s first bytes instead of passing it through', async () => {
+    const to = await destination((socket) => socket.end());
+    const proxy = await proxyPort(to.address, [], 0);
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port: proxy.port });
+      let text = '';
+      setTimeout(() => socket.write(REQUEST('orders')), 400);
+      socket.setEncoding('latin1').on('data', (chunk: string) => (text += chunk));
+      socket.on('close', () => resolve(text));
+    });
+    expect(answer).toContain('proxied');
+    expect(proxy.verdicts).toEqual(['http1']);
   });
 
   it('passes an opaque port through without reading a byte, even HTTP for a known upstream', async () => {
