@@ -14,7 +14,7 @@ import { runCliIn, spawnCli, writeConfig } from '../helpers/processes.js';
  * install` run in each as the injector's init container would. The client app calls `http://server/`
  * (port 80, a ClusterIP from the pod's /etc/hosts); the call crosses client Tandem → mutual TLS →
  * server Tandem → server app. A raw TCP exchange that is not HTTP crosses the client's Tandem to the
- * other pod's non-HTTP server as it is.
+ * other pod's non-HTTP server as it is, over IPv4 and IPv6.
  */
 
 const PROXY_UID = 1337;
@@ -78,7 +78,8 @@ describe('transparent interception between two pods', () => {
       clientPod,
       ca,
       'client',
-      { outbound: { http_proxy_port: PORTS.outbound, transparent: {} }, upstreams: [{ name: 'server' }] },
+      // Dual-stack: the kernel redirects the app's IPv6 connections to [::1].
+      { outbound: { address: '::', http_proxy_port: PORTS.outbound, transparent: {} }, upstreams: [{ name: 'server' }] },
       { server: [`${serverPod.address}:${PORTS.inbound}`] },
     );
     // As the injector's init container does; the raw server's port is one Tandem does not take inbound.
@@ -116,6 +117,11 @@ describe('transparent interception between two pods', () => {
     expect(raw.code, raw.stderr).toBe(0);
     expect(raw.stdout.trim()).toBe(`PONG hello from ${clientPod.address}`);
     expect(counter(await client.metrics(), 'tandem_passthrough_connections_total', 'reason="not_http"')).toBe(1);
+    // And over IPv6, where the original destination is read with IP6T_SO_ORIGINAL_DST.
+    const raw6 = await runPodClient(clientPod, ['tcp-call', serverPod.address6, String(PORTS.raw), 'hello6']);
+    expect(raw6.code, raw6.stderr).toBe(0);
+    expect(raw6.stdout.trim()).toBe(`PONG hello6 from ${clientPod.address6}`);
+    expect(counter(await client.metrics(), 'tandem_passthrough_connections_total', 'reason="not_http"')).toBe(2);
 
     for (const pod of [clientPod, serverPod]) {
       const uninstall = await runCliIn(pod.name, ['iptables', 'uninstall', '--ipv6', 'on']);

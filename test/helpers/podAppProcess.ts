@@ -4,7 +4,7 @@ import { connect, createServer as createTcpServer } from 'node:net';
 /**
  * The applications of the interception test's pods, each a process that knows nothing of Tandem:
  *   http-server PORT         answers every request with JSON: the caller's address, the path, the headers
- *   tcp-server PORT          a line protocol that is not HTTP: `PING x` → `PONG x from <caller address>`
+ *   tcp-server PORT          (IPv4 and IPv6) a line protocol that is not HTTP: `PING x` → `PONG x from <caller address>`
  *   http-get URL             one GET; prints `{ status, body }` as JSON and exits
  *   tcp-call HOST PORT TEXT  sends `PING TEXT`, half-closes, prints the answer and exits
  * Servers print `listening` once bound.
@@ -30,9 +30,9 @@ switch (mode) {
     createTcpServer((socket) => {
       let received = '';
       socket.setEncoding('utf8').on('data', (text: string) => (received += text));
-      socket.on('end', () => socket.end(`${received.replace(/^PING/, 'PONG').trim()} from ${socket.remoteAddress}\n`));
+      socket.on('end', () => socket.end(`${received.replace(/^PING/, 'PONG').trim()} from ${socket.remoteAddress?.replace(/^::ffff:/, '')}\n`));
       socket.on('error', () => socket.destroy());
-    }).listen(Number(args[0]), '0.0.0.0', () => process.stdout.write('listening\n'));
+    }).listen(Number(args[0]), '::', () => process.stdout.write('listening\n'));
     break;
   case 'http-get':
     get(args[0] as string, (res) => {

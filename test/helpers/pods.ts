@@ -8,7 +8,7 @@ import { waitFor } from './wait.js';
 
 /**
  * Two "pods" for the interception tests: network namespaces made for one test, joined by a veth
- * pair with private addresses in 10.252.0.0/16 (used by nothing else), each with a default route over
+ * pair with private addresses in 10.252.0.0/16 and fd52::/16 (used by nothing else), each with a default route over
  * it, so an address no pod has (a Service's ClusterIP) routes like it would in a cluster. What runs
  * inside sees its own loopback, its own nat table and, through `ip netns exec`, its own /etc/hosts.
  * Needs root (CI runs as root); fails with a clear error otherwise. Deleted after the test with
@@ -19,6 +19,8 @@ export interface Pod {
   readonly name: string;
   /** The pod's address on the link between the two. */
   readonly address: string;
+  /** Its IPv6 address on that link (a unique local address). */
+  readonly address6: string;
   /** `ip netns exec` before a command, to run it in the pod. */
   readonly exec: readonly string[];
 }
@@ -30,6 +32,7 @@ export function createPods(): [Pod, Pod] {
   const pods = (['a', 'b'] as const).map((side, index) => ({
     name: `tandem-pod-${process.pid}-${id}${side}`,
     address: `10.252.${a}.${b + 1 + index}`,
+    address6: `fd52:${id.toString(16)}::${index + 1}`,
     link: `tp${id}${side}`,
   }));
   const ip = (...args: string[]): void => void execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -44,8 +47,10 @@ export function createPods(): [Pod, Pod] {
     ip('-n', pod.name, 'addr', 'add', `${pod.address}/30`, 'dev', pod.link);
     ip('-n', pod.name, 'link', 'set', pod.link, 'up');
     ip('-n', pod.name, 'route', 'add', 'default', 'dev', pod.link);
+    // nodad: usable at once, without waiting out duplicate address detection.
+    ip('-n', pod.name, '-6', 'addr', 'add', `${pod.address6}/64`, 'dev', pod.link, 'nodad');
   }
-  const [one, two] = pods.map(({ name, address }): Pod => ({ name, address, exec: ['ip', 'netns', 'exec', name] }));
+  const [one, two] = pods.map(({ name, address, address6 }): Pod => ({ name, address, address6, exec: ['ip', 'netns', 'exec', name] }));
   return [one as Pod, two as Pod];
 }
 
