@@ -21,6 +21,7 @@ Commands:
                          http://127.0.0.1:9901, timeout 60s), 1 with the reason on timeout
   demo [--duration D]    run a demo mesh on this machine (what \`npm start\` runs); D like 30s
   ca <command> --dir DIR the built-in certificate authority (\`tandem ca --help\` lists its commands)
+  injector serve -c FILE the Kubernetes sidecar injector, a mutating admission webhook (docs/kubernetes.md)
 
 Options:
   -c, --config FILE      configuration file
@@ -38,6 +39,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // The CA has options of its own: a separate program sharing the binary, loaded only when run
   // (without the sidecar's modules, which take most of a start).
   if (argv[0] === 'ca') return (await import('./caCommand.js')).caCommand(argv.slice(1));
+  if (argv[0] === 'injector') return (await import('./injectorCommand.js')).injectorCommand(argv.slice(1));
   setup();
   let parsed;
   try {
