@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { readToken } from '../../../ca/tokens.js';
 import { parseConfig } from '../../../sidecar/config/load.js';
 import { patchedPod, postToInjector, reviewResponse, startInjector, type TestInjector } from '../../helpers/injector.js';
-import { makePod, makeReview } from '../../helpers/pods.js';
+import { makePod, makeReview } from '../../helpers/podSpecs.js';
 import { TRUST_DOMAIN } from '../../helpers/ca.js';
 
 /** `tandem injector serve` in this process, answering AdmissionReviews over real TLS as the API server sends them. */

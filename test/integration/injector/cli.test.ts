@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readToken } from '../../../ca/tokens.js';
 import { createTestCa, opensslVerify, TRUST_DOMAIN } from '../../helpers/ca.js';
 import { INJECTOR_DNS_NAME, patchedPod, postToInjector, reviewResponse } from '../../helpers/injector.js';
-import { makePod, makeReview } from '../../helpers/pods.js';
+import { makePod, makeReview } from '../../helpers/podSpecs.js';
 import { runCli, spawnCli } from '../../helpers/processes.js';
 import { waitFor } from '../../helpers/wait.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rotateCa } from '../../../ca/store.js';
 import { postToInjector, reviewResponse, startInjector, patchedPod } from '../../helpers/injector.js';
-import { makePod, makeReview } from '../../helpers/pods.js';
+import { makePod, makeReview } from '../../helpers/podSpecs.js';
 import { waitFor } from '../../helpers/wait.js';
 
 /** The injector's serving certificate is re-signed at 70 % of its life, from the CA directory as it is then, without a restart. */

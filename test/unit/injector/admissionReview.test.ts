@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { allowResponse, parseReview, refuseResponse, ReviewError } from '../../../injector/index.js';
-import { makePod, makeReview } from '../../helpers/pods.js';
+import { makePod, makeReview } from '../../helpers/podSpecs.js';
 
 describe('AdmissionReview v1', () => {
   it('reads the uid, the namespace from request.namespace (a CREATE’s pod has none) and the pod', () => {

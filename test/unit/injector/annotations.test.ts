@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ANNOTATION, AnnotationError, injectChoice, parseInjectorConfig, podSettings } from '../../../injector/index.js';
-import { makePod } from '../../helpers/pods.js';
+import { makePod } from '../../helpers/podSpecs.js';
 
 const defaults = parseInjectorConfig({ tls: { dns_names: ['tandem-injector.tandem.svc'] } }).sidecar;
 

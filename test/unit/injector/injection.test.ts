@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readToken, newTokenSecret } from '../../../ca/tokens.js';
 import { decide, parseInjectorConfig, type Decision, type InjectionPath } from '../../../injector/index.js';
 import { applyPatch } from '../../helpers/jsonPatch.js';
-import { makePod } from '../../helpers/pods.js';
+import { makePod } from '../../helpers/podSpecs.js';
 
 const config = parseInjectorConfig({ tls: { dns_names: ['tandem-injector.tandem.svc'] } });
 const ca = { trustDomain: 'cluster.local', tokenSecret: newTokenSecret(), bundlePem: '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n' };

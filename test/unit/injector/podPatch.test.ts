@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { escapePointerToken, podPatch, pointer, type Pod, type PodAdditions } from '../../../injector/index.js';
 import { applyPatch, parsePointer } from '../../helpers/jsonPatch.js';
-import { makePod } from '../../helpers/pods.js';
+import { makePod } from '../../helpers/podSpecs.js';
 
 const additions: PodAdditions = {
   annotations: { 'tandem.io/injected': 'true', 'tandem.io/config': 'log: {}\n' },

@@ -2,7 +2,7 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseInjectorConfig, podSettings, renderSidecarConfig, sidecarConfig } from '../../../injector/index.js';
 import { parseConfig } from '../../../sidecar/config/load.js';
-import { makePod } from '../../helpers/pods.js';
+import { makePod } from '../../helpers/podSpecs.js';
 
 const defaults = parseInjectorConfig({ tls: { dns_names: ['tandem-injector.tandem.svc'] } }).sidecar;
 const identity = { serviceAccount: 'web-sa', namespace: 'shop' };
