@@ -24,6 +24,7 @@ Commands:
                          redirect a pod's TCP to its Tandem, or stop (\`tandem iptables --help\`)
   demo [--duration D]    run a demo mesh on this machine (what \`npm start\` runs); D like 30s
   ca <command> --dir DIR the built-in certificate authority (\`tandem ca --help\` lists its commands)
+  injector serve -c FILE the Kubernetes sidecar injector, a mutating admission webhook (docs/kubernetes.md)
 
 Options:
   -c, --config FILE      configuration file
@@ -42,6 +43,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // (without the sidecar's modules, which take most of a start).
   if (argv[0] === 'ca') return (await import('./caCommand.js')).caCommand(argv.slice(1));
   if (argv[0] === 'iptables') return (await import('./iptablesCommand.js')).iptablesCommand(argv.slice(1));
+  if (argv[0] === 'injector') return (await import('./injectorCommand.js')).injectorCommand(argv.slice(1));
   setup();
   let parsed;
   try {

@@ -22,7 +22,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'dist');
 const STAMP = join(DIST, 'tsconfig.tsbuildinfo');
 /** tsconfig.json's `include`. */
-const SOURCE_DIRS = ['sidecar', 'discovery', 'ca', 'examples', 'test'];
+const SOURCE_DIRS = ['sidecar', 'discovery', 'ca', 'injector', 'examples', 'test'];
 const CONFIG_FILES = ['tsconfig.json', 'package.json'];
 /** The folders scripts/copy-assets.mjs copies into dist/. */
 const ASSET_DIRS = ['sidecar/admin/dashboard'];
