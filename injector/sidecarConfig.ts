@@ -16,7 +16,7 @@ export interface PodIdentity {
 /**
  * The Tandem configuration one injected pod runs with (`tandem.io/config`): the app behind the
  * inbound listener, the transparent-proxy port, identity from the CA with the join token the
- * injector minted, discovery from Consul. The admin server binds the pod's address so the kubelet
+ * injector minted, discovery from Consul (without self-registration). The admin server binds the pod's address so the kubelet
  * can probe it; its POST endpoints answer loopback callers only.
  */
 export function sidecarConfig(settings: PodSettings, defaults: SidecarDefaults, identity: PodIdentity): Record<string, unknown> {
@@ -24,13 +24,16 @@ export function sidecarConfig(settings: PodSettings, defaults: SidecarDefaults, 
   if (settings.appPort !== undefined) config['service'] = { name: settings.service, port: settings.appPort, protocol: settings.appProtocol };
   config['admin'] = { address: '0.0.0.0', port: settings.ports.admin };
   if (settings.appPort !== undefined) config['inbound'] = { address: '0.0.0.0', port: settings.ports.inbound, tls: { mode: settings.inboundTlsMode } };
-  config['outbound'] = { address: '127.0.0.1', http_proxy_port: settings.ports.outbound };
+  // `transparent`: iptables sends the app's connections here; Kubernetes names are read in the pod's namespace (identity's).
+  config['outbound'] = { address: '127.0.0.1', http_proxy_port: settings.ports.outbound, transparent: {} };
   config['identity'] = {
     service: identity.serviceAccount,
     namespace: identity.namespace,
     ca: { address: defaults.ca_address, token_file: TOKEN_FILE, bundle_file: BUNDLE_FILE },
   };
-  config['discovery'] = { consul: { address: defaults.consul_address } };
+  // Not self-registration: the pod's address is not known at admission, and consul-k8s's catalog sync
+  // registers pods already (any port of theirs reaches Tandem's inbound listener through the rules).
+  config['discovery'] = { consul: { address: defaults.consul_address, registration: { enabled: false } } };
   if (settings.upstreams.length > 0) config['upstreams'] = settings.upstreams.map((upstream) => ({ name: upstream.name, protocol: upstream.protocol }));
   config['drain'] = { wait_before_drain: defaults.drain.wait_before_drain.toString(), timeout: defaults.drain.timeout.toString() };
   config['log'] = { level: settings.logLevel };

@@ -19,13 +19,13 @@ describe('per-pod sidecar configuration', () => {
     expect(config.service).toMatchObject({ name: 'web', port: 8080, protocol: 'http1', address: '127.0.0.1' });
     expect(config.admin).toEqual({ address: '0.0.0.0', port: 9901 });
     expect(config.inbound).toMatchObject({ address: '0.0.0.0', port: 15006, tls: { mode: 'permissive' } });
-    expect(config.outbound).toMatchObject({ address: '127.0.0.1', http_proxy_port: 15001 });
+    expect(config.outbound).toMatchObject({ address: '127.0.0.1', http_proxy_port: 15001, transparent: { cluster_domain: 'cluster.local' } });
     expect(config.identity).toEqual({
       service: 'web-sa',
       namespace: 'shop',
       ca: { address: 'https://tandem-ca.tandem.svc:8443', token_file: '/var/run/tandem/join-token', bundle_file: '/var/run/tandem/bundle.pem' },
     });
-    expect(config.discovery).toMatchObject({ kind: 'consul', config: { address: 'http://consul-server.consul.svc:8500' } });
+    expect(config.discovery).toMatchObject({ kind: 'consul', config: { address: 'http://consul-server.consul.svc:8500', registration: { enabled: false } } });
     expect(config.upstreams.map((upstream) => [upstream.name, upstream.protocol])).toEqual([
       ['orders', 'grpc'],
       ['payments', 'http1'],
