@@ -75,12 +75,13 @@ Where the CA Secret is mounted, in the CA and in the injector alike.
 
 {{/*
 The CA Secret as a volume: mode 0440, so only root and the pod's fsGroup read the CA's private keys.
+Written in decimal (288): a leading-zero octal means 440 to a YAML 1.2 reader.
 */}}
 {{- define "tandem.caVolume" -}}
 - name: ca
   secret:
     secretName: {{ .Values.ca.secretName }}
-    defaultMode: 0440
+    defaultMode: 288
 {{- end }}
 
 {{/*
