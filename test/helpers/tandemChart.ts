@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import { parse } from 'yaml';
 import { kubernetesTool, validateManifests, type KubernetesObject } from './kubernetesTools.js';
 
 /** charts/tandem rendered by the real helm, offline: `helm template` and `helm lint`. */
@@ -63,4 +66,28 @@ export function findObject<T = Record<string, unknown>>(objects: readonly Kubern
   const found = objects.filter((object) => object.kind === kind && object.metadata.name === name);
   expect(found.map((object) => `${object.kind}/${object.metadata.name}`), `exactly one ${kind} ${name}`).toEqual([`${kind}/${name}`]);
   return found[0] as KubernetesObject & T;
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The values of a values tree by dotted path: non-empty maps are walked into, anything else (a
+ * scalar, a list, an empty map such as `nodeSelector: {}`) is one value.
+ */
+export function valuePaths(values: Record<string, unknown>, prefix = ''): Array<[path: string, value: unknown]> {
+  return Object.entries(values).flatMap(([key, value]): Array<[string, unknown]> =>
+    isMap(value) && Object.keys(value).length > 0 ? valuePaths(value, `${prefix}${key}.`) : [[`${prefix}${key}`, value]],
+  );
+}
+
+/** The value at a dotted path of a values tree; undefined when any step is missing. */
+export function valueAt(values: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (isMap(node) ? node[key] : undefined), values);
+}
+
+/** charts/tandem/values.yaml, parsed. */
+export function defaultValues(): Record<string, unknown> {
+  return parse(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as Record<string, unknown>;
 }

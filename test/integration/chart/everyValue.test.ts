@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1';
@@ -7,7 +6,7 @@ import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { IContainer, IConfigMap, IPodSpec, IService } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CHART_DIR, findObject, renderChart } from '../../helpers/tandemChart.js';
+import { defaultValues, findObject, renderChart, valueAt, valuePaths } from '../../helpers/tandemChart.js';
 
 /**
  * The chart with every value in values.yaml set to something else (test/fixtures/chart/every-value.yaml):
@@ -16,23 +15,15 @@ import { CHART_DIR, findObject, renderChart } from '../../helpers/tandemChart.js
 
 const FIXTURE = fileURLToPath(new URL('../../fixtures/chart/every-value.yaml', import.meta.url));
 const fixture = parse(readFileSync(FIXTURE, 'utf8')) as Record<string, unknown>;
-const defaults = parse(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as Record<string, unknown>;
 
-function isMap(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * Paths of values.yaml the fixture leaves at their default or leaves out. Non-empty maps are walked
- * into; anything else (a scalar, a list, an empty map) is a value the fixture must change.
- */
-function unchangedPaths(defaultValues: Record<string, unknown>, given: unknown, prefix = ''): string[] {
-  return Object.entries(defaultValues).flatMap(([key, value]) => {
-    const path = `${prefix}${key}`;
-    const other = isMap(given) ? given[key] : undefined;
-    if (isMap(value) && Object.keys(value).length > 0) return unchangedPaths(value, other, `${path}.`);
-    return other === undefined || isDeepStrictEqual(other, value) ? [path] : [];
-  });
+/** Paths of values.yaml whose value the fixture leaves at its default or leaves out. */
+function unchangedPaths(defaults: Record<string, unknown>, given: unknown): string[] {
+  return valuePaths(defaults)
+    .filter(([path, value]) => {
+      const other = valueAt(given, path);
+      return other === undefined || isDeepStrictEqual(other, value);
+    })
+    .map(([path]) => path);
 }
 
 const objects = renderChart({ files: [FIXTURE] });
@@ -51,7 +42,7 @@ function container(deployment: IDeployment): IContainer {
 
 describe('the every-value fixture', () => {
   it('sets every value in values.yaml to something other than its default', () => {
-    expect(unchangedPaths(defaults, fixture)).toEqual([]);
+    expect(unchangedPaths(defaultValues(), fixture)).toEqual([]);
   });
 
   it('would name a value it leaves at its default', () => {
