@@ -1,7 +1,9 @@
 import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { IConfigMap } from 'kubernetes-models/v1';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { parseInjectorConfig } from '../../../injector/index.js';
 import { findObject, renderChart, type ChartValues } from '../../helpers/tandemChart.js';
 
 /**
@@ -70,6 +72,13 @@ describe('injector.yaml in the injector ConfigMap', () => {
       exclude_outbound_ports: [],
       exclude_inbound_ports: [],
     });
+  });
+
+  it('is accepted by the injector\'s own parser, with defaults and with every value set', () => {
+    const parsed = parseInjectorConfig(config, 'injector.yaml');
+    expect(parsed.sidecar.ports).toEqual({ inbound: 15006, outbound: 15001, admin: 9901 });
+    const every = injectorYaml({ files: [fileURLToPath(new URL('../../fixtures/chart/every-value.yaml', import.meta.url))] }, 'mesh-injector');
+    expect(() => parseInjectorConfig(every, 'injector.yaml (every value set)')).not.toThrow();
   });
 
   it('names the Services of another release and namespace after them', () => {
