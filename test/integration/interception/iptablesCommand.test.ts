@@ -23,6 +23,23 @@ function rules(ns: Netns, family: 4 | 6): string[] {
     .filter((line) => line.startsWith('-A'));
 }
 
+/** The nat rules of the first test's install, for one family: its loopback and its excluded CIDR. */
+function expectedRules(loopback: string, cidr: string): string[] {
+  return [
+    '-A PREROUTING -p tcp -j TANDEM_INBOUND',
+    '-A OUTPUT -p tcp -j TANDEM_OUTPUT',
+    '-A TANDEM_INBOUND -p tcp -m tcp --dport 9901 -j RETURN',
+    '-A TANDEM_INBOUND -p tcp -m tcp --dport 8443 -j RETURN',
+    '-A TANDEM_INBOUND -p tcp -j REDIRECT --to-ports 15006',
+    '-A TANDEM_OUTPUT -m owner --uid-owner 1337 -j RETURN',
+    '-A TANDEM_OUTPUT -m owner --gid-owner 1337 -j RETURN',
+    `-A TANDEM_OUTPUT -d ${loopback} -j RETURN`,
+    '-A TANDEM_OUTPUT -p tcp -m tcp --dport 5432 -j RETURN',
+    `-A TANDEM_OUTPUT -d ${cidr} -j RETURN`,
+    '-A TANDEM_OUTPUT -p tcp -j REDIRECT --to-ports 15001',
+  ];
+}
+
 describe('tandem iptables', () => {
   it('install redirects inbound TCP to the inbound port and the app\'s outbound TCP to the outbound port, leaving Tandem\'s UID, loopback and exclusions alone — for IPv4 and IPv6', async () => {
     const ns = createNetns();
@@ -33,32 +50,8 @@ describe('tandem iptables', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('iptables -t nat -A OUTPUT -p tcp -j TANDEM_OUTPUT');
     expect(run.stdout).toContain('ip6tables -t nat -A PREROUTING -p tcp -j TANDEM_INBOUND');
-    expect(rules(ns, 4)).toEqual([
-      '-A PREROUTING -p tcp -j TANDEM_INBOUND',
-      '-A OUTPUT -p tcp -j TANDEM_OUTPUT',
-      '-A TANDEM_INBOUND -p tcp -m tcp --dport 9901 -j RETURN',
-      '-A TANDEM_INBOUND -p tcp -m tcp --dport 8443 -j RETURN',
-      '-A TANDEM_INBOUND -p tcp -j REDIRECT --to-ports 15006',
-      '-A TANDEM_OUTPUT -m owner --uid-owner 1337 -j RETURN',
-      '-A TANDEM_OUTPUT -m owner --gid-owner 1337 -j RETURN',
-      '-A TANDEM_OUTPUT -d 127.0.0.1/32 -j RETURN',
-      '-A TANDEM_OUTPUT -p tcp -m tcp --dport 5432 -j RETURN',
-      '-A TANDEM_OUTPUT -d 169.254.169.254/32 -j RETURN',
-      '-A TANDEM_OUTPUT -p tcp -j REDIRECT --to-ports 15001',
-    ]);
-    expect(rules(ns, 6)).toEqual([
-      '-A PREROUTING -p tcp -j TANDEM_INBOUND',
-      '-A OUTPUT -p tcp -j TANDEM_OUTPUT',
-      '-A TANDEM_INBOUND -p tcp -m tcp --dport 9901 -j RETURN',
-      '-A TANDEM_INBOUND -p tcp -m tcp --dport 8443 -j RETURN',
-      '-A TANDEM_INBOUND -p tcp -j REDIRECT --to-ports 15006',
-      '-A TANDEM_OUTPUT -m owner --uid-owner 1337 -j RETURN',
-      '-A TANDEM_OUTPUT -m owner --gid-owner 1337 -j RETURN',
-      '-A TANDEM_OUTPUT -d ::1/128 -j RETURN',
-      '-A TANDEM_OUTPUT -p tcp -m tcp --dport 5432 -j RETURN',
-      '-A TANDEM_OUTPUT -d fd00:ec2::254/128 -j RETURN',
-      '-A TANDEM_OUTPUT -p tcp -j REDIRECT --to-ports 15001',
-    ]);
+    expect(rules(ns, 4)).toEqual(expectedRules('127.0.0.1/32', '169.254.169.254/32'));
+    expect(rules(ns, 6)).toEqual(expectedRules('::1/128', 'fd00:ec2::254/128'));
   });
 
   it('install is idempotent: a second run leaves the same tables, and a run with other ports replaces the rules without a second jump', async () => {
