@@ -67,13 +67,16 @@ export interface RunningCli {
 
 /**
  * Spawns the CLI with piped output, inside network namespace `netns` if given (`ip netns exec`, which
- * execs, so the child is Tandem itself), as user `uid` if given; the child is SIGKILLed after the test if it is still running.
+ * execs, so the child is Tandem itself), as user `uid` if given, with directory `bind.source` mounted at
+ * `bind.target` if given; the child is SIGKILLed after the test if it is still running.
  */
-export function spawnCli(args: readonly string[], options: { netns?: string; uid?: number } = {}): RunningCli {
+export function spawnCli(args: readonly string[], options: { netns?: string; uid?: number; bind?: { readonly source: string; readonly target: string } } = {}): RunningCli {
   const { TANDEM_LOG_LEVEL: _ignored, ...env } = process.env; // the configuration alone decides the log level
   const command = [process.execPath, cliEntry(), ...args];
   // util-linux's setpriv execs too: the child is still Tandem itself, running as `uid` (and GID uid).
   if (options.uid !== undefined) command.unshift('setpriv', `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups');
+  // A mount namespace of its own, with `source` seen at `target`, as a container's volume mount is.
+  if (options.bind !== undefined) command.unshift('unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', options.bind.source, options.bind.target);
   if (options.netns !== undefined) command.unshift('ip', 'netns', 'exec', options.netns);
   const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';

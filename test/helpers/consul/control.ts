@@ -25,8 +25,8 @@ export async function consulUnderTest(): Promise<ConsulUnderTest> {
 }
 
 /** Always the test server (for fault injection and restarts), closed after the test. */
-export async function consulTestServer(): Promise<ConsulUnderTest & { readonly server: ConsulTestServer }> {
-  const server = await startConsulTestServer();
+export async function consulTestServer(options: { readonly host?: string } = {}): Promise<ConsulUnderTest & { readonly server: ConsulTestServer }> {
+  const server = await startConsulTestServer(options);
   onCleanup(() => server.close());
   return { address: server.address, control: new ConsulControl(server.address, undefined), server };
 }
@@ -42,6 +42,8 @@ export interface InstanceOptions {
   readonly status?: CheckStatus;
   readonly weights?: { readonly Passing: number; readonly Warning: number };
   readonly tags?: readonly string[];
+  /** Default 127.0.0.1. */
+  readonly address?: string;
 }
 
 /** Registers instances with TTL checks Tandem's tests drive by hand; deregisters them after the test. */
@@ -53,12 +55,12 @@ export class ConsulControl {
     private readonly token: string | undefined,
   ) {}
 
-  /** A service instance on 127.0.0.1:port with a long TTL check in `status` (default passing). */
+  /** A service instance on 127.0.0.1:port (or `options.address`) with a long TTL check in `status` (default passing). */
   async registerInstance(service: string, id: string, port: number, options: InstanceOptions = {}): Promise<void> {
     await this.put('/v1/agent/service/register', {
       Name: service,
       ID: id,
-      Address: '127.0.0.1',
+      Address: options.address ?? '127.0.0.1',
       Port: port,
       Tags: options.tags ?? [],
       ...(options.weights === undefined ? {} : { Weights: options.weights }),

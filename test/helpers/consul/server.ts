@@ -16,8 +16,10 @@ import { dispatch } from './routing.js';
 import type { AgentConfig } from './routing.js';
 
 export interface ConsulTestServerOptions {
-  /** Default 0: an ephemeral port. Always on 127.0.0.1. */
+  /** Default 0: an ephemeral port. */
   readonly port?: number;
+  /** Default 127.0.0.1; a test's own network-namespace link address for agents in a namespace. */
+  readonly host?: string;
   /** When set, a request must carry it (`X-Consul-Token`, `?token=` or `Authorization: Bearer`) or get 403 `ACL not found`. */
   readonly aclToken?: string;
   /** How often the reaper for `DeregisterCriticalServiceAfter` runs; Consul's is 30 s. */
@@ -103,7 +105,7 @@ class TestConsul implements ConsulTestServer {
   }
 
   get address(): string {
-    return `http://127.0.0.1:${this.boundPort}`;
+    return `http://${this.options.host ?? '127.0.0.1'}:${this.boundPort}`;
   }
 
   get port(): number {
@@ -143,7 +145,7 @@ class TestConsul implements ConsulTestServer {
     });
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
-      http.listen(port, '127.0.0.1', () => {
+      http.listen(port, this.options.host ?? '127.0.0.1', () => {
         http.off('error', reject);
         resolve();
       });
