@@ -1,27 +1,31 @@
 /**
- * The fixed-rate gRPC load generator, in its own process:
- * `node dist/test/bench/rateWorker.js <port> <rate> <seconds> <connections> [tls]`.
+ * The fixed-rate load generator, in its own process:
+ * `node dist/test/bench/rateWorker.js <port> <rate> <seconds> <connections> [tls|h2c|h1]`.
  * Prints one line, `result <LoadResult as JSON>`, and exits.
  *
  * Open loop with evenly spaced arrivals: request i is due at start + i/rate whatever happened to the
- * ones before it (no coordinated omission), sent on h2c connection i mod <connections>, and timed
- * from the moment it is sent until its trailers arrive. A request counts as successful when the
- * status is 200 and the trailers carry grpc-status 0. h2load's `--rps` is not used here because it
+ * ones before it (no coordinated omission), sent on connection i mod <connections>, and timed from
+ * the moment it is sent until the response has ended. gRPC unary (the default; `tls` over TLS)
+ * succeeds with status 200 and grpc-status 0 in the trailers; `h2c` and `h1` send `GET /` and succeed
+ * with status 200 — `h1` on keep-alive HTTP/1.1 connections, a request waiting for a free one when
+ * all are busy (its wait counts: it is the latency the client sees). h2load's `--rps` is not used here because it
  * sends each connection's share in a burst every 10 ms, so requests queue behind each other and
  * the latency measured is mostly the burst's.
  */
+import { Agent, request } from 'node:http';
 import type { ClientHttp2Session } from 'node:http2';
 import { GRPC_MESSAGE, GRPC_PATH, grpcFrame } from './constants.js';
-import { grpcCall, openSession } from './grpcCall.js';
+import { grpcCall, openSession, type CallOutcome } from './grpcCall.js';
 import { LatencyRecorder, type LoadResult } from './stats.js';
 
-const [portArg, rateArg, secondsArg, connectionsArg, tlsArg] = process.argv.slice(2);
+const [portArg, rateArg, secondsArg, connectionsArg, modeArg] = process.argv.slice(2);
+const mode = modeArg ?? 'grpc';
 const port = Number(portArg);
 const rate = Number(rateArg);
 const seconds = Number(secondsArg);
 const connections = Number(connectionsArg);
-if (!(port > 0) || !(rate > 0) || !(seconds > 0) || !(connections > 0)) {
-  process.stderr.write('usage: rateWorker.js <port> <rate> <seconds> <connections> [tls]\n');
+if (!(port > 0) || !(rate > 0) || !(seconds > 0) || !(connections > 0) || !['grpc', 'tls', 'h2c', 'h1'].includes(mode)) {
+  process.stderr.write('usage: rateWorker.js <port> <rate> <seconds> <connections> [tls|h2c|h1]\n');
   process.exit(2);
 }
 
@@ -39,17 +43,48 @@ function fail(why: string): void {
   failures[why] = (failures[why] ?? 0) + 1;
 }
 
-function send(session: ClientHttp2Session): void {
-  inFlight++;
-  grpcCall(session, headers, body, REQUEST_TIMEOUT_MS, (outcome) => {
-    inFlight--;
-    if (outcome.ok) latencies.record(outcome.ms);
-    else fail(outcome.why);
+function done(outcome: CallOutcome): void {
+  inFlight--;
+  if (outcome.ok) latencies.record(outcome.ms);
+  else fail(outcome.why);
+}
+
+/** GET / over h2c: succeeds with status 200 once the response has ended. */
+function h2cGet(session: ClientHttp2Session): void {
+  const sentAt = process.hrtime.bigint();
+  let status = 0;
+  const stream = session.request({ ':path': '/' });
+  stream.on('response', (head) => (status = Number(head[':status'])));
+  stream.on('data', () => undefined);
+  stream.on('error', () => undefined);
+  stream.setTimeout(REQUEST_TIMEOUT_MS, () => stream.close());
+  stream.on('close', () => done(status === 200 ? { ok: true, ms: Number(process.hrtime.bigint() - sentAt) / 1e6 } : { ok: false, why: status === 0 ? `reset ${stream.rstCode ?? '?'}` : `status ${status}` }));
+  stream.end();
+}
+
+const h1Agent = new Agent({ keepAlive: true, maxSockets: connections });
+
+/** GET / over HTTP/1.1 on the worker's keep-alive sockets. */
+function h1Get(): void {
+  const sentAt = process.hrtime.bigint();
+  const req = request({ host: '127.0.0.1', port, path: '/', agent: h1Agent, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+    res.resume();
+    res.on('end', () => done(res.statusCode === 200 ? { ok: true, ms: Number(process.hrtime.bigint() - sentAt) / 1e6 } : { ok: false, why: `status ${res.statusCode}` }));
   });
+  req.on('timeout', () => req.destroy(new Error('timeout')));
+  req.on('error', (error) => done({ ok: false, why: error.message }));
+  req.end();
+}
+
+function send(session: ClientHttp2Session | undefined): void {
+  inFlight++;
+  if (mode === 'h1') h1Get();
+  else if (mode === 'h2c') h2cGet(session as ClientHttp2Session);
+  else grpcCall(session as ClientHttp2Session, headers, body, REQUEST_TIMEOUT_MS, done);
 }
 
 async function main(): Promise<void> {
-  const sessions = await Promise.all(Array.from({ length: connections }, () => openSession(port, tlsArg === 'tls')));
+  const sessions = mode === 'h1' ? [] : await Promise.all(Array.from({ length: connections }, () => openSession(port, mode === 'tls')));
   for (const session of sessions) session.on('error', () => undefined);
   const total = Math.round(rate * seconds);
   const intervalNs = 1e9 / rate;
@@ -60,7 +95,7 @@ async function main(): Promise<void> {
       const elapsed = Number(process.hrtime.bigint() - start);
       while (next < total && next * intervalNs <= elapsed) {
         lagMs.record((elapsed - next * intervalNs) / 1e6);
-        send(sessions[next % connections] as ClientHttp2Session);
+        send(sessions[next % connections]);
         next++;
       }
       if (next >= total) return resolve();
@@ -72,7 +107,8 @@ async function main(): Promise<void> {
   const drainDeadline = Date.now() + REQUEST_TIMEOUT_MS + 1_000;
   while (inFlight > 0 && Date.now() < drainDeadline) await new Promise((resolve) => setTimeout(resolve, 5));
   for (const session of sessions) session.destroy();
-  const { p50, p99 } = latencies.percentiles();
+  h1Agent.destroy();
+  const { p50, p99, p999 } = latencies.percentiles();
   const lag = lagMs.percentiles();
   const result: LoadResult = {
     generator: 'node-http2',
@@ -82,7 +118,9 @@ async function main(): Promise<void> {
     reqPerSec: latencies.size / sendWindowS,
     p50Ms: p50,
     p99Ms: p99,
+    p999Ms: p999,
     details: {
+      mode,
       rate,
       connections,
       scheduled: total,

@@ -55,13 +55,14 @@ export interface ScenarioResult {
 export const TARGETS = {
   addedP50Ms: 0.15,
   addedP99Ms: 0.5,
+  addedP999Ms: 2,
   cpuRatioToMinimal: 0.8,
   cpuRatioToHaproxyH1: 3,
   cpuRatioToNghttpxH2c: 6,
 } as const;
 
 export interface Verdicts {
-  readonly addedLatency: Array<{ scenario: string; addedP50Ms: number; addedP99Ms: number; p50Met: boolean; p99Met: boolean }>;
+  readonly addedLatency: Array<{ scenario: string; addedP50Ms: number; addedP99Ms: number; addedP999Ms: number; p50Met: boolean; p99Met: boolean; p999Met: boolean }>;
   readonly cpu: Array<{ scenario: string; against: TargetName; tandemMicros: number; otherMicros: number; ratio: number; target?: number; met?: boolean }>;
 }
 
@@ -78,7 +79,16 @@ export function verdicts(results: readonly ScenarioResult[]): Verdicts {
     if (scenario.kind === 'fixed-rate' && direct !== undefined && tandem !== undefined) {
       const addedP50Ms = tandem.load.p50Ms - direct.load.p50Ms;
       const addedP99Ms = tandem.load.p99Ms - direct.load.p99Ms;
-      verdict.addedLatency.push({ scenario: scenario.id, addedP50Ms, addedP99Ms, p50Met: addedP50Ms <= TARGETS.addedP50Ms, p99Met: addedP99Ms <= TARGETS.addedP99Ms });
+      const addedP999Ms = (tandem.load.p999Ms ?? NaN) - (direct.load.p999Ms ?? NaN);
+      verdict.addedLatency.push({
+        scenario: scenario.id,
+        addedP50Ms,
+        addedP99Ms,
+        addedP999Ms,
+        p50Met: addedP50Ms <= TARGETS.addedP50Ms,
+        p99Met: addedP99Ms <= TARGETS.addedP99Ms,
+        p999Met: addedP999Ms <= TARGETS.addedP999Ms,
+      });
     }
     if (scenario.kind !== 'saturation' || tandem?.proxy == null) continue;
     for (const against of ['minimal', 'haproxy', 'nghttpx'] as const) {
@@ -106,12 +116,12 @@ export function markdown(results: readonly ScenarioResult[], verdict: Verdicts, 
   const lines = [...header, ''];
   for (const note of skippedNotes) lines.push(`> **${note}**`, '');
   lines.push(
-    '| Scenario | Target | req/s | p50 ms | p99 ms | p50 ÷ direct | p99 ÷ direct | proxy CPU µs/req | CPU ÷ Tandem | alloc KiB/req | GCs (major) | GC ms (longest) | RSS MiB start / end (peak) | failed | other CPU % |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| Scenario | Target | req/s | p50 ms | p99 ms | p99.9 ms | p50 ÷ direct | p99 ÷ direct | proxy CPU µs/req | CPU ÷ Tandem | alloc KiB/req | GCs (major) | GC ms (longest) | RSS MiB start / end (peak) | failed | other CPU % |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const scenario of results) {
     if (scenario.skipped !== undefined) {
-      lines.push(`| ${scenario.id} | **skipped: ${scenario.skipped}** |${' |'.repeat(13)}`);
+      lines.push(`| ${scenario.id} | **skipped: ${scenario.skipped}** |${' |'.repeat(14)}`);
       continue;
     }
     const direct = scenario.results.find((r) => r.target === 'direct');
@@ -122,19 +132,22 @@ export function markdown(results: readonly ScenarioResult[], verdict: Verdicts, 
       const runtime = r.runtime;
       const rss = r.proxy === null ? '—' : `${fmt(r.proxyStartRssMB ?? NaN, 0)} / ${fmt(r.proxy.rssMB, 0)} (${fmt(r.proxy.peakRssMB, 0)})`;
       lines.push(
-        `| ${scenario.id} | ${TARGET_LABEL[r.target]} | ${fmt(r.load.reqPerSec, 0)} | ${fmt(r.load.p50Ms, 3)} | ${fmt(r.load.p99Ms, 3)} | ` +
+        `| ${scenario.id} | ${TARGET_LABEL[r.target]} | ${fmt(r.load.reqPerSec, 0)} | ${fmt(r.load.p50Ms, 3)} | ${fmt(r.load.p99Ms, 3)} | ${r.load.p999Ms === undefined ? '—' : fmt(r.load.p999Ms, 3)} | ` +
           `${cell(ratio(r.load.p50Ms, direct?.load.p50Ms))} | ${cell(ratio(r.load.p99Ms, direct?.load.p99Ms))} | ` +
           `${cell(r.proxy?.cpuMicrosPerRequest, 1)} | ${cell(ratio(r.proxy?.cpuMicrosPerRequest, tandem?.proxy?.cpuMicrosPerRequest))} | ` +
           `${runtime === null ? '—' : fmt(runtime.allocatedBytesPerRequest / 1024, 1)} | ${runtime === null ? '—' : `${runtime.collections} (${runtime.majorCollections})`} | ` +
           `${runtime === null ? '—' : `${fmt(runtime.pauseMs, 0)} (${fmt(runtime.longestPauseMs, 1)})`} | ${rss} | ${r.load.failed} | ${fmt(r.machine.otherPercent, 0)} |`,
       );
     }
-    for (const error of scenario.errors) lines.push(`| ${scenario.id} | **error** | ${error.split('\n')[0]?.replaceAll('|', '\\|') ?? ''} |${' |'.repeat(12)}`);
+    for (const error of scenario.errors) lines.push(`| ${scenario.id} | **error** | ${error.split('\n')[0]?.replaceAll('|', '\\|') ?? ''} |${' |'.repeat(13)}`);
   }
   lines.push('', 'Targets:', '');
   const mark = (met: boolean): string => (met ? 'met' : '**MISSED**');
   for (const v of verdict.addedLatency) {
-    lines.push(`- ${v.scenario}: added p50 ${fmt(v.addedP50Ms, 3)} ms (target ≤ ${TARGETS.addedP50Ms} ms: ${mark(v.p50Met)}), added p99 ${fmt(v.addedP99Ms, 3)} ms (target ≤ ${TARGETS.addedP99Ms} ms: ${mark(v.p99Met)})`);
+    lines.push(
+      `- ${v.scenario}: added p50 ${fmt(v.addedP50Ms, 3)} ms (target ≤ ${TARGETS.addedP50Ms} ms: ${mark(v.p50Met)}), added p99 ${fmt(v.addedP99Ms, 3)} ms (target ≤ ${TARGETS.addedP99Ms} ms: ${mark(v.p99Met)}), ` +
+        `added p99.9 ${fmt(v.addedP999Ms, 3)} ms (target ≤ ${TARGETS.addedP999Ms} ms: ${mark(v.p999Met)})`,
+    );
   }
   for (const v of verdict.cpu) {
     const goal = v.target === undefined ? '' : ` (target ≤ ${v.target}x: ${mark(v.met === true)})`;

@@ -6,7 +6,7 @@
  *
  * Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_WARMUP (seconds of
  * unmeasured load before each, default 3), BENCH_SCENARIOS (comma-separated ids, default all),
- * BENCH_RATE (req/s of the fixed-rate gRPC scenario, default 1000), BENCH_CPU_PROF (`tandem` or 1:
+ * BENCH_RATE (req/s of the fixed-rate HTTP/1.1, h2c and gRPC scenarios, default 1000), BENCH_CPU_PROF (`tandem` or 1:
  * profile Tandem; `all`: the minimal proxy too), BENCH_H2LOAD (path of the h2load to use).
  * Scenario `policies` (policyComparison.ts) compares balancing policies instead: BENCH_POLICY_CALLS,
  * BENCH_POLICY_CONCURRENCY, BENCH_POLICY_SLOW_MS. Scenario `overflow` (overflowLatency.ts) times
@@ -91,6 +91,27 @@ interface Scenario {
 }
 
 function scenarios(settings: Settings, h2load: string | undefined, workDir: string): Scenario[] {
+  /** Open-loop load at `settings.rate` from rateWorker.ts, where added latency is judged. */
+  const fixedRate = (
+    mode: 'h1' | 'h2c' | 'grpc',
+    what: string,
+    backend: BackendKind,
+    tandemProtocol: TandemProtocol,
+    minimalMode: 'h1' | 'h2',
+    probe: (port: number) => Promise<void>,
+    client: string,
+  ): Scenario => ({
+    id: `${mode}-${settings.rate}rps`,
+    title: `${what}, fixed ${settings.rate} req/s (latency)`,
+    load: `rateWorker.ts (own process): open loop, ${settings.rate} req/s evenly spaced; ${client}`,
+    backend,
+    tandemProtocol,
+    minimalMode,
+    needsH2load: false,
+    kind: 'fixed-rate',
+    probe,
+    run: ({ port, seconds }) => runWorker('rate worker', 'rateWorker.js', [String(port), String(settings.rate), String(seconds), '10', mode], seconds),
+  });
   const grpcBody = join(workDir, 'grpc-request.bin');
   writeFileSync(grpcBody, grpcFrame(GRPC_MESSAGE));
   const grpcHeaders = ['content-type: application/grpc', 'te: trailers'];
@@ -146,19 +167,9 @@ function scenarios(settings: Settings, h2load: string | undefined, workDir: stri
           logFile,
         }),
     },
-    {
-      id: `grpc-${settings.rate}rps`,
-      title: `gRPC unary, fixed ${settings.rate} req/s (latency)`,
-      load: `rateWorker.ts (node:http2 client, own process): open loop, ${settings.rate} req/s evenly spaced over 10 h2c connections, same gRPC request`,
-      backend: 'grpc',
-      tandemProtocol: 'grpc',
-      minimalMode: 'h2',
-      needsH2load: false,
-      kind: 'fixed-rate',
-      probe: probeGrpc,
-      run: ({ port, seconds }) =>
-        runWorker('rate worker', 'rateWorker.js', [String(port), String(settings.rate), String(seconds), '10'], seconds),
-    },
+    fixedRate('h1', 'HTTP/1.1 GET', 'h1', 'http1', 'h1', probeHttp1, 'node:http client, keep-alive, 10 sockets'),
+    fixedRate('h2c', 'h2c GET', 'h2', 'http2', 'h2', probeHttp2, 'node:http2 client, 10 h2c connections'),
+    fixedRate('grpc', 'gRPC unary', 'grpc', 'grpc', 'h2', probeGrpc, 'node:http2 client, 10 h2c connections, the same gRPC request'),
   ];
 }
 

@@ -9,6 +9,8 @@ export interface LoadResult {
   readonly reqPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** The fixed-rate generator's 99.9th percentile (the saturation generators report none). */
+  readonly p999Ms?: number;
   /** Free-form details from the generator (status codes, error counts, its own percentiles). */
   readonly details: Record<string, unknown>;
 }
@@ -39,8 +41,8 @@ export class LatencyRecorder {
   }
 
   /** p50 and p99 in ms. */
-  percentiles(): { p50: number; p99: number } {
+  percentiles(): { p50: number; p99: number; p999: number } {
     const sorted = this.values.slice(0, this.count).sort();
-    return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+    return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9) };
   }
 }
