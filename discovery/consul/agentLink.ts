@@ -1,4 +1,4 @@
-import Consul from 'consul';
+import type Consul from 'consul';
 import type { ConsulConfig } from './consulConfig.js';
 import { ConsulAgentConnection, type ConsulReads } from './consulHttp.js';
 import type { AgentCalls } from './selfRegistration.js';
@@ -24,16 +24,23 @@ export interface ConsulAgentLink {
 export function linkToAgent(config: ConsulConfig, secrets: ConsulSecrets): ConsulAgentLink {
   const base = new URL(config.address);
   const connection = new ConsulAgentConnection(base, secrets.token, secrets.ca);
-  const consul = new Consul({
-    host: base.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: Number(base.port || (base.protocol === 'https:' ? 443 : 80)),
-    secure: base.protocol === 'https:',
-    agent: connection.agent,
-    defaults: {
-      ...(secrets.token === undefined ? {} : { token: secrets.token }),
-      ...(config.datacenter === undefined ? {} : { dc: config.datacenter }),
-    },
-  });
+  // The package does the agent writes only (registration, TTL updates): loaded on the first of them,
+  // so a sidecar that does not register does not carry it.
+  let client: Promise<Consul> | undefined;
+  const consul = (): Promise<Consul> =>
+    (client ??= import('consul').then(
+      ({ default: ConsulClient }) =>
+        new ConsulClient({
+          host: base.hostname.replace(/^\[(.*)\]$/, '$1'),
+          port: Number(base.port || (base.protocol === 'https:' ? 443 : 80)),
+          secure: base.protocol === 'https:',
+          agent: connection.agent,
+          defaults: {
+            ...(secrets.token === undefined ? {} : { token: secrets.token }),
+            ...(config.datacenter === undefined ? {} : { dc: config.datacenter }),
+          },
+        }),
+    ));
   return { reads: connection, calls: agentCalls(consul), close: () => connection.close() };
 }
 
@@ -41,11 +48,20 @@ export function linkToAgent(config: ConsulConfig, secrets: ConsulSecrets): Consu
  * The package's typings leave out the per-call `timeout` (which it honours) and the check's `timeout`
  * field, hence this narrow view instead of casts at each call.
  */
-function agentCalls(consul: Consul): AgentCalls {
-  const { service, check } = consul.agent;
+function agentCalls(consul: () => Promise<Consul>): AgentCalls {
   return {
-    register: (options) => service.register(options as { name: string }),
-    deregister: (options) => service.deregister(options),
-    update: (status, options) => (status === 'passing' ? check.pass(options) : status === 'warning' ? check.warn(options) : check.fail(options)),
+    register: async (options) => {
+      const answer: unknown = await (await consul()).agent.service.register(options as { name: string });
+      return answer;
+    },
+    deregister: async (options) => {
+      const answer: unknown = await (await consul()).agent.service.deregister(options);
+      return answer;
+    },
+    update: async (status, options) => {
+      const { check } = (await consul()).agent;
+      const answer: unknown = await (status === 'passing' ? check.pass(options) : status === 'warning' ? check.warn(options) : check.fail(options));
+      return answer;
+    },
   };
 }

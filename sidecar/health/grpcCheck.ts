@@ -1,4 +1,5 @@
-import { credentials, Client, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import type * as GrpcJs from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
 import { z } from 'zod';
 import { withDeadline, type HealthCheckKind, type HealthVerdict } from './healthCheck.js';
 
@@ -16,12 +17,20 @@ const SERVING_STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'] 
  * `grpc.health.v1.Health/Check`, healthy when the answer is SERVING. The two messages are one field
  * each, so they are encoded by hand rather than through a .proto loader.
  */
+let grpcJs: Promise<typeof GrpcJs> | undefined;
+
+/** grpc-js is loaded on the first gRPC check: a sidecar that runs none does not carry it (~17 MiB). */
+function loadGrpcJs(): Promise<typeof GrpcJs> {
+  return (grpcJs ??= import('@grpc/grpc-js'));
+}
+
 export const grpcCheck: HealthCheckKind<GrpcCheckConfig> = {
   kind: 'grpc',
   configSchema: GrpcCheckConfig,
   create: (config) => ({
     check: (target, timeoutMs) =>
-      withDeadline(timeoutMs, () => {
+      withDeadline(timeoutMs, async () => {
+        const { Client, credentials, status: GrpcStatus } = await loadGrpcJs();
         const host = target.address.includes(':') ? `[${target.address}]` : target.address;
         const client = new Client(`${host}:${target.port}`, credentials.createInsecure());
         return new Promise<HealthVerdict>((resolve, reject) => {
