@@ -7,8 +7,8 @@ const FRESH_DIST = ['test/helpers/freshDist.ts'];
 /**
  * `npm test` runs the unit, integration and e2e projects; `npm run test:unit`, `test:integration` and
  * `test:e2e` one each; `npm run test:soak` the socket-level ones with literal durations
- * (test/helpers/soak.ts); `npm run test:hardening` the attack matrix, which CI runs after `npm test`
- * (a bare `vitest run` runs all four, the attack matrix last).
+ * (test/helpers/soak.ts); `npm run test:hardening` the attack matrix, by hand on an idle machine (not
+ * in CI yet: see README, Development). A bare `vitest run` runs all four, the attack matrix last.
  */
 export default defineConfig({
   test: {
