@@ -1,7 +1,8 @@
-import type { Counter, Histogram } from 'prom-client';
+import type { Histogram } from 'prom-client';
 import type { Outcome } from '../balancer/balancer.js';
 import { replyStatus } from '../listener/respond.js';
 import { GrpcStatus } from '../http/grpc.js';
+import type { DeferredCounter, DeferredSeries } from './deferredCounter.js';
 import { observeWithExemplar } from './requestMetrics.js';
 import type { TraceExemplar } from './tracing/tracing.js';
 
@@ -13,12 +14,12 @@ export const MAX_ENDPOINT_SERIES = 100;
 export const OTHER_ENDPOINT = 'other';
 
 export interface EndpointMetricFamilies {
-  readonly attempts: Counter<'upstream' | 'endpoint' | 'status_class' | 'grpc_status'>;
+  readonly attempts: DeferredCounter<'upstream' | 'endpoint' | 'status_class' | 'grpc_status'>;
   readonly duration: Histogram<'upstream' | 'endpoint' | 'status_class'>;
 }
 
 interface Bound {
-  readonly count: { inc(): void };
+  readonly count: DeferredSeries;
   readonly duration: { observe(value: number): void };
   readonly statusClass: string;
   readonly grpcStatus: string;
@@ -61,7 +62,7 @@ export class EndpointRequestMetrics {
       const grpc_status = grpcStatus === undefined ? '' : String(grpcStatus);
       const durationLabels = { upstream: this.upstream, endpoint, status_class };
       bound = {
-        count: this.families.attempts.labels({ upstream: this.upstream, endpoint, status_class, grpc_status }),
+        count: this.families.attempts.bind({ upstream: this.upstream, endpoint, status_class, grpc_status }),
         duration: this.families.duration.labels(durationLabels),
         statusClass: status_class,
         grpcStatus: grpc_status,
@@ -81,7 +82,7 @@ export class EndpointRequestMetrics {
       if (endpoint === OTHER_ENDPOINT || current.has(endpoint)) continue;
       this.series.delete(endpoint);
       for (const bound of byEnding.values()) {
-        this.families.attempts.remove({ upstream, endpoint, status_class: bound.statusClass, grpc_status: bound.grpcStatus });
+        bound.count.remove();
         this.families.duration.remove({ upstream, endpoint, status_class: bound.statusClass });
       }
     }

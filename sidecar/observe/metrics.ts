@@ -1,5 +1,6 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
+import { DeferredCounter } from './deferredCounter.js';
 import { EndpointRequestMetrics, type ConnectionMetrics } from './endpointMetrics.js';
 import { exposition, type ExpositionFormat } from './exposition.js';
 import { ListenerRequestMetrics, REQUEST_DURATION_BUCKETS, type Direction } from './requestMetrics.js';
@@ -125,7 +126,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  private readonly upstreamRequests = new Counter({
+  private readonly upstreamRequests = new DeferredCounter({
     name: 'tandem_upstream_requests_total',
     help: 'Attempts sent to an upstream, by endpoint (up to 100 per upstream, then endpoint="other"), counted when they end: the status class and grpc-status of the response, or of the error an attempt without one maps to.',
     labelNames: ['upstream', 'endpoint', 'status_class', 'grpc_status'],
@@ -164,7 +165,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  private readonly requests = new Counter({
+  private readonly requests = new DeferredCounter({
     name: 'tandem_requests_total',
     help: 'Requests a listener received, counted when they finish: by the upstream the router chose ("" when none did), the status class the client got and, for gRPC, the grpc-status.',
     labelNames: ['direction', 'listener', 'upstream', 'status_class', 'grpc_status'],
@@ -185,13 +186,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  private readonly requestBytes = new Counter({
+  private readonly requestBytes = new DeferredCounter({
     name: 'tandem_request_bytes_total',
     help: 'Request body bytes received from clients (headers not included), counted when each request finishes.',
     labelNames: ['direction', 'listener', 'upstream'],
     registers: [this.registry],
   });
-  private readonly responseBytes = new Counter({
+  private readonly responseBytes = new DeferredCounter({
     name: 'tandem_response_bytes_total',
     help: 'Response body bytes sent to clients (headers not included), counted when each request finishes.',
     labelNames: ['direction', 'listener', 'upstream'],

@@ -1,4 +1,5 @@
-import type { Counter, Gauge, Histogram, LabelValues } from 'prom-client';
+import type { Gauge, Histogram, LabelValues } from 'prom-client';
+import type { DeferredCounter } from './deferredCounter.js';
 import { GrpcStatus } from '../http/grpc.js';
 import type { TraceExemplar } from './tracing/tracing.js';
 import type { UpstreamStats } from './upstreamStats.js';
@@ -33,8 +34,8 @@ export class RouteRequestMetrics {
   ) {
     this.active = metrics.active.labels(labels);
     this.active.inc(0); // the series exists from the first request on, at 0 between bursts
-    this.requestBytes = metrics.requestBytes.labels(labels);
-    this.responseBytes = metrics.responseBytes.labels(labels);
+    this.requestBytes = metrics.requestBytes.bind(labels);
+    this.responseBytes = metrics.responseBytes.bind(labels);
   }
 
   started(): void {
@@ -66,7 +67,7 @@ export class RouteRequestMetrics {
       const status_class = `${statusClass}xx`;
       const durationLabels = { direction, listener, upstream, status_class };
       bound = {
-        count: this.metrics.requests.labels({ direction, listener, upstream, status_class, grpc_status: grpcStatus === undefined ? '' : String(grpcStatus) }),
+        count: this.metrics.requests.bind({ direction, listener, upstream, status_class, grpc_status: grpcStatus === undefined ? '' : String(grpcStatus) }),
         duration: this.metrics.duration.labels(durationLabels),
         durationLabels,
       };
@@ -83,11 +84,11 @@ export class RouteRequestMetrics {
 }
 
 export interface RequestMetricFamilies {
-  readonly requests: Counter<Labels>;
+  readonly requests: DeferredCounter<Labels>;
   readonly duration: Histogram<Exclude<Labels, 'grpc_status'>>;
   readonly active: Gauge<'direction' | 'listener' | 'upstream'>;
-  readonly requestBytes: Counter<'direction' | 'listener' | 'upstream'>;
-  readonly responseBytes: Counter<'direction' | 'listener' | 'upstream'>;
+  readonly requestBytes: DeferredCounter<'direction' | 'listener' | 'upstream'>;
+  readonly responseBytes: DeferredCounter<'direction' | 'listener' | 'upstream'>;
 }
 
 const NO_BYTES = { request: 0, response: 0 } as const;
