@@ -1,9 +1,8 @@
-import type { Histogram } from 'prom-client';
 import type { Outcome } from '../balancer/balancer.js';
 import { replyStatus } from '../listener/respond.js';
 import { GrpcStatus } from '../http/grpc.js';
 import type { DeferredCounter, DeferredSeries } from './deferredCounter.js';
-import { observeWithExemplar } from './requestMetrics.js';
+import type { BoundHistogram, HistogramSeries } from './boundHistogram.js';
 import type { TraceExemplar } from './tracing/tracing.js';
 
 /**
@@ -15,15 +14,12 @@ export const OTHER_ENDPOINT = 'other';
 
 export interface EndpointMetricFamilies {
   readonly attempts: DeferredCounter<'upstream' | 'endpoint' | 'status_class' | 'grpc_status'>;
-  readonly duration: Histogram<'upstream' | 'endpoint' | 'status_class'>;
+  readonly duration: BoundHistogram<'upstream' | 'endpoint' | 'status_class'>;
 }
 
 interface Bound {
   readonly count: DeferredSeries;
-  readonly duration: { observe(value: number): void };
-  readonly statusClass: string;
-  readonly grpcStatus: string;
-  readonly durationLabels: { readonly upstream: string; readonly endpoint: string; readonly status_class: string };
+  readonly duration: HistogramSeries;
 }
 
 /**
@@ -60,30 +56,24 @@ export class EndpointRequestMetrics {
     if (bound === undefined) {
       const status_class = `${statusClass}xx`;
       const grpc_status = grpcStatus === undefined ? '' : String(grpcStatus);
-      const durationLabels = { upstream: this.upstream, endpoint, status_class };
       bound = {
         count: this.families.attempts.bind({ upstream: this.upstream, endpoint, status_class, grpc_status }),
-        duration: this.families.duration.labels(durationLabels),
-        statusClass: status_class,
-        grpcStatus: grpc_status,
-        durationLabels,
+        duration: this.families.duration.bind({ upstream: this.upstream, endpoint, status_class }),
       };
       byEnding.set(key, bound);
     }
     bound.count.inc();
-    if (exemplar === undefined) bound.duration.observe(outcome.latencyMs / 1000);
-    else observeWithExemplar(this.families.duration, bound.durationLabels, outcome.latencyMs / 1000, exemplar);
+    bound.duration.observe(outcome.latencyMs / 1000, exemplar);
   }
 
   /** Drops the series of endpoints no longer in `current` (removed by discovery), freeing their places. */
   keepOnly(current: ReadonlySet<string>): void {
-    const upstream = this.upstream;
     for (const [endpoint, byEnding] of [...this.series]) {
       if (endpoint === OTHER_ENDPOINT || current.has(endpoint)) continue;
       this.series.delete(endpoint);
       for (const bound of byEnding.values()) {
         bound.count.remove();
-        this.families.duration.remove({ upstream, endpoint, status_class: bound.statusClass });
+        bound.duration.remove();
       }
     }
   }

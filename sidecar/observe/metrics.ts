@@ -1,5 +1,6 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type OpenMetricsContentType } from 'prom-client';
+import { BoundHistogram } from './boundHistogram.js';
 import { DeferredCounter } from './deferredCounter.js';
 import { EndpointRequestMetrics, type ConnectionMetrics } from './endpointMetrics.js';
 import { exposition, type ExpositionFormat } from './exposition.js';
@@ -132,12 +133,11 @@ export class Metrics {
     labelNames: ['upstream', 'endpoint', 'status_class', 'grpc_status'],
     registers: [this.registry],
   });
-  private readonly upstreamRequestDuration = new Histogram({
+  private readonly upstreamRequestDuration = new BoundHistogram({
     name: 'tandem_upstream_request_duration_seconds',
     help: 'Time from an attempt leaving for an endpoint to the end of its response (or its failure).',
     labelNames: ['upstream', 'endpoint', 'status_class'],
-    buckets: [...REQUEST_DURATION_BUCKETS],
-    enableExemplars: true,
+    buckets: REQUEST_DURATION_BUCKETS,
     registers: [this.registry],
   });
   private readonly connectionsOpen = new Gauge({
@@ -171,12 +171,11 @@ export class Metrics {
     labelNames: ['direction', 'listener', 'upstream', 'status_class', 'grpc_status'],
     registers: [this.registry],
   });
-  private readonly requestDuration = new Histogram({
+  private readonly requestDuration = new BoundHistogram({
     name: 'tandem_request_duration_seconds',
     help: 'Time from a request head arriving to the end of its response, as the client saw it (local failures included).',
     labelNames: ['direction', 'listener', 'upstream', 'status_class'],
-    buckets: [...REQUEST_DURATION_BUCKETS],
-    enableExemplars: true,
+    buckets: REQUEST_DURATION_BUCKETS,
     registers: [this.registry],
   });
   private readonly requestsActive = new Gauge({

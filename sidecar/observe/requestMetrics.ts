@@ -1,4 +1,5 @@
-import type { Gauge, Histogram, LabelValues } from 'prom-client';
+import type { Gauge } from 'prom-client';
+import type { BoundHistogram, HistogramSeries } from './boundHistogram.js';
 import type { DeferredCounter } from './deferredCounter.js';
 import { GrpcStatus } from '../http/grpc.js';
 import type { TraceExemplar } from './tracing/tracing.js';
@@ -68,15 +69,13 @@ export class RouteRequestMetrics {
       const durationLabels = { direction, listener, upstream, status_class };
       bound = {
         count: this.metrics.requests.bind({ direction, listener, upstream, status_class, grpc_status: grpcStatus === undefined ? '' : String(grpcStatus) }),
-        duration: this.metrics.duration.labels(durationLabels),
-        durationLabels,
+        duration: this.metrics.duration.bind(durationLabels),
       };
       this.endings.set(key, bound);
     }
     const elapsedMs = performance.now() - receivedAt;
     bound.count.inc();
-    if (exemplar === undefined) bound.duration.observe(elapsedMs / 1000);
-    else observeWithExemplar(this.metrics.duration, bound.durationLabels, elapsedMs / 1000, exemplar);
+    bound.duration.observe(elapsedMs / 1000, exemplar);
     if (bytes.request > 0) this.requestBytes.inc(bytes.request);
     if (bytes.response > 0) this.responseBytes.inc(bytes.response);
     this.stats?.requestFinished(status, grpcStatus, elapsedMs);
@@ -85,7 +84,7 @@ export class RouteRequestMetrics {
 
 export interface RequestMetricFamilies {
   readonly requests: DeferredCounter<Labels>;
-  readonly duration: Histogram<Exclude<Labels, 'grpc_status'>>;
+  readonly duration: BoundHistogram<Exclude<Labels, 'grpc_status'>>;
   readonly active: Gauge<'direction' | 'listener' | 'upstream'>;
   readonly requestBytes: DeferredCounter<'direction' | 'listener' | 'upstream'>;
   readonly responseBytes: DeferredCounter<'direction' | 'listener' | 'upstream'>;
@@ -95,16 +94,7 @@ const NO_BYTES = { request: 0, response: 0 } as const;
 
 interface Ending {
   readonly count: { inc(): void };
-  readonly duration: { observe(value: number): void };
-  readonly durationLabels: LabelValues<Exclude<Labels, 'grpc_status'>>;
-}
-
-/**
- * Observes `value` with the trace as its bucket's exemplar (the histogram must be created with
- * `enableExemplars`). prom-client types exemplar labels as the metric's own label names; they are not.
- */
-export function observeWithExemplar<T extends string>(histogram: Histogram<T>, labels: LabelValues<T>, value: number, exemplar: TraceExemplar): void {
-  histogram.observe({ labels, value, exemplarLabels: exemplar as unknown as LabelValues<T> });
+  readonly duration: HistogramSeries;
 }
 
 /**

@@ -1,14 +1,15 @@
-import { Histogram, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../../../../sidecar/balancer/balancer.js';
 import { ErrorCode, TandemError } from '../../../../sidecar/core/errors.js';
+import { BoundHistogram } from '../../../../sidecar/observe/boundHistogram.js';
 import { DeferredCounter } from '../../../../sidecar/observe/deferredCounter.js';
 import { EndpointRequestMetrics } from '../../../../sidecar/observe/endpointMetrics.js';
 
 function families(): { registry: Registry; metrics: (cap: number) => EndpointRequestMetrics } {
   const registry = new Registry();
   const attempts = new DeferredCounter({ name: 'attempts', help: 'h', labelNames: ['upstream', 'endpoint', 'status_class', 'grpc_status'], registers: [registry] });
-  const duration = new Histogram({ name: 'duration', help: 'h', labelNames: ['upstream', 'endpoint', 'status_class'], buckets: [1], registers: [registry] });
+  const duration = new BoundHistogram({ name: 'duration', help: 'h', labelNames: ['upstream', 'endpoint', 'status_class'], buckets: [1], registers: [registry] });
   return { registry, metrics: (cap) => new EndpointRequestMetrics('svc', { attempts, duration }, cap) };
 }
 
