@@ -1,7 +1,7 @@
 import type { Outcome } from '../balancer/balancer.js';
 import { replyStatus } from '../listener/respond.js';
 import { GrpcStatus } from '../http/grpc.js';
-import type { DeferredCounter, DeferredSeries } from './deferredCounter.js';
+import type { DeferredCounter, DeferredSeries } from './deferredMetrics.js';
 import type { BoundHistogram, HistogramSeries } from './boundHistogram.js';
 import type { TraceExemplar } from './tracing/tracing.js';
 

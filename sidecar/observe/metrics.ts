@@ -1,7 +1,7 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type OpenMetricsContentType } from 'prom-client';
 import { BoundHistogram } from './boundHistogram.js';
-import { DeferredCounter } from './deferredCounter.js';
+import { DeferredCounter, DeferredGauge } from './deferredMetrics.js';
 import { EndpointRequestMetrics, type ConnectionMetrics } from './endpointMetrics.js';
 import { exposition, type ExpositionFormat } from './exposition.js';
 import { ListenerRequestMetrics, REQUEST_DURATION_BUCKETS, type Direction } from './requestMetrics.js';
@@ -178,7 +178,7 @@ export class Metrics {
     buckets: REQUEST_DURATION_BUCKETS,
     registers: [this.registry],
   });
-  private readonly requestsActive = new Gauge({
+  private readonly requestsActive = new DeferredGauge({
     name: 'tandem_requests_active',
     help: 'Requests a listener is serving right now: received and not yet answered in full.',
     labelNames: ['direction', 'listener', 'upstream'],

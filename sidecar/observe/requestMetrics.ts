@@ -1,6 +1,5 @@
-import type { Gauge } from 'prom-client';
 import type { BoundHistogram, HistogramSeries } from './boundHistogram.js';
-import type { DeferredCounter } from './deferredCounter.js';
+import type { DeferredCounter, DeferredGauge, DeferredGaugeSeries } from './deferredMetrics.js';
 import { GrpcStatus } from '../http/grpc.js';
 import type { TraceExemplar } from './tracing/tracing.js';
 import type { UpstreamStats } from './upstreamStats.js';
@@ -23,7 +22,7 @@ type Labels = 'direction' | 'listener' | 'upstream' | 'status_class' | 'grpc_sta
 
 /** The metrics of one listener and one upstream behind it, bound to their labels once. */
 export class RouteRequestMetrics {
-  private readonly active: { inc(value?: number): void; dec(): void };
+  private readonly active: DeferredGaugeSeries;
   private readonly requestBytes: { inc(value: number): void };
   private readonly responseBytes: { inc(value: number): void };
   private readonly endings = new Map<number, Ending>();
@@ -33,8 +32,7 @@ export class RouteRequestMetrics {
     private readonly metrics: RequestMetricFamilies,
     private readonly stats: UpstreamStats | undefined,
   ) {
-    this.active = metrics.active.labels(labels);
-    this.active.inc(0); // the series exists from the first request on, at 0 between bursts
+    this.active = metrics.active.bind(labels); // the series exists from here on, at 0 between bursts
     this.requestBytes = metrics.requestBytes.bind(labels);
     this.responseBytes = metrics.responseBytes.bind(labels);
   }
@@ -85,7 +83,7 @@ export class RouteRequestMetrics {
 export interface RequestMetricFamilies {
   readonly requests: DeferredCounter<Labels>;
   readonly duration: BoundHistogram<Exclude<Labels, 'grpc_status'>>;
-  readonly active: Gauge<'direction' | 'listener' | 'upstream'>;
+  readonly active: DeferredGauge<'direction' | 'listener' | 'upstream'>;
   readonly requestBytes: DeferredCounter<'direction' | 'listener' | 'upstream'>;
   readonly responseBytes: DeferredCounter<'direction' | 'listener' | 'upstream'>;
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../../../../sidecar/balancer/balancer.js';
 import { ErrorCode, TandemError } from '../../../../sidecar/core/errors.js';
 import { BoundHistogram } from '../../../../sidecar/observe/boundHistogram.js';
-import { DeferredCounter } from '../../../../sidecar/observe/deferredCounter.js';
+import { DeferredCounter } from '../../../../sidecar/observe/deferredMetrics.js';
 import { EndpointRequestMetrics } from '../../../../sidecar/observe/endpointMetrics.js';
 
 function families(): { registry: Registry; metrics: (cap: number) => EndpointRequestMetrics } {

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { DeferredCounter } from '../../../../sidecar/observe/deferredCounter.js';
+import { DeferredCounter, DeferredGauge } from '../../../../sidecar/observe/deferredMetrics.js';
 
 function counter(): { registry: Registry; requests: DeferredCounter<'route' | 'code'> } {
   const registry = new Registry();
@@ -47,5 +47,23 @@ describe('a deferred counter', () => {
     gone.remove();
     kept.inc();
     expect(await scrape(registry)).toEqual({ 'd 2xx': 2 });
+  });
+});
+
+describe('a deferred gauge', () => {
+  it('shows each series\' value at every scrape, 0 from its binding on, one series for two bindings of the same labels', async () => {
+    const registry = new Registry();
+    const active = new DeferredGauge({ name: 'active', help: 'h', labelNames: ['route'], registers: [registry] });
+    const read = async (): Promise<Record<string, number>> =>
+      Object.fromEntries(((await registry.getSingleMetric('active')?.get())?.values ?? []).map((value) => [String(value.labels['route']), value.value]));
+    const first = active.bind({ route: 'a' });
+    const again = active.bind({ route: 'a' });
+    expect(await read()).toEqual({ a: 0 });
+    first.inc();
+    again.inc();
+    first.dec();
+    expect(await read()).toEqual({ a: 1 });
+    again.dec();
+    expect(await read()).toEqual({ a: 0 });
   });
 });

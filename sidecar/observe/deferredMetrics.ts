@@ -1,4 +1,4 @@
-import { Counter, type CounterConfiguration, type LabelValues } from 'prom-client';
+import { Counter, Gauge, type CounterConfiguration, type GaugeConfiguration, type LabelValues } from 'prom-client';
 
 /** One series of a deferred counter, bound to its labels once. */
 export interface DeferredSeries {
@@ -48,5 +48,46 @@ export class DeferredCounter<T extends string> {
       this.counter.inc(entry.labels, entry.value);
       entry.value = 0;
     }
+  }
+}
+
+/** One series of a deferred gauge. */
+export interface DeferredGaugeSeries {
+  inc(): void;
+  dec(): void;
+}
+
+/**
+ * A gauge the request path moves without prom-client (`tandem_requests_active`, up and down on every
+ * request), for the reason DeferredCounter exists: a series is a number, set on prom-client's gauge
+ * when it is scraped. A series exists, at 0, from its binding on.
+ */
+export class DeferredGauge<T extends string> {
+  readonly gauge: Gauge<T>;
+  private readonly series = new Map<string, Entry<T>>();
+
+  constructor(configuration: GaugeConfiguration<T>) {
+    const flush = (): void => this.flush();
+    this.gauge = new Gauge({ ...configuration, collect: flush });
+  }
+
+  bind(labels: LabelValues<T>): DeferredGaugeSeries {
+    // Bindings of the same labels share the series (a gauge's value is one number, not a sum of deltas).
+    const key = JSON.stringify(labels);
+    let entry = this.series.get(key);
+    if (entry === undefined) this.series.set(key, (entry = { labels, value: 0 }));
+    const bound = entry;
+    return {
+      inc: () => {
+        bound.value += 1;
+      },
+      dec: () => {
+        bound.value -= 1;
+      },
+    };
+  }
+
+  private flush(): void {
+    for (const entry of this.series.values()) this.gauge.set(entry.labels, entry.value);
   }
 }
