@@ -1,6 +1,8 @@
 # The one image behind charts/tandem: the CA (`tandem ca serve`), the injector (`tandem injector serve`),
 # the injected sidecar (`tandem sidecar`) and its init container (`tandem iptables install`).
-# Build after `npm run build`: dist/ is copied as built, not compiled here.
+# Build after `npm run build`: dist/ is copied as built, not compiled here — the SO_ORIGINAL_DST
+# module (dist/native/original_dst.node) included, so build on a Linux host of the image's
+# architecture (x86-64, glibc: this base is Debian, as the development machines are).
 #   docker build -t ghcr.io/tandem-mesh/tandem:0.1.0 .
 FROM node:24-slim
 
