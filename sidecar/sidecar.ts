@@ -27,6 +27,7 @@ import type { RouteServices } from './gateway/gatewayRouter.js';
 import { AuthorityRoutes, authorityRouter, fixedRouter, type RouteTarget } from './stack/router.js';
 import { serviceNaming, transparentProxyAcceptor } from './interception/transparentProxy.js';
 import type { Acceptor } from './listener/acceptor.js';
+import type { PortBinder } from './listener/ports.js';
 import type { IdentitySource } from './identity/identitySource.js';
 import { FileIdentity } from './identity/fileIdentity.js';
 import { createIdentity, upstreamConnectors } from './identity/sidecarIdentity.js';
@@ -43,6 +44,10 @@ export interface SidecarOptions {
   readonly connector?: Connector;
   /** Bind the proxy listeners with SO_REUSEPORT, so a successor can bind them too (the CLI does on Linux). */
   readonly reusePort?: boolean;
+  /** How the proxy listeners bind their ports: in this process unless given (a worker's come from its primary). */
+  readonly bindPort?: PortBinder;
+  /** Register the service with discovery (default true); of a Tandem's workers, only one does. */
+  readonly register?: boolean;
   /**
    * Bind nothing yet: a successor (`--replace`) binds its proxy listeners once it could serve
    * (`prerequisites()` empty), then the admin port once the instance it replaces has let go of it
@@ -62,6 +67,8 @@ export class Sidecar implements AdminSource {
   private drainMode: DrainMode | undefined;
   private readonly drained = Promise.withResolvers<DrainReport>();
   private readinessWatch: NodeJS.Timeout | undefined;
+  /** Whether this sidecar registers its service with discovery (`SidecarOptions.register`). */
+  private registers = true;
 
   private constructor(
     private readonly loaded: LoadedConfig,
@@ -104,8 +111,9 @@ export class Sidecar implements AdminSource {
     }
     const work = { inbound: new InFlight(), outbound: new InFlight() };
     const reusePort = options.reusePort === true;
+    const { bindPort } = options;
     const tracing = await createTracing(config.tracing, config.service === undefined ? 'tandem' : `tandem-${config.service.name}`);
-    const listeners = outboundListeners(config, targets, metrics, { work: work.outbound, reusePort, tracing });
+    const listeners = outboundListeners(config, targets, metrics, { work: work.outbound, reusePort, bindPort, tracing });
     const byName = new Map(targets.map((target) => [target.upstream.toLowerCase(), target]));
     const routeServices: RouteServices = (upstream, overrides) => {
       const target = byName.get(upstream.toLowerCase()) as UpstreamTarget; // validation guarantees it
@@ -113,7 +121,7 @@ export class Sidecar implements AdminSource {
       return Object.values(overrides).every((value) => value === undefined) ? target.service : target.withRoute(overrides);
     };
     // Gateway requests count with the inbound side's: callers from outside, whom a drain waits for.
-    listeners.push(...gatewayListeners(config.gateways, routeServices, { metrics, work: work.inbound, reusePort, tracing, baseDir: loaded.baseDir }));
+    listeners.push(...gatewayListeners(config.gateways, routeServices, { metrics, work: work.inbound, reusePort, bindPort, tracing, baseDir: loaded.baseDir }));
     let localApp: LocalApp | undefined;
     if (config.inbound !== undefined && config.service !== undefined) {
       const settings = config.inbound;
@@ -127,9 +135,10 @@ export class Sidecar implements AdminSource {
         mode === 'disabled' || identity === undefined
           ? undefined
           : tlsAcceptor({ identity, mode, handshakeTimeoutMs: timeouts.requestHeadersTimeoutMs, refused: metrics.tlsRefusals('inbound') });
-      listeners.push(new Listener({ name: 'inbound', address: settings.address, port: settings.port, service, timeouts, limits: limitsOf(settings), guarded: metrics.listenerGuards('inbound'), connectionOpened: metrics.listenerConnectionsOpen('inbound'), reusePort, ...(acceptor === undefined ? {} : { acceptor }) }));
+      listeners.push(new Listener({ name: 'inbound', address: settings.address, port: settings.port, service, timeouts, limits: limitsOf(settings), guarded: metrics.listenerGuards('inbound'), connectionOpened: metrics.listenerConnectionsOpen('inbound'), reusePort, ...(bindPort === undefined ? {} : { bindPort }), ...(acceptor === undefined ? {} : { acceptor }) }));
     }
     const sidecar = new Sidecar(loaded, discovery, upstreams, localApp, listeners, metrics, identity, work, tracing);
+    sidecar.registers = options.register !== false;
     void sidecar.drained.promise.catch(() => undefined); // a failed drain is reported to whoever waits for it
     for (const { cluster } of upstreams) cluster.start();
     if (options.deferBinding === true) return sidecar;
@@ -160,7 +169,7 @@ export class Sidecar implements AdminSource {
   /** Registers the local service with discovery (Consul), reachable at the inbound listener. */
   private register(): void {
     const { service, inbound } = this.loaded.config;
-    if (service === undefined || inbound === undefined || this.discovery?.register === undefined) return;
+    if (!this.registers || service === undefined || inbound === undefined || this.discovery?.register === undefined) return;
     const check = service.health_check;
     const checker = (healthCheckKind(check.kind) as NonNullable<ReturnType<typeof healthCheckKind>>).create(check.config);
     const registration = this.discovery.register(
@@ -352,16 +361,16 @@ function outboundListeners(
   config: TandemConfig,
   targets: readonly RouteTarget[],
   metrics: Metrics,
-  shared: { readonly work: InFlight; readonly reusePort: boolean; readonly tracing: Tracing | undefined },
+  shared: { readonly work: InFlight; readonly reusePort: boolean; readonly bindPort: PortBinder | undefined; readonly tracing: Tracing | undefined },
 ): Listener[] {
-  const { work, reusePort, tracing } = shared;
+  const { work, reusePort, bindPort, tracing } = shared;
   const settings = config.outbound;
   const timeouts = timeoutsOf(settings);
   const listeners: Listener[] = [];
   const listen = (name: string, port: number, router: Service, acceptor?: Acceptor): void => {
     const service = outbound(metrics.forListener('outbound', name), router, work, tracing === undefined ? undefined : { tracing, listener: name });
     const accepting = acceptor === undefined ? {} : { acceptor };
-    listeners.push(new Listener({ name, address: settings.address, port, service, timeouts, ...accepting, limits: limitsOf(settings), guarded: metrics.listenerGuards(name), connectionOpened: metrics.listenerConnectionsOpen(name), reusePort }));
+    listeners.push(new Listener({ name, address: settings.address, port, service, timeouts, ...accepting, limits: limitsOf(settings), guarded: metrics.listenerGuards(name), connectionOpened: metrics.listenerConnectionsOpen(name), reusePort, ...(bindPort === undefined ? {} : { bindPort }) }));
   };
   config.upstreams.forEach((upstream, index) => {
     if (upstream.local_port !== undefined) listen(`outbound.${upstream.name}`, upstream.local_port, fixedRouter(targets[index] as RouteTarget));

@@ -10,60 +10,67 @@ const log = createLogger('admin');
 
 const ADMIN_HEADERS_TIMEOUT_MS = 10_000;
 
+/** A value now, or once the workers that hold it have answered (`workers: N`). */
+type Answer<T> = T | Promise<T>;
+
 /** What the admin endpoints read from the running sidecar. */
 export interface AdminSource {
   /** Not-ready reasons; empty when ready. */
-  readiness(): readonly string[];
-  clusters(): unknown;
-  listeners(): unknown;
+  readiness(): Answer<readonly string[]>;
+  clusters(): Answer<unknown>;
+  listeners(): Answer<unknown>;
   configDump(): unknown;
   /** The metrics, in the Prometheus text format or OpenMetrics. */
   metrics(): { exposition(format: ExpositionFormat): Promise<string> };
   /** This sidecar's certificate and trust bundle, and its last renewal; null without an identity. */
-  identity(): unknown;
+  identity(): Answer<unknown>;
   /** Recent traffic per upstream over the last `windowS` seconds (`/stats`), per endpoint too if asked. */
-  stats(windowS: number, withEndpoints: boolean): unknown;
+  stats(windowS: number, withEndpoints: boolean): Answer<unknown>;
   /** The decision an upstream would make for the request shape in `query` now (`/debug/lb`). */
-  explainLb(query: URLSearchParams): { readonly status: number; readonly body: unknown };
+  explainLb(query: URLSearchParams): Answer<{ readonly status: number; readonly body: unknown }>;
   /** Starts the drain (once; later calls join it). `handover`: a successor serves these ports now. */
   drain(mode: 'shutdown' | 'handover'): Promise<unknown>;
+  /**
+   * With `workers: N`: what one worker alone says (`?worker=N` on `/ready`, `/clusters`, `/stats`,
+   * `/metrics`, `/identity`, `/debug/lb`), or undefined if there is no such worker; and `/workers`.
+   */
+  readonly workers?: { view(worker: number): AdminSource | undefined; describe(): Answer<unknown> };
 }
 
-type Handler = (source: AdminSource, res: ServerResponse, url: URL, req: IncomingMessage) => void;
+type Handler = (source: AdminSource, res: ServerResponse, url: URL, req: IncomingMessage) => void | Promise<void>;
 
 /** GET endpoints. */
 const ROUTES: Readonly<Record<string, Handler>> = {
-  '/ready': (source, res) => {
-    const reasons = source.readiness();
+  '/ready': async (source, res) => {
+    const reasons = await source.readiness();
     text(res, reasons.length === 0 ? 200 : 503, reasons.length === 0 ? 'ready\n' : `not ready:\n${reasons.map((r) => `- ${r}\n`).join('')}`);
   },
   '/live': (_source, res) => text(res, 200, 'live\n'),
-  '/clusters': (source, res) => json(res, { clusters: source.clusters() }),
-  '/listeners': (source, res) => json(res, { listeners: source.listeners() }),
+  '/clusters': async (source, res) => json(res, { clusters: await source.clusters() }),
+  '/listeners': async (source, res) => json(res, { listeners: await source.listeners() }),
   '/config_dump': (source, res) => json(res, source.configDump()),
-  '/identity': (source, res) => json(res, { identity: source.identity() }),
-  '/stats': (source, res, url) => {
+  '/identity': async (source, res) => json(res, { identity: await source.identity() }),
+  '/stats': async (source, res, url) => {
     const window = url.searchParams.get('window') ?? '10s';
     const windowMs = parseDurationMs(window);
     if (windowMs === undefined || windowMs < 1_000 || windowMs > MAX_WINDOW_S * 1_000) {
       return text(res, 400, `window: expected a duration from 1s to ${MAX_WINDOW_S}s, got "${window.slice(0, 50)}"\n`);
     }
-    json(res, source.stats(Math.floor(windowMs / 1_000), url.searchParams.get('endpoints') === 'true'));
+    json(res, await source.stats(Math.floor(windowMs / 1_000), url.searchParams.get('endpoints') === 'true'));
   },
-  '/debug/lb': (source, res, url) => {
-    const { status, body } = source.explainLb(url.searchParams);
+  '/debug/lb': async (source, res, url) => {
+    const { status, body } = await source.explainLb(url.searchParams);
     json(res, body, status);
   },
-  '/metrics': (source, res, _url, req) => {
-    const metrics = source.metrics();
+  '/metrics': async (source, res, _url, req) => {
     const format = prefersOpenMetrics(req.headers.accept) ? 'openmetrics' : 'prometheus';
-    metrics.exposition(format).then(
-      (body) => {
-        res.writeHead(200, { 'content-type': CONTENT_TYPES[format], 'cache-control': 'no-store', vary: 'accept' });
-        res.end(body);
-      },
-      (error: unknown) => text(res, 500, `metrics unavailable: ${(error as Error).message}\n`),
-    );
+    const body = await source.metrics().exposition(format);
+    res.writeHead(200, { 'content-type': CONTENT_TYPES[format], 'cache-control': 'no-store', vary: 'accept' });
+    res.end(body);
+  },
+  '/workers': async (source, res) => {
+    if (source.workers === undefined) return text(res, 404, 'this Tandem runs no workers (workers: 1)\n');
+    json(res, { workers: await source.workers.describe() });
   },
   '/dashboard': (_source, res, url) => {
     const asset = dashboardAsset(url.pathname);
@@ -77,6 +84,9 @@ const ROUTES: Readonly<Record<string, Handler>> = {
     );
   },
 };
+
+/** Endpoints `?worker=N` narrows to one worker. */
+const PER_WORKER: ReadonlySet<string> = new Set(['/ready', '/clusters', '/stats', '/metrics', '/identity', '/debug/lb']);
 
 /** Routes that also answer every path below them (`/dashboard/dashboard.js`). */
 const PREFIX_ROUTES: readonly string[] = ['/dashboard'];
@@ -158,7 +168,26 @@ export class AdminServer {
       res.setHeader('allow', 'GET');
       return text(res, 405, `${path} takes GET\n`);
     }
-    handler(this.source, res, new URL(req.url ?? '/', 'http://admin'), req);
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const source = this.sourceFor(path, url, res);
+    if (source === undefined) return;
+    Promise.resolve(handler(source, res, url, req)).catch((error: unknown) => {
+      if (res.headersSent) res.destroy();
+      else text(res, 500, `${path} unavailable: ${(error as Error).message}\n`);
+    });
+  }
+
+  /** The sidecar, or with `?worker=N` that worker alone; undefined once an error has been answered. */
+  private sourceFor(path: string, url: URL, res: ServerResponse): AdminSource | undefined {
+    const worker = url.searchParams.get('worker');
+    if (worker === null || !PER_WORKER.has(path)) return this.source;
+    if (this.source.workers === undefined) {
+      text(res, 400, 'worker: this Tandem runs no workers (workers: 1)\n');
+      return undefined;
+    }
+    const view = /^[1-9][0-9]{0,2}$/.test(worker) ? this.source.workers.view(Number(worker)) : undefined;
+    if (view === undefined) text(res, 404, `worker: no running worker "${worker.slice(0, 20)}"\n`);
+    return view;
   }
 }
 

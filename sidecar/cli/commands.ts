@@ -7,7 +7,8 @@ import { ConfigError, loadConfigFile, type LoadedConfig } from '../config/load.j
 import { createLogger } from '../core/log.js';
 import { startMemoryGovernor } from '../core/memoryGovernor.js';
 import { takeOver } from '../lifecycle/takeover.js';
-import { Sidecar } from '../sidecar.js';
+import type { Sidecar } from '../sidecar.js';
+import { startTandem, type Tandem } from '../tandem.js';
 import { ExitCode } from './exitCodes.js';
 
 const log = createLogger('cli');
@@ -90,13 +91,17 @@ export async function sidecarCommand(file: string, options: { replace?: boolean 
   }
   // SO_REUSEPORT is what lets a successor bind these ports; Linux's semantics are the ones relied on.
   const reusePort = process.platform === 'linux';
+  if (replace && loaded.config.workers > 1) {
+    process.stderr.write(`${file}: workers: --replace takes over with a single process for now; run the successor with workers: 1 (docs/workers.md)\n`);
+    return ExitCode.Usage;
+  }
   if (replace && !reusePort) {
     process.stderr.write(`tandem sidecar --replace: needs SO_REUSEPORT as Linux has it (this is ${process.platform})\n`);
     return ExitCode.Usage;
   }
   startMemoryGovernor();
   // Handlers first: a signal while starting (the listeners may already be bound) must drain, not kill.
-  let sidecar: Sidecar | undefined;
+  let sidecar: Tandem | undefined;
   let signalled = false;
   const takeover = new AbortController();
   let signals = 0;
@@ -113,7 +118,7 @@ export async function sidecarCommand(file: string, options: { replace?: boolean 
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
-    sidecar = await Sidecar.start(loaded, { reusePort, deferBinding: replace });
+    sidecar = await startTandem(loaded, { reusePort, deferBinding: replace });
   } catch (error) {
     log.error('sidecar failed to start', { error });
     return ExitCode.Failure;
@@ -122,7 +127,7 @@ export async function sidecarCommand(file: string, options: { replace?: boolean 
   else if (replace) {
     warnWithoutRequestMigration();
     try {
-      await takeOver(sidecar, { adminAddress: admin.address, adminPort: admin.port, readyTimeoutMs: TAKEOVER_READY_TIMEOUT_MS, signal: takeover.signal });
+      await takeOver(sidecar as Sidecar, { adminAddress: admin.address, adminPort: admin.port, readyTimeoutMs: TAKEOVER_READY_TIMEOUT_MS, signal: takeover.signal });
     } catch (error) {
       if (takeover.signal.aborted) {
         // Stopped by a signal: what this instance had bound drains, and it exits like any drained sidecar.

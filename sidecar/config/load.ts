@@ -22,6 +22,8 @@ export interface LoadedConfig {
   /** Directory relative paths in the configuration resolve against. */
   readonly baseDir: string;
   readonly source: string;
+  /** The document as read, before validation: what workers (`workers: N`) validate again for themselves. */
+  readonly document: unknown;
 }
 
 /** Validates an already-parsed document (YAML/JSON object). Throws ConfigError. */
@@ -29,7 +31,7 @@ export function parseConfig(document: unknown, source = '(inline)', baseDir = pr
   setup();
   const result = ConfigSchema.safeParse(document ?? {});
   if (!result.success) throw new ConfigError(source, describeIssues(result.error));
-  return { config: deepFreeze(result.data), baseDir, source };
+  return { config: deepFreeze(result.data), baseDir, source, document };
 }
 
 /** Reads, parses (YAML or JSON) and validates a configuration file. Throws ConfigError. */

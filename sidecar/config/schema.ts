@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_DISCOVERY_KIND } from '../../discovery/kinds.js';
 import { discoveryKind, registeredDiscoveryKinds } from '../../discovery/registry.js';
@@ -122,6 +123,8 @@ const connectionTimeouts = {
   idle_timeout: DurationField.prefault('1h'),
 };
 
+const WORKERS_EXPECTED = 'expected a whole number of processes from 1 to 64, or "auto" (one per core)';
+
 export const ConfigSchema = z
   .strictObject({
     /** The local application this sidecar fronts; the inbound listener forwards to it. */
@@ -175,6 +178,15 @@ export const ConfigSchema = z
     /** How a stopping Tandem lets work finish (SIGTERM, SIGINT, `POST /drain`). */
     drain: DrainSchema.prefault({}),
     log: z.strictObject({ level: LogLevel.default('info') }).prefault({}),
+    /**
+     * Processes serving the listeners: 1 (the default) serves in this one; N > 1 forks N workers, this
+     * process accepting every connection and handing it to the worker with the fewest open
+     * (docs/workers.md); `auto`, one per core.
+     */
+    workers: z
+      .union([z.int().min(1).max(64), z.string().refine((text) => text === 'auto', WORKERS_EXPECTED)], { error: WORKERS_EXPECTED })
+      .default(1)
+      .transform((n): number => (typeof n === 'number' ? n : Math.min(64, availableParallelism()))),
   })
   .superRefine((config, ctx) => {
     if (config.inbound !== undefined && config.service === undefined) {

@@ -11,12 +11,14 @@ import { CertificateStore } from './certificateStore.js';
 import type { GatewayConfig } from './gatewayConfig.js';
 import { gatewayRouter, type RouteServices } from './gatewayRouter.js';
 import { httpsRedirect } from './redirect.js';
+import type { PortBinder } from '../listener/ports.js';
 
 export interface GatewayShared {
   readonly metrics: Metrics;
   /** Gateway requests count with the inbound side's: outside callers a drain waits for. */
   readonly work: InFlight;
   readonly reusePort: boolean;
+  readonly bindPort: PortBinder | undefined;
   readonly tracing: Tracing | undefined;
   /** Where certificate paths are relative to (the configuration file's directory). */
   readonly baseDir: string;
@@ -28,7 +30,7 @@ export interface GatewayShared {
  * (a file that cannot be used fails the start, naming it) and watched from then on.
  */
 export function gatewayListeners(gateways: readonly GatewayConfig[], services: RouteServices, shared: GatewayShared): Listener[] {
-  const { metrics, work, reusePort, tracing, baseDir } = shared;
+  const { metrics, work, reusePort, bindPort, tracing, baseDir } = shared;
   const listeners: Listener[] = [];
   for (const config of gateways) {
     const name = `gateway.${config.name}`;
@@ -47,11 +49,11 @@ export function gatewayListeners(gateways: readonly GatewayConfig[], services: R
         refused: metrics.tlsRefusals(name),
       });
     }
-    const listener = new Listener({ name, address: config.address, port: config.port, service: edge(name, gatewayRouter(config, services)), timeouts, limits, guarded: metrics.listenerGuards(name), connectionOpened: metrics.listenerConnectionsOpen(name), reusePort, edge: true, ...(acceptor === undefined ? {} : { acceptor }) });
+    const listener = new Listener({ name, address: config.address, port: config.port, service: edge(name, gatewayRouter(config, services)), timeouts, limits, guarded: metrics.listenerGuards(name), connectionOpened: metrics.listenerConnectionsOpen(name), reusePort, ...(bindPort === undefined ? {} : { bindPort }), edge: true, ...(acceptor === undefined ? {} : { acceptor }) });
     listeners.push(listener);
     if (config.redirect_http !== undefined) {
       const redirectName = `${name}.redirect`;
-      listeners.push(new Listener({ name: redirectName, address: config.address, port: config.redirect_http.port, service: edge(redirectName, httpsRedirect(() => listener.port)), timeouts, limits, guarded: metrics.listenerGuards(redirectName), connectionOpened: metrics.listenerConnectionsOpen(redirectName), reusePort }));
+      listeners.push(new Listener({ name: redirectName, address: config.address, port: config.redirect_http.port, service: edge(redirectName, httpsRedirect(() => listener.port)), timeouts, limits, guarded: metrics.listenerGuards(redirectName), connectionOpened: metrics.listenerConnectionsOpen(redirectName), reusePort, ...(bindPort === undefined ? {} : { bindPort }) }));
     }
   }
   return listeners;

@@ -1,6 +1,6 @@
 import type { Server as Http1Server, ServerResponse } from 'node:http';
 import type { Http2Server, ServerHttp2Session } from 'node:http2';
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createLogger } from '../core/log.js';
 import type { HttpVersion, Service } from '../http/message.js';
@@ -13,6 +13,7 @@ import { onHttp2Stream } from './http2Downstream.js';
 import { guardHttp2Session, headListLimit } from './http2Guards.js';
 import { goAwayGracefully, guardSession } from './http2Sessions.js';
 import { SIDECAR_LIMIT_DEFAULTS, type ListenerLimits } from './limits.js';
+import { bindTcpPort, type BoundPort, type PortBinder } from './ports.js';
 import { http1Server, http2Server, type ConnectionTimeouts } from './servers.js';
 
 const log = createLogger('listener');
@@ -44,6 +45,8 @@ export interface ListenerOptions {
    * it (`tandem sidecar --replace`). Linux only.
    */
   readonly reusePort?: boolean;
+  /** How the port is bound: in this process unless given (a worker's comes from its primary). */
+  readonly bindPort?: PortBinder;
   /** Clients from outside the mesh (a gateway): the forwarding headers they send are not taken on trust. */
   readonly edge?: boolean;
   /** What a client may use (connections, head sizes, streams); the sidecar defaults unless given. */
@@ -61,7 +64,8 @@ export interface ListenerOptions {
  */
 export class Listener {
   readonly name: string;
-  private readonly tcp: TcpServer;
+  /** The bound port, until the listener stops accepting. */
+  private bound: BoundPort | undefined;
   private readonly http1: Http1Server;
   private readonly http2: Http2Server;
   private readonly acceptor: Acceptor;
@@ -120,21 +124,17 @@ export class Listener {
       guardHttp2Session(session, guarded);
       if (this.draining) this.goAway(session); // accepted just before the listener stopped
     });
-    this.tcp = createTcpServer({ noDelay: true }, (socket) => this.accept(socket));
   }
 
   /** Binds the port; resolves with the bound address. */
-  listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.tcp.once('error', reject);
-      this.tcp.listen({ port: this.options.port, host: this.options.address, ...(this.options.reusePort === true ? { reusePort: true } : {}) }, () => {
-        this.tcp.off('error', reject);
-        const address = this.tcp.address() as AddressInfo;
-        this.boundPort = address.port;
-        log.info('listener bound', { listener: this.name, address: `${address.address}:${address.port}` });
-        resolve(address);
-      });
-    });
+  async listen(): Promise<AddressInfo> {
+    const { name, address, port } = this.options;
+    const bindPort = this.options.bindPort ?? bindTcpPort;
+    this.bound = await bindPort({ name, address, port, reusePort: this.options.reusePort === true }, (socket) => this.accept(socket));
+    const bound = this.bound.address;
+    this.boundPort = bound.port;
+    log.info('listener bound', { listener: this.name, address: `${bound.address}:${bound.port}` });
+    return bound;
   }
 
   get port(): number {
@@ -147,7 +147,8 @@ export class Listener {
 
   /** Closes the listening socket; connections already accepted go on. With a successor on the port, new ones go there. */
   stopAccepting(): void {
-    if (this.tcp.listening) this.tcp.close();
+    this.bound?.close();
+    this.bound = undefined;
   }
 
   /**

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { onCleanup } from './cleanup.js';
 import type { Services } from './sidecar.js';
+import { workersUnderTest } from './workersUnderTest.js';
 
 /**
  * Tandem as a real child process, started from the compiled CLI (`dist/`, built by `npm run build`,
@@ -178,6 +179,7 @@ export async function spawnSidecar(config: SidecarProcessConfig, services: Servi
     return { ...upstream, local_port: 0 };
   });
   const document: Record<string, unknown> = {
+    ...workersUnderTest(),
     ...config,
     admin: { ...(config['admin'] as object | undefined), port: adminPort },
     discovery: config['discovery'] ?? { static: { file: 'endpoints.yaml' } },

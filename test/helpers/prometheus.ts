@@ -81,9 +81,9 @@ function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
   return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
 }
 
-/** Reads a sidecar's `GET /metrics` from its admin port, as Prometheus would. */
-export async function scrapeMetrics(adminPort: number): Promise<Scrape> {
-  const response = await h1Request(adminPort, { path: '/metrics' });
+/** Reads a sidecar's `GET /metrics` from its admin port, as Prometheus would; `worker`: one worker's alone (`workers: N`). */
+export async function scrapeMetrics(adminPort: number, worker?: number): Promise<Scrape> {
+  const response = await h1Request(adminPort, { path: worker === undefined ? '/metrics' : `/metrics?worker=${worker}` });
   if (response.status !== 200) throw new Error(`GET /metrics answered ${response.status}`);
   return new Scrape(parsePrometheusText(response.body.toString()));
 }

@@ -3,14 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../sidecar/config/load.js';
-import { Sidecar } from '../../sidecar/sidecar.js';
+import { startTandem, type Tandem } from '../../sidecar/tandem.js';
 import { onCleanup } from './cleanup.js';
+import { workersUnderTest } from './workersUnderTest.js';
 
 /** Endpoints by service name, as the static endpoints file writes them. */
 export type Services = Record<string, Array<string | { address: string; port: number; weight?: number; health?: string; metadata?: Record<string, string> }>>;
 
 export interface TestSidecar {
-  readonly sidecar: Sidecar;
+  readonly sidecar: Tandem;
   readonly dir: string;
   /** Bound port of a listener: `outbound.<upstream>`, `outbound.http_proxy`, `inbound`, `admin`. */
   port(listener: string): number;
@@ -32,11 +33,11 @@ export async function startSidecar(config: Record<string, unknown>, services: Se
   };
   writeEndpoints(services);
   const loaded = parseConfig(
-    { admin: { port: 0 }, discovery: { static: { file: 'endpoints.yaml' } }, log: { level: 'warn' }, ...config },
+    { admin: { port: 0 }, discovery: { static: { file: 'endpoints.yaml' } }, log: { level: 'warn' }, ...workersUnderTest(), ...config },
     'test',
     dir,
   );
-  const sidecar = await Sidecar.start(loaded);
+  const sidecar = await startTandem(loaded);
   onCleanup(async () => {
     await sidecar.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../../sidecar/config/load.js';
 import { configProblems } from '../../../helpers/config.js';
@@ -147,6 +148,17 @@ describe('configuration schema', () => {
     expect(configProblems({ discovery: staticDiscovery, upstreams: [{ name: 'a', stateful_session: { key: 'short' } }] })).toEqual([
       'upstreams[0].stateful_session.key: must be at least 16 characters',
     ]);
+  });
+
+  it('runs one process unless told, and one worker per core for workers: auto', () => {
+    expect(parseConfig({}).config.workers).toBe(1);
+    expect(parseConfig({ workers: 3 }).config.workers).toBe(3);
+    expect(parseConfig({ workers: 'auto' }).config.workers).toBe(Math.min(64, availableParallelism()));
+    expect(configProblems({ workers: 0 })).toEqual(['workers: must be >= 1']);
+    expect(configProblems({ workers: 65 })).toEqual(['workers: must be <= 64']);
+    for (const workers of [1.5, 'many']) {
+      expect(configProblems({ workers })).toEqual(['workers: expected a whole number of processes from 1 to 64, or "auto" (one per core)']);
+    }
   });
 
   it('rejects a protocol it does not speak, listing the ones it does', () => {
