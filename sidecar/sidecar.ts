@@ -1,16 +1,16 @@
-import { discoveryKind } from '../discovery/registry.js';
-import type { DiscoveryProvider, LocalHealth, Registration } from '../discovery/resolver.js';
+import type { DiscoveryProvider } from '../discovery/resolver.js';
 import { AdminServer, type AdminSource } from './admin/adminServer.js';
 import { sessionKey } from './affinity/sessionCookie.js';
 import { compilePolicy } from './authz/policy.js';
 import { Cluster } from './cluster/cluster.js';
 import { LocalApp } from './cluster/localApp.js';
 import type { LoadedConfig } from './config/load.js';
+import { createDiscovery } from './configuredDiscovery.js';
 import type { InboundConfig, OutboundConfig, TandemConfig } from './config/schema.js';
 import { createLogger, setLogLevel } from './core/log.js';
-import { healthCheckKind, type HealthChecker } from './health/index.js';
 import { drain, type DrainMode, type DrainReport } from './lifecycle/drain.js';
 import { InFlight } from './lifecycle/inFlight.js';
+import { registerLocalService, type LocalRegistration } from './lifecycle/registration.js';
 import { explainDecision, requestShape, type DecidingLayers } from './observe/lbDecision.js';
 import { createTracing, type Tracing } from './observe/tracing/tracing.js';
 import { upstreamStatsView } from './observe/statsView.js';
@@ -36,9 +36,6 @@ import { plaintextConnector, type Connector } from './upstream/connector.js';
 
 const log = createLogger('sidecar');
 
-/** While registered but not ready, readiness is looked at this often, to report passing without delay. */
-const READINESS_WATCH_MS = 50;
-
 export interface SidecarOptions {
   /** How every upstream's connections are made, overriding `upstreams[].tls` (tests). */
   readonly connector?: Connector;
@@ -46,8 +43,10 @@ export interface SidecarOptions {
   readonly reusePort?: boolean;
   /** How the proxy listeners bind their ports: in this process unless given (a worker's come from its primary). */
   readonly bindPort?: PortBinder;
-  /** Register the service with discovery (default true); of a Tandem's workers, only one does. */
+  /** Register the service with discovery (default true); a Tandem's workers leave it to their primary. */
   readonly register?: boolean;
+  /** Where endpoints come from instead of the configured discovery (a worker's come from its primary). */
+  readonly discovery?: DiscoveryProvider;
   /**
    * Bind nothing yet: a successor (`--replace`) binds its proxy listeners once it could serve
    * (`prerequisites()` empty), then the admin port once the instance it replaces has let go of it
@@ -62,11 +61,10 @@ export interface SidecarOptions {
  */
 export class Sidecar implements AdminSource {
   private readonly admin: AdminServer;
-  private registration: Registration | undefined;
+  private registered: LocalRegistration | undefined;
   private draining: Promise<DrainReport> | undefined;
   private drainMode: DrainMode | undefined;
   private readonly drained = Promise.withResolvers<DrainReport>();
-  private readinessWatch: NodeJS.Timeout | undefined;
   /** Whether this sidecar registers its service with discovery (`SidecarOptions.register`). */
   private registers = true;
 
@@ -92,7 +90,7 @@ export class Sidecar implements AdminSource {
     // starts, is not ready, and keeps asking.
     if (identity instanceof FileIdentity) await identity.start();
     else void identity?.start();
-    const discovery = createDiscovery(loaded);
+    const discovery = options.discovery ?? createDiscovery(loaded);
     const metrics = new Metrics();
     const connectorFor = upstreamConnectors(config, identity, loaded.baseDir, metrics.upstreamTlsRefusals());
     if (identity !== undefined) metrics.watchIdentity(() => identity.current?.notAfter);
@@ -168,34 +166,8 @@ export class Sidecar implements AdminSource {
 
   /** Registers the local service with discovery (Consul), reachable at the inbound listener. */
   private register(): void {
-    const { service, inbound } = this.loaded.config;
-    if (!this.registers || service === undefined || inbound === undefined || this.discovery?.register === undefined) return;
-    const check = service.health_check;
-    const checker = (healthCheckKind(check.kind) as NonNullable<ReturnType<typeof healthCheckKind>>).create(check.config);
-    const registration = this.discovery.register(
-      { name: service.name, address: inbound.address, port: this.port('inbound'), protocol: service.protocol },
-      () => this.localHealth(checker, check.timeout.ms),
-    );
-    this.registration = registration;
-    if (registration === undefined || this.readiness().length === 0) return;
-    // Registered while not ready yet (no certificate, discovery not answered): critical until the next
-    // report, a TTL third away. Reported again as soon as the sidecar is ready, so a new instance
-    // takes traffic as soon as it can.
-    this.readinessWatch = setInterval(() => {
-      if (this.readiness().length > 0) return;
-      clearInterval(this.readinessWatch);
-      registration.refresh();
-    }, READINESS_WATCH_MS);
-    this.readinessWatch.unref();
-  }
-
-  /** Passing while this sidecar is ready and the local app passes its health check; critical otherwise. */
-  private async localHealth(checker: HealthChecker, timeoutMs: number): Promise<LocalHealth> {
-    const reasons = this.readiness();
-    if (reasons.length > 0) return { status: 'critical', output: `Tandem not ready: ${reasons.join('; ')}` };
-    const app = this.loaded.config.service as NonNullable<TandemConfig['service']>;
-    const verdict = await checker.check({ address: app.address, port: app.port }, timeoutMs);
-    return verdict.healthy ? { status: 'passing', output: `local app healthy (${verdict.detail})` } : { status: 'critical', output: `local app unhealthy: ${verdict.detail}` };
+    if (!this.registers || this.loaded.config.inbound === undefined) return;
+    this.registered = registerLocalService(this.discovery, this.loaded.config, this.port('inbound'), () => this.readiness());
   }
 
   /** Why `/ready` is 503: draining, a listener not bound, or a prerequisite missing. */
@@ -312,8 +284,8 @@ export class Sidecar implements AdminSource {
           inboundWork: this.work.inbound,
           outboundWork: this.work.outbound,
           leaveDiscovery: async (how) => {
-            if (how === 'handover') await this.registration?.release();
-            else await this.registration?.deregister();
+            if (how === 'handover') await this.registered?.registration.release();
+            else await this.registered?.registration.deregister();
           },
         },
         this.loaded.config.drain,
@@ -336,8 +308,8 @@ export class Sidecar implements AdminSource {
    * finish), pools, discovery and admin. `drain()` is the graceful way.
    */
   async stop(graceMs = 0): Promise<void> {
-    clearInterval(this.readinessWatch);
-    await this.registration?.deregister();
+    this.registered?.stopWatching();
+    await this.registered?.registration.deregister();
     await Promise.all(this.listenerList.map((listener) => listener.close(graceMs)));
     for (const { cluster } of this.upstreamList) cluster.close();
     this.localApp?.close();
@@ -348,13 +320,6 @@ export class Sidecar implements AdminSource {
   }
 }
 
-function createDiscovery(loaded: LoadedConfig): DiscoveryProvider | undefined {
-  const discovery = loaded.config.discovery;
-  if (discovery === undefined) return undefined;
-  const kind = discoveryKind(discovery.kind);
-  if (kind === undefined) throw new Error(`unknown discovery kind ${discovery.kind}`); // config validation prevents this
-  return kind.create(discovery.config, { baseDir: loaded.baseDir });
-}
 
 /** A listener per upstream `local_port`, and the HTTP proxy port routing by authority to them all (and passing through what iptables redirected and is not theirs). */
 function outboundListeners(

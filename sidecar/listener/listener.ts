@@ -133,7 +133,9 @@ export class Listener {
     this.bound = await bindPort({ name, address, port, reusePort: this.options.reusePort === true }, (socket) => this.accept(socket));
     const bound = this.bound.address;
     this.boundPort = bound.port;
-    log.info('listener bound', { listener: this.name, address: `${bound.address}:${bound.port}` });
+    // A port bound elsewhere (a worker's, by its primary) is logged as bound there.
+    if (this.options.bindPort === undefined) log.info('listener bound', { listener: this.name, address: `${bound.address}:${bound.port}` });
+    else log.debug('listener receiving connections', { listener: this.name, address: `${bound.address}:${bound.port}` });
     return bound;
   }
 

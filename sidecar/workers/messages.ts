@@ -1,3 +1,4 @@
+import type { EndpointUpdate } from '../../discovery/resolver.js';
 import type { DrainReport } from '../lifecycle/drain.js';
 import type { PortRequest } from '../listener/ports.js';
 
@@ -23,7 +24,7 @@ export type ToWorker =
       readonly document: unknown;
       readonly source: string;
       readonly baseDir: string;
-      /** 1-based; worker 1 registers the service with discovery (one registration per Tandem). */
+      /** 1-based, for its logs. */
       readonly worker: number;
       readonly reusePort: boolean;
     }
@@ -32,6 +33,8 @@ export type ToWorker =
   | { readonly type: 'listening'; readonly id: number; readonly address?: { readonly address: string; readonly family: string; readonly port: number }; readonly error?: string }
   /** Sent with a socket handle: a connection for the listener named. */
   | { readonly type: 'connection'; readonly listener: string }
+  /** What discovery reported for the `resolve` with this id: an update, or an error (the endpoints stay). */
+  | { readonly type: 'endpoints'; readonly id: number; readonly update?: EndpointUpdate; readonly error?: string }
   | { readonly type: 'drain'; readonly mode: 'shutdown' | 'handover' }
   | { readonly type: 'stop' };
 
@@ -39,6 +42,9 @@ export type ToWorker =
 export type FromWorker =
   /** Bind (or share) the port for this listener and hand its connections over. */
   | { readonly type: 'listen'; readonly id: number; readonly request: PortRequest }
+  /** Report a service's endpoints (`endpoints` messages with this id) until `unresolve`. */
+  | { readonly type: 'resolve'; readonly id: number; readonly service: string }
+  | { readonly type: 'unresolve'; readonly id: number }
   /** This worker takes no more connections for the listener. */
   | { readonly type: 'unlisten'; readonly listener: string }
   /** The worker has the socket of the oldest `connection` it has not answered yet (the primary closes its own copy). */

@@ -7,12 +7,17 @@ import type { LoadedConfig } from '../config/load.js';
 import { createLogger, setLogLevel } from '../core/log.js';
 import type { DrainMode, DrainReport } from '../lifecycle/drain.js';
 import type { ExpositionFormat } from '../observe/exposition.js';
+import { registerLocalService, type LocalRegistration } from '../lifecycle/registration.js';
+import { createDiscovery } from '../configuredDiscovery.js';
 import { mergeDocuments, sumExpositions } from './aggregate.js';
+import { DiscoveryRelay } from './discoveryRelay.js';
 import { Handoff } from './handoff.js';
 import type { FromWorker, WorkerQuery } from './messages.js';
 import { WorkerLink } from './workerLink.js';
 
 const log = createLogger('workers');
+/** The primary binds the listeners' ports: it reports them as a single process's listeners do. */
+const listenerLog = createLogger('listener');
 
 /** A worker that exits unasked is replaced after this long, doubling while replacements fail to start, up to `RESTART_MAX_MS`. */
 const RESTART_DELAY_MS = 1_000;
@@ -52,6 +57,9 @@ export class WorkerGroup implements AdminSource {
   private readonly drained = Promise.withResolvers<DrainReport>();
   private stopping = false;
   private readonly restartTimers = new Set<NodeJS.Timeout>();
+  /** Discovery, watched here once for every worker; undefined without a discovery block. */
+  private readonly relay: DiscoveryRelay | undefined;
+  private registered: LocalRegistration | undefined;
 
   private constructor(
     private readonly loaded: LoadedConfig,
@@ -59,6 +67,8 @@ export class WorkerGroup implements AdminSource {
   ) {
     this.admin = new AdminServer(this, loaded.config.admin.address, loaded.config.admin.port);
     this.links = new Array<WorkerLink | undefined>(loaded.config.workers).fill(undefined);
+    const discovery = createDiscovery(loaded);
+    this.relay = discovery === undefined ? undefined : new DiscoveryRelay(discovery);
     void this.drained.promise.catch(() => undefined);
   }
 
@@ -71,11 +81,17 @@ export class WorkerGroup implements AdminSource {
         throw new Error(`cannot bind listener admin on ${loaded.config.admin.address}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
       });
       await Promise.all(group.links.map((_, index) => group.spawn(index + 1)));
-      for (const [name, bound] of group.handoff.listeners()) group.ports.set(name, (await bound).address.port);
+      // Bound as the first worker asked; said once every worker serves them, as a single process says it once they serve.
+      for (const [name, bound] of group.handoff.listeners()) {
+        const { address } = await bound;
+        group.ports.set(name, address.port);
+        listenerLog.info('listener bound', { listener: name, address: `${address.address}:${address.port}` });
+      }
     } catch (error) {
       await group.stop();
       throw error;
     }
+    if (loaded.config.inbound !== undefined) group.registered = registerLocalService(group.relay?.provider, loaded.config, group.port('inbound'), () => group.readiness());
     log.info('workers started', { workers: group.links.length });
     return group;
   }
@@ -90,6 +106,7 @@ export class WorkerGroup implements AdminSource {
     child.on('error', (error) => log.warn('worker process error', { worker, error }));
     void link.exited.then((code) => {
       this.handoff.forget(link);
+      this.relay?.forget(link);
       started.reject(new Error(`worker ${worker} exited (code ${code}) before it served`));
       if (this.links[worker - 1] === link) this.links[worker - 1] = undefined;
       if (this.draining === undefined && !this.stopping) this.replace(worker, code, RESTART_DELAY_MS);
@@ -122,6 +139,12 @@ export class WorkerGroup implements AdminSource {
             void link.send({ type: 'listening', id: message.id, error: code ?? (error as Error).message }).catch(() => undefined);
           },
         );
+        break;
+      case 'resolve':
+        this.relay?.subscribe(link, message.id, message.service);
+        break;
+      case 'unresolve':
+        this.relay?.unsubscribe(link, message.id);
         break;
       case 'unlisten':
         this.handoff.unlisten(link, message.listener);
@@ -253,6 +276,10 @@ export class WorkerGroup implements AdminSource {
       this.drainMode = mode;
       for (const timer of this.restartTimers) clearTimeout(timer);
       if (mode === 'handover') await this.admin.close();
+      // The registration first, as a single process leaves discovery first: peers stop calling here.
+      this.registered?.stopWatching();
+      if (mode === 'handover') await this.registered?.registration.release();
+      else await this.registered?.registration.deregister();
       const live = this.live();
       await Promise.all(live.map((link) => link.send({ type: 'drain', mode }).catch(() => undefined)));
       const codes = await Promise.all(live.map((link) => link.exited));
@@ -287,7 +314,10 @@ export class WorkerGroup implements AdminSource {
         clearTimeout(kill);
       }),
     );
+    this.registered?.stopWatching();
+    await this.registered?.registration.deregister();
     this.handoff.closeAll();
+    await this.relay?.close();
     await this.admin.close();
   }
 }

@@ -9,6 +9,7 @@ import { createLogger, setLogSink } from '../core/log.js';
 import { startMemoryGovernor } from '../core/memoryGovernor.js';
 import { Sidecar } from '../sidecar.js';
 import type { FromWorker, ToWorker, WorkerQuery } from './messages.js';
+import { DiscoveryFromPrimary } from './discoveryFromPrimary.js';
 import { PortsFromPrimary } from './portsFromPrimary.js';
 
 const log = createLogger('worker');
@@ -18,6 +19,7 @@ function send(message: FromWorker): void {
 }
 
 const ports = new PortsFromPrimary(send);
+let discovery: DiscoveryFromPrimary | undefined;
 let sidecar: Sidecar | undefined;
 let finished = false;
 
@@ -34,7 +36,9 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
   startMemoryGovernor();
   try {
     const loaded = parseConfig(message.document, message.source, message.baseDir);
-    sidecar = await Sidecar.start(loaded, { reusePort: message.reusePort, bindPort: ports.bind, register: message.worker === 1, deferBinding: true });
+    const kind = loaded.config.discovery?.kind;
+    discovery = kind === undefined ? undefined : new DiscoveryFromPrimary(kind, send);
+    sidecar = await Sidecar.start(loaded, { reusePort: message.reusePort, bindPort: ports.bind, register: false, deferBinding: true, ...(discovery === undefined ? {} : { discovery }) });
     await sidecar.bindListeners();
   } catch (error) {
     log.error('worker failed to start', { error });
@@ -85,6 +89,9 @@ process.on('message', (message: ToWorker, handle?: Socket) => {
       break;
     case 'connection':
       ports.connection(message.listener, handle);
+      break;
+    case 'endpoints':
+      discovery?.deliver(message.id, message.update, message.error);
       break;
     case 'query':
       answer(message.query).then(

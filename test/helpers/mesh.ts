@@ -46,7 +46,7 @@ export async function startMeshCa(options: { leafTtlMs?: number } = {}): Promise
 
 /** Waits until a sidecar holds its certificate (its /ready reason for identity is gone). */
 export async function waitForIdentity(mesh: TestSidecar): Promise<void> {
-  await waitFor('the sidecar to get its certificate', () => (mesh.sidecar.identity() as { spiffe_id: string | null } | null)?.spiffe_id != null);
+  await waitFor('the sidecar to get its certificate', async () => ((await mesh.sidecar.identity()) as { spiffe_id: string | null } | null)?.spiffe_id != null);
 }
 
 export interface WebBehindSidecar {

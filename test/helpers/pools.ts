@@ -16,8 +16,8 @@ export interface EndpointStats {
 }
 
 /** The `/clusters` view of the only endpoint of `upstream`, read in-process. */
-export function endpointStats(mesh: TestSidecar, upstream: string): EndpointStats {
-  const clusters = mesh.sidecar.clusters() as Array<{ name: string; endpoints: EndpointStats[] }>;
+export async function endpointStats(mesh: TestSidecar, upstream: string): Promise<EndpointStats> {
+  const clusters = (await mesh.sidecar.clusters()) as Array<{ name: string; endpoints: EndpointStats[] }>;
   const endpoint = clusters.find((cluster) => cluster.name === upstream)?.endpoints[0];
   if (endpoint === undefined) throw new Error(`upstream ${upstream} has no endpoint`);
   return endpoint;

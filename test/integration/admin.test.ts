@@ -160,6 +160,6 @@ describe('inbound listener', () => {
     const mesh = await startSidecar({ service: { name: 'web', port: app.port }, inbound: { port: 0 } }, {});
     const response = await h1Request(mesh.port('inbound'), { path: '/hello' });
     expect(response.body.toString()).toBe('app /hello xff=127.0.0.1');
-    expect(mesh.sidecar.clusters()).toMatchObject([{ name: 'local_app', service: 'web', endpoints: [{ port: app.port, total_requests: 1 }] }]);
+    expect(await mesh.sidecar.clusters()).toMatchObject([{ name: 'local_app', service: 'web', endpoints: [{ port: app.port, total_requests: 1 }] }]);
   });
 });

@@ -61,7 +61,7 @@ describe('balancing around a slow backend (three gRPC backends, one 50 ms slower
     const { endpoints } = await backends();
     const mesh = await startSidecar({ upstreams: [{ name: 'echo', protocol: 'grpc', local_port: 0, lb: { policy: 'peak_ewma' } }] }, { echo: endpoints });
     await callUnary(echoClient(mesh.port('outbound.echo')), Buffer.from('x'));
-    const [cluster] = mesh.sidecar.clusters() as Array<{ lb_policy: string; endpoints: Array<{ effective_weight: number; ewma_ms: number }> }>;
+    const [cluster] = (await mesh.sidecar.clusters()) as Array<{ lb_policy: string; endpoints: Array<{ effective_weight: number; ewma_ms: number }> }>;
     expect(cluster?.lb_policy).toBe('peak_ewma');
     for (const endpoint of cluster?.endpoints ?? []) {
       expect(endpoint.effective_weight).toBe(1);

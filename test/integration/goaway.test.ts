@@ -66,7 +66,7 @@ describe('upstream GOAWAY and REFUSED_STREAM', () => {
     expect(await sendConcurrent('http2', mesh.port('outbound.api'), 4)).toEqual(echoes(4));
     expect(backend.sessionsAccepted()).toBe(2);
     // Nothing can travel on the retired session any more: only the new one may remain.
-    await waitFor('the retired session to be released', () => endpointStats(mesh, 'api').connections === 1, 2_000);
+    await waitFor('the retired session to be released', async () => (await endpointStats(mesh, 'api')).connections === 1, 2_000);
   });
 
   it('loses no gRPC call while a grpc-js server rotates its connections with GOAWAY (max_connection_age)', async () => {
@@ -139,6 +139,6 @@ describe('upstream GOAWAY and REFUSED_STREAM', () => {
     expect(response.status).toBe(503);
     expect(response.headers['x-tandem-error']).toBe('TANDEM_UPSTREAM_REFUSED');
     expect(attempts).toBe(5);
-    expect(endpointStats(mesh, 'api')).toMatchObject({ total_requests: 5, active_requests: 0 });
+    expect(await endpointStats(mesh, 'api')).toMatchObject({ total_requests: 5, active_requests: 0 });
   });
 });

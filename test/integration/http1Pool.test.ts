@@ -15,7 +15,7 @@ describe('HTTP/1.1 upstream pool', () => {
       expect(response.body.toString()).toBe(`web /n${i}`);
     }
     expect(backend.connectionsAccepted()).toBe(1);
-    expect(endpointStats(mesh, 'web').connections).toBe(1);
+    expect((await endpointStats(mesh, 'web')).connections).toBe(1);
   });
 
   it('opens at most pool.max_connections_per_endpoint sockets; requests beyond wait for one', async () => {
@@ -34,7 +34,7 @@ describe('HTTP/1.1 upstream pool', () => {
     );
     expect(mostOpen).toBe(2);
     expect(backend.connectionsAccepted()).toBe(2);
-    expect(endpointStats(mesh, 'web').connections).toBe(2);
+    expect((await endpointStats(mesh, 'web')).connections).toBe(2);
   });
 
   it('closes a connection idle for pool.idle_timeout and opens a new one for the next request', async () => {
@@ -43,7 +43,7 @@ describe('HTTP/1.1 upstream pool', () => {
     const mesh = await startSidecarFor('web', 'http1', [backend.endpoint], { pool: { idle_timeout: '200ms' } });
     expect((await h1Request(mesh.port('outbound.web'), { path: '/first' })).body.toString()).toBe('web /first');
     expect(backend.connectionsAccepted()).toBe(1);
-    await waitFor('the idle connection to close at both ends', () => backend.openConnections() === 0 && endpointStats(mesh, 'web').connections === 0);
+    await waitFor('the idle connection to close at both ends', async () => backend.openConnections() === 0 && (await endpointStats(mesh, 'web')).connections === 0);
     expect((await h1Request(mesh.port('outbound.web'), { path: '/second' })).body.toString()).toBe('web /second');
     expect(backend.connectionsAccepted()).toBe(2);
   });
@@ -56,8 +56,8 @@ describe('HTTP/1.1 upstream pool', () => {
     expect(response.headers['x-tandem-error']).toBe('TANDEM_CONNECT_TIMEOUT');
     expect(response.body.toString()).toContain(`no connection to ${listener.endpoint} within 300ms`);
     // A connect that never happened is resent for free twice; the policy's retries are off here.
-    expect(endpointStats(mesh, 'web')).toMatchObject({ total_requests: 3, total_failures: 3, active_requests: 0 });
-    await waitFor('the timed-out sockets to be discarded', () => endpointStats(mesh, 'web').connections === 0);
+    expect(await endpointStats(mesh, 'web')).toMatchObject({ total_requests: 3, total_failures: 3, active_requests: 0 });
+    await waitFor('the timed-out sockets to be discarded', async () => (await endpointStats(mesh, 'web')).connections === 0);
   });
 
   it('resends an idempotent request on a new connection when the reused keep-alive connection is dead', async () => {

@@ -13,7 +13,7 @@ describe('HTTP/2 upstream pool', () => {
     expect(results).toEqual(echoes(20));
     expect(backend.maxInFlight()).toBe(20);
     expect(backend.sessionsAccepted()).toBe(1);
-    expect(endpointStats(mesh, 'api').connections).toBe(1);
+    expect((await endpointStats(mesh, 'api')).connections).toBe(1);
   });
 
   it.each(['http2', 'grpc'] as const)("opens another %s session when the peer's SETTINGS_MAX_CONCURRENT_STREAMS is reached", async (protocol) => {
@@ -48,7 +48,7 @@ describe('HTTP/2 upstream pool', () => {
     const port = mesh.port('outbound.api');
     expect(await sendConcurrent('http2', port, 1, '/warm')).toEqual(echoes(1, '/warm'));
     const pending = sendConcurrent('http2', port, 14);
-    await waitFor('10 requests at the backend and 14 in the pool', () => backend.arrived() >= 10 && endpointStats(mesh, 'api').active_requests === 14);
+    await waitFor('10 requests at the backend and 14 in the pool', async () => backend.arrived() >= 10 && (await endpointStats(mesh, 'api')).active_requests === 14);
     await flushSessions(backend);
     // Two sessions of five streams are full: the other four wait in Tandem or in nghttp2.
     expect(backend.arrived()).toBe(10);
@@ -66,7 +66,7 @@ describe('HTTP/2 upstream pool', () => {
     const first = await h2Request(session, { ':path': '/first' });
     expect(first.body.toString()).toBe('echo:/first');
     expect(backend.sessionsAccepted()).toBe(1);
-    await waitFor('the idle session to close at both ends', () => backend.openSessions().size === 0 && endpointStats(mesh, 'api').connections === 0);
+    await waitFor('the idle session to close at both ends', async () => backend.openSessions().size === 0 && (await endpointStats(mesh, 'api')).connections === 0);
     const second = await h2Request(session, { ':path': '/second' });
     expect(second.body.toString()).toBe('echo:/second');
     expect(backend.sessionsAccepted()).toBe(2);

@@ -34,7 +34,7 @@ describe('static discovery through a running sidecar', () => {
     expect(inFlight.body.toString()).toBe('a slow');
     // a's pool was closed gracefully: its connection goes once the request is done.
     await waitFor('the connection to a to close', () => a.openConnections() === 0);
-    expect(mesh.sidecar.clusters()).toMatchObject([{ name: 'web', endpoints: [{ port: b.port }] }]);
+    expect(await mesh.sidecar.clusters()).toMatchObject([{ name: 'web', endpoints: [{ port: b.port }] }]);
   });
 
   it('keeps serving the last good endpoints through a broken edit and shows the error in /clusters', async () => {

@@ -103,7 +103,7 @@ describe('mutual TLS between sidecars', () => {
   it('answers /identity with the SPIFFE ID, serial and expiry, and exports the expiry as a metric', async () => {
     const ca = await startMeshCa();
     const { server } = await twoSidecars(ca);
-    const identity = server.sidecar.identity() as Record<string, unknown>;
+    const identity = (await server.sidecar.identity()) as Record<string, unknown>;
     expect(identity.spiffe_id).toBe(`spiffe://${TRUST_DOMAIN}/ns/default/svc/web`);
     expect(identity.serial).toMatch(/^[0-9a-f]{32,34}$/);
     const metrics = await scrapeMetrics(server.port('admin'));

@@ -16,7 +16,7 @@ interface IdentityView {
   trust_bundle_sha256: string[];
 }
 
-const identityOf = (mesh: TestSidecar): IdentityView => mesh.sidecar.identity() as IdentityView;
+const identityOf = async (mesh: TestSidecar): Promise<IdentityView> => (await mesh.sidecar.identity()) as IdentityView;
 
 /** The issue's load: GET / through `port` at this rate, open loop (each call sent on time, whatever the ones before it do). */
 const CALLS_PER_SECOND = 200;
@@ -55,7 +55,7 @@ describe('root rotation', () => {
     const client = await startSidecar({ identity: await ca.identityFor('shop'), upstreams: [{ name: 'web', local_port: 0 }] }, { web: [`127.0.0.1:${server.port('inbound')}`] });
     await waitForIdentity(server);
     await waitForIdentity(client);
-    const before = { server: identityOf(server).serial, client: identityOf(client).serial };
+    const before = { server: (await identityOf(server)).serial, client: (await identityOf(client)).serial };
     const oldRootLeaf = await leafNow(ca.dir, 'cart');
     const oldBundle = (await openCa(ca.dir)).bundlePem;
     const beforeRotation = await inboundServes(server.port('inbound'), oldRootLeaf, oldBundle);
@@ -69,12 +69,12 @@ describe('root rotation', () => {
 
     await rotateCa(ca.dir);
     for (const mesh of [server, client]) {
-      await waitFor('the sidecar to take the two-root bundle', () => identityOf(mesh).trust_bundle_sha256.length === 2);
+      await waitFor('the sidecar to take the two-root bundle', async () => (await identityOf(mesh)).trust_bundle_sha256.length === 2);
     }
-    await waitFor('both sidecars to re-issue under the new root', () => identityOf(server).serial !== before.server && identityOf(client).serial !== before.client);
+    await waitFor('both sidecars to re-issue under the new root', async () => (await identityOf(server)).serial !== before.server && (await identityOf(client)).serial !== before.client);
     await retireCa(ca.dir);
     for (const mesh of [server, client]) {
-      await waitFor('the sidecar to take the one-root bundle', () => identityOf(mesh).trust_bundle_sha256.length === 1);
+      await waitFor('the sidecar to take the one-root bundle', async () => (await identityOf(mesh)).trust_bundle_sha256.length === 1);
     }
     // And a second more on the new root alone, so calls cross every step and its aftermath.
     await new Promise((resolve) => setTimeout(resolve, 1_000));

@@ -114,9 +114,9 @@ interface EndpointView {
   readonly active_health_check: { state: string; consecutive_failures: number; consecutive_successes: number; last_result: string | null } | null;
 }
 
-/** The `/clusters` entry of the endpoint on `port`, read in-process (cheap enough to poll every few ms). */
-function endpointView(mesh: TestSidecar, port: number): EndpointView {
-  const [cluster] = mesh.sidecar.clusters() as Array<{ endpoints: EndpointView[] }>;
+/** The `/clusters` entry of the endpoint on `port`, read in-process (cheap enough to poll every few ms; with workers, from each). */
+async function endpointView(mesh: TestSidecar, port: number): Promise<EndpointView> {
+  const [cluster] = (await mesh.sidecar.clusters()) as Array<{ endpoints: EndpointView[] }>;
   const endpoint = cluster?.endpoints.find((candidate) => candidate.port === port);
   if (endpoint === undefined) throw new Error(`no endpoint on port ${port}`);
   return endpoint;
@@ -152,8 +152,8 @@ function steadyTraffic(fleet: FlippableFleet) {
 
 /** Polls until the endpoint on `port` reads `eligible` with `state`; resolves with when that was first seen. */
 async function whenEndpoint(fleet: FlippableFleet, port: number, eligible: boolean, state: string, boundMs: number): Promise<number> {
-  await waitFor(`endpoint ${port} eligible=${eligible} ${state}`, () => {
-    const view = endpointView(fleet.mesh, port);
+  await waitFor(`endpoint ${port} eligible=${eligible} ${state}`, async () => {
+    const view = await endpointView(fleet.mesh, port);
     return view.eligible === eligible && view.active_health === state;
   }, boundMs, 2);
   return performance.now();
@@ -224,8 +224,8 @@ describe('active health checks take endpoints out of rotation and back', () => {
 });
 
 /** The in-process `/clusters` view of the endpoint on `port`. */
-function endpointOn(mesh: TestSidecar, port: number): { eligible: boolean; ejected: boolean; health: string; outlier: { times_ejected: number } } {
-  const [cluster] = mesh.sidecar.clusters() as Array<{ endpoints: Array<{ port: number; eligible: boolean; ejected: boolean; health: string; outlier: { times_ejected: number } }> }>;
+async function endpointOn(mesh: TestSidecar, port: number): Promise<{ eligible: boolean; ejected: boolean; health: string; outlier: { times_ejected: number } }> {
+  const [cluster] = (await mesh.sidecar.clusters()) as Array<{ endpoints: Array<{ port: number; eligible: boolean; ejected: boolean; health: string; outlier: { times_ejected: number } }> }>;
   const endpoint = cluster?.endpoints.find((candidate) => candidate.port === port);
   if (endpoint === undefined) throw new Error(`no endpoint on port ${port}`);
   return endpoint;
@@ -257,15 +257,15 @@ describe('active health checks together with the other sources of health', () =>
     const send = async (): Promise<number> => (await h1Request(port, { path: '/work' })).status;
 
     const statuses: number[] = [];
-    while (!endpointOn(mesh, bad).ejected && statuses.length < 50) statuses.push(await send());
+    while (!(await endpointOn(mesh, bad)).ejected && statuses.length < 50) statuses.push(await send());
     const ejectedAt = performance.now();
-    expect(endpointOn(mesh, bad)).toMatchObject({ ejected: true, outlier: { times_ejected: 1 } });
+    expect(await endpointOn(mesh, bad)).toMatchObject({ ejected: true, outlier: { times_ejected: 1 } });
     // base_ejection_time is 30 s; the next passing probe (one interval away) returns it.
-    await waitFor('a passing health check to end the ejection', () => !endpointOn(mesh, bad).ejected, INTERVAL_MS + 1_000, 5);
+    await waitFor('a passing health check to end the ejection', async () => !(await endpointOn(mesh, bad)).ejected, INTERVAL_MS + 1_000, 5);
     expect(performance.now() - ejectedAt).toBeLessThan(INTERVAL_MS + 1_000);
     const atReturn = arrivals[0] as number;
-    while (!endpointOn(mesh, bad).ejected && statuses.length < 100) statuses.push(await send());
-    expect(endpointOn(mesh, bad)).toMatchObject({ ejected: true, outlier: { times_ejected: 2 } });
+    while (!(await endpointOn(mesh, bad)).ejected && statuses.length < 100) statuses.push(await send());
+    expect(await endpointOn(mesh, bad)).toMatchObject({ ejected: true, outlier: { times_ejected: 2 } });
     expect((arrivals[0] as number) - atReturn).toBe(5);
     // Every 503 was retried on the good backend.
     expect(statuses.filter((status) => status !== 200)).toEqual([]);
@@ -287,7 +287,7 @@ describe('active health checks together with the other sources of health', () =>
     );
     await sleep(INTERVAL_MS * 2); // several passing probes for each endpoint
     for (let i = 0; i < 30; i++) expect((await h1Request(mesh.port('outbound.web'), { path: '/work' })).status).toBe(200);
-    expect(endpointOn(mesh, backends[2]?.port as number)).toMatchObject({ health: 'unhealthy', eligible: false });
+    expect(await endpointOn(mesh, backends[2]?.port as number)).toMatchObject({ health: 'unhealthy', eligible: false });
     expect(served.filter((index) => index === 2)).toEqual([]);
   });
 });

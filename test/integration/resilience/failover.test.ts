@@ -7,7 +7,8 @@ import { onCleanup } from '../../helpers/cleanup.js';
 import { h1Request } from '../../helpers/clients.js';
 import { runConcurrently } from '../../helpers/load.js';
 import { runOpenLoop } from '../../helpers/openLoop.js';
-import { startSidecarFor, type TestSidecar } from '../../helpers/sidecar.js';
+import { startSidecar, startSidecarFor, type TestSidecar } from '../../helpers/sidecar.js';
+import { Sidecar } from '../../../sidecar/sidecar.js';
 import { soakOr } from '../../helpers/soak.js';
 import { sleep, waitFor } from '../../helpers/wait.js';
 import { setLogSink } from '../../../sidecar/core/log.js';
@@ -63,9 +64,15 @@ async function adminCluster(mesh: TestSidecar, upstream: string): Promise<Cluste
   return pickCluster(clusters, upstream);
 }
 
-/** The same view read in-process, synchronously: for an instant that must not move (the kill). */
+/** The same view read in-process, synchronously: for an instant that must not move (the kill). One process only. */
 function inProcessCluster(mesh: TestSidecar, upstream: string): ClusterView {
+  if (!(mesh.sidecar instanceof Sidecar)) throw new Error('an instant in-process view needs workers: 1');
   return pickCluster(mesh.sidecar.clusters() as ClusterView[], upstream);
+}
+
+/** The view read in-process, from every worker with workers. */
+async function currentCluster(mesh: TestSidecar, upstream: string): Promise<ClusterView> {
+  return pickCluster((await mesh.sidecar.clusters()) as ClusterView[], upstream);
 }
 
 function pickCluster(clusters: readonly ClusterView[], upstream: string): ClusterView {
@@ -150,7 +157,9 @@ describe('failover with the default retry policy and outlier detection', () => {
   it('loses no call when one of three gRPC backends is SIGKILLed under 200 calls/s, and ejects it at its 5th consecutive failure', async () => {
     const backends = await Promise.all([0, 1, 2].map(() => spawnGrpcEchoProcess({ delayMs: 10 })));
     const victim = backends[0] as (typeof backends)[number];
-    const mesh = await startSidecarFor('echo', 'grpc', backends.map((backend) => backend.endpoint));
+    // One process even under TANDEM_TEST_WORKERS: the test reads the balancer's state in the very
+    // instant of the kill and of the ejection, which only an in-process, synchronous view gives.
+    const mesh = await startSidecar({ workers: 1, upstreams: [{ name: 'echo', protocol: 'grpc', local_port: 0 }] }, { echo: backends.map((backend) => backend.endpoint) });
     const client = echoClient(mesh.port('outbound.echo'));
     let atEjection: EndpointView | undefined;
     onEjectionLogged((endpoint) => {
@@ -255,7 +264,7 @@ describe('failover with the default retry policy and outlier detection', () => {
       const statuses = new Map<number, number>();
       const ejectionWatch = watchEndpoint(mesh, 'web', bad.port, (endpoint) => endpoint.ejected, 20_000).then(async (bracket) => {
         // Attempts dispatched before the ejection finish; from then on its counter must stand still.
-        await waitFor('the ejected endpoint to finish what it had', () => endpointOn(inProcessCluster(mesh, 'web'), bad.port).active_requests === 0);
+        await waitFor('the ejected endpoint to finish what it had', async () => endpointOn(await currentCluster(mesh, 'web'), bad.port).active_requests === 0);
         return { ...bracket, badArrivals: arrivals[0] as number, startedBefore: started };
       });
       await runConcurrently(5_000, 20, async () => {
@@ -293,7 +302,7 @@ describe('failover with the default retry policy and outlier detection', () => {
       // counters carried over from before the ejection). Each of those 503s is retried elsewhere.
       const atReturn = { arrivals: arrivals[0] as number, requests: returned.endpoint.total_requests };
       const afterReturn: number[] = [];
-      for (let i = 0; i < 300 && !endpointOn(inProcessCluster(mesh, 'web'), bad.port).ejected; i++) {
+      for (let i = 0; i < 300 && !endpointOn(await currentCluster(mesh, 'web'), bad.port).ejected; i++) {
         afterReturn.push((await h1Request(port, { agent })).status);
       }
       const reEjected = endpointOn(await adminCluster(mesh, 'web'), bad.port);
@@ -329,7 +338,7 @@ describe('failover with the default retry policy and outlier detection', () => {
       let started = 0;
       const failed: string[] = [];
       const ejectionWatch = watchEndpoint(mesh, 'echo', bad.port, (endpoint) => endpoint.ejected, 20_000).then(async (bracket) => {
-        await waitFor('the ejected endpoint to finish what it had', () => endpointOn(inProcessCluster(mesh, 'echo'), bad.port).active_requests === 0);
+        await waitFor('the ejected endpoint to finish what it had', async () => endpointOn(await currentCluster(mesh, 'echo'), bad.port).active_requests === 0);
         return { ...bracket, badArrivals: arrivals[0] as number, startedBefore: started };
       });
       await runConcurrently(5_000, 20, async (index) => {

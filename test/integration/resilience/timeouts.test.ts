@@ -157,7 +157,7 @@ describe('per_try_timeout with one stalling backend of three', () => {
     const mesh = await startSidecarFor(name, protocol, fleet.endpoints, { retry: { per_try_timeout: PER_TRY_TIMEOUT } });
     const run = await load(sender(protocol, mesh.port(`outbound.${name}`)));
     const summary = latencySummary(run.latencies);
-    const [cluster] = mesh.sidecar.clusters() as Array<{ endpoints: EndpointView[] }>;
+    const [cluster] = (await mesh.sidecar.clusters()) as Array<{ endpoints: EndpointView[] }>;
     const staller = cluster?.endpoints.find((endpoint) => fleet.endpoints[0]?.endsWith(`:${endpoint.port}`));
     console.info(`${protocol} per_try_timeout, defaults:`, { ...summary, wallMs: Math.round(run.wallMs), stalled: { ...fleet.stalled }, ejected: staller?.ejected });
     expect(run.failures).toEqual([]);
