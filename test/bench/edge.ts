@@ -24,6 +24,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { stringify } from 'yaml';
 import { GRPC_PATH } from './constants.js';
 import { fmt } from './format.js';
+import { idleCost } from './idleCost.js';
 import { installCleanup, killAll, sampleProc, startChild, type Child } from './processes.js';
 import { log, measure, positiveNumber, runBenchmark, runsTable, sidecarRunSettings, startSidecar, type Run } from './sidecarRuns.js';
 import { BENCH_DIST, startBackend } from './targets.js';
@@ -34,8 +35,6 @@ const settings = {
   idle: positiveNumber('BENCH_IDLE_CONNECTIONS', openFileLimit() - 1_000),
 };
 const HANDSHAKE_CONCURRENCY = 8;
-/** Time for the servers to account for what they were sent before RSS is read. */
-const SETTLE_MS = 2_000;
 
 function openFileLimit(): number {
   return Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()) || 1024;
@@ -86,20 +85,6 @@ async function handshakes(port: number, serverPid: number, count: number, resume
   );
   const microsEach = (sampleProc(serverPid).cpuMicros - before) / count;
   return { microsEach, perSecondPerCore: 1e6 / microsEach, resumed };
-}
-
-/** RSS growth per connection of the server `pid` while `count` idle connections of `kind` are held against `port`. */
-async function idleCost(pid: number, port: number, kind: 'h1' | 'h2c' | 'tls', count: number): Promise<{ kibEach: number; held: number }> {
-  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-  const before = sampleProc(pid).rssBytes;
-  const worker = startChild(`idle ${kind}`, process.execPath, [join(BENCH_DIST, 'idleWorker.js'), String(port), kind, String(count)]);
-  const line = await worker.waitForLine(/^held (\d+) failed (\d+)$/, 300_000);
-  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-  const after = sampleProc(pid).rssBytes;
-  await worker.stop();
-  const held = Number(line[1]);
-  if (Number(line[2]) > 0) log(`idle ${kind}: ${line[2]} connections failed`);
-  return { kibEach: (after - before) / 1024 / Math.max(held, 1), held };
 }
 
 async function main(): Promise<number> {
