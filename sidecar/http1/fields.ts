@@ -60,8 +60,10 @@ const FIRST_WINS = new Set([
 
 /** Adds one field to a head in Node's shape: lower-case names, `set-cookie` an array, duplicates joined. */
 export function addField(headers: Headers, name: string, value: string): void {
+  // Node drops a `__proto__` field; `constructor`, `toString`… are fields like any other.
+  if (name === '__proto__') return;
   const existing = headers[name];
-  if (existing === undefined) {
+  if (existing === undefined || !Object.hasOwn(headers, name)) {
     headers[name] = name === 'set-cookie' ? [value] : value;
     return;
   }

@@ -4,7 +4,7 @@ import { FIELD_VALUE, Http1ParseError, lineEnd, parseContentLength, parseFields 
 /**
  * The lean engine's HTTP/1.1 response head parser (RFC 9112 §4, §6.3), over the bytes an upstream
  * sent. Strict where a proxy must be: every line ends with CRLF, no obs-fold, one Content-Length of
- * digits, never Content-Length with Transfer-Encoding, `chunked` last if present. It parses a head
+ * digits, never Content-Length with Transfer-Encoding. It parses a head
  * only once the whole of it has arrived, so a head split across reads parses as if whole.
  */
 
@@ -97,21 +97,14 @@ function parseStatusLine(buf: Buffer, start: number, cr: number): { status: numb
   return { status, versionMinor: minor };
 }
 
-/** RFC 9112 §6.3, refusing every ambiguity a smuggler could use rather than resolving it. */
+/** RFC 9112 §6.3, refusing the ambiguities a smuggler could use (two lengths, a length and a coding) rather than resolving them. */
 function framingOf(headers: Headers, contentLengths: number, status: number, requestMethod: string): Framing {
   const codings = headers['transfer-encoding'] as string | undefined;
   const length = headers['content-length'] as string | undefined;
   if (contentLengths > 1) throw new Http1ParseError('HPE_UNEXPECTED_CONTENT_LENGTH', 'duplicate Content-Length');
-  let chunked = false;
-  if (codings !== undefined) {
-    if (length !== undefined) throw new Http1ParseError('HPE_UNEXPECTED_CONTENT_LENGTH', 'Content-Length with Transfer-Encoding');
-    const list = codings.toLowerCase().split(',');
-    for (let i = 0; i < list.length; i++) {
-      if ((list[i] as string).trim() !== 'chunked') continue;
-      if (i !== list.length - 1) throw new Http1ParseError('HPE_INVALID_TRANSFER_ENCODING', 'chunked is not the final transfer coding');
-      chunked = true;
-    }
-  }
+  if (codings !== undefined && length !== undefined) throw new Http1ParseError('HPE_UNEXPECTED_CONTENT_LENGTH', 'Content-Length with Transfer-Encoding');
+  // A response whose final coding is not chunked is read until the close (RFC 9112 §6.3, rule 4).
+  const chunked = codings !== undefined && codings.toLowerCase().split(',').pop()?.trim() === 'chunked';
   const bytes = length === undefined ? undefined : parseContentLength(length);
   if (requestMethod === 'HEAD' || status === 204 || status === 304 || status < 200) return NONE;
   if (codings !== undefined) return chunked ? CHUNKED : CLOSE;
