@@ -8,8 +8,8 @@ import { parseResponseHead, type ResponseHead, type ResponseHeadLimits } from '.
 /**
  * One HTTP/1.1 connection to an upstream, spoken by the lean engine: one exchange at a time (no
  * pipelining towards upstreams, as Node's agent), keep-alive, the response body delivered as slices
- * of what the socket read, with backpressure: while the exchange holds the body paused, the socket is
- * paused and what it already read stays here, unparsed.
+ * of what the socket read, with backpressure: while the exchange holds the body, what the socket
+ * already read stays here, unparsed, and the socket is paused if it reads more.
  */
 
 /** What the connection tells the exchange it carries. Every exchange hears `head` then `end`, or `fail`, once. */
@@ -63,6 +63,10 @@ export class ClientConnection implements ChunkSink {
   /** Bytes read but not yet parsed: a partial head or chunk line, or body held back by backpressure. */
   private buffered: Buffer | undefined;
   private bodyPaused = false;
+  /** The socket was paused because body arrived while the body was held. */
+  private socketPaused = false;
+  /** The upstream sent its FIN. */
+  private peerEnded = false;
   private requestEnded = false;
   private error: Error | undefined;
 
@@ -116,12 +120,20 @@ export class ClientConnection implements ChunkSink {
       this.buffered = undefined;
       this.parse(buffered, 0, buffered.length);
     }
-    if (!this.bodyPaused && this.exchange !== undefined) this.socket.resume();
+    if (this.bodyPaused) return;
+    if (this.peerEnded) this.afterEnd();
+    else if (this.socketPaused) {
+      this.socketPaused = false;
+      this.socket.resume();
+    }
   }
 
+  /**
+   * Holds the body: what is already read waits here, and the socket is paused only if more arrives
+   * meanwhile (a response usually arrives whole in one read, so its own pause costs nothing).
+   */
   pauseBody(): void {
     this.bodyPaused = true;
-    this.socket.pause();
   }
 
   /** Ends the connection, failing the exchange on it if any. */
@@ -151,6 +163,8 @@ export class ClientConnection implements ChunkSink {
     this.buffered = undefined;
     if (this.bodyPaused) {
       this.buffered = buf;
+      this.socketPaused = true;
+      this.socket.pause();
       return;
     }
     this.parse(buf, 0, buf.length);
@@ -237,7 +251,10 @@ export class ClientConnection implements ChunkSink {
     const idleMs = this.reusableFor(response);
     if (idleMs !== undefined) {
       if (idleMs > 0) this.socket.setTimeout(idleMs);
-      this.socket.resume();
+      if (this.socketPaused) {
+        this.socketPaused = false;
+        this.socket.resume();
+      }
       this.events.idle(this);
     } else this.socket.destroySoon();
     exchange.end(trailers);
@@ -245,7 +262,7 @@ export class ClientConnection implements ChunkSink {
 
   /** How long the connection may wait idle for its next request, or undefined if it cannot take one. */
   private reusableFor(response: ResponseHead): number | undefined {
-    if (!response.keepAlive || !this.requestEnded || this.socket.destroyed || !this.events.mayReuse(this.socket)) return undefined;
+    if (!response.keepAlive || !this.requestEnded || this.peerEnded || this.socket.destroyed || !this.events.mayReuse(this.socket)) return undefined;
     let idleMs = this.options.idleTimeoutMs;
     if (response.keepAliveTimeoutS !== undefined) {
       const hinted = response.keepAliveTimeoutS * 1000 - KEEP_ALIVE_HINT_MARGIN_MS;
@@ -255,13 +272,16 @@ export class ClientConnection implements ChunkSink {
     return idleMs;
   }
 
+  /** The upstream's FIN: once what was read before it is parsed, it ends a body read to the close, or fails the exchange. */
   private readonly onEnd = (): void => {
-    if (this.phase === Phase.Body && this.response?.framing.kind === 'close' && this.buffered === undefined) {
-      this.response = { ...this.response, keepAlive: false };
-      this.complete(undefined);
-    }
-    this.socket.destroy();
+    this.peerEnded = true;
+    if (!this.bodyPaused || this.buffered === undefined) this.afterEnd();
   };
+
+  private afterEnd(): void {
+    if (this.phase === Phase.Body && this.response?.framing.kind === 'close') this.complete(undefined);
+    this.socket.destroy();
+  }
 
   private readonly onError = (error: Error): void => {
     this.error ??= error;

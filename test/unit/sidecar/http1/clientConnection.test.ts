@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { leanVerdict } from '../../../helpers/leanHttp1.js';
+import type { Socket } from 'node:net';
+import { ClientConnection } from '../../../../sidecar/http1/clientConnection.js';
+import { CLIENT_LIMITS, FakeSocket, leanVerdict, RecordingExchange } from '../../../helpers/leanHttp1.js';
 
 /** Response bytes built from the pieces malformed and smuggling responses are made of. */
 const responseBytes = fc
@@ -62,5 +64,43 @@ describe('lean ClientConnection parsing a response', () => {
   it('fails a response cut short by the close, and one followed by bytes it did not frame', async () => {
     expect(await leanVerdict([Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello')])).toEqual({ ok: false, code: 'ECONNRESET' });
     expect(await leanVerdict([Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\n\r\n')])).toMatchObject({ ok: true, body: 'hello' });
+  });
+
+  it('keeps a body held for the proxy when the upstream closes right after it', async () => {
+    const bytes = Buffer.from('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello');
+    expect(await leanVerdict([bytes], 'GET', true)).toMatchObject({ ok: true, body: 'hello' });
+    expect(await leanVerdict([Buffer.from('HTTP/1.1 200 OK\r\n\r\nto the close')], 'GET', true)).toMatchObject({ ok: true, body: 'to the close' });
+  });
+
+  it('goes idle after a keep-alive exchange, carries the next, and closes on bytes nobody asked for', async () => {
+    const socket = new FakeSocket();
+    const idle: ClientConnection[] = [];
+    const connection = new ClientConnection(socket as unknown as Socket, CLIENT_LIMITS, { idle: (c) => idle.push(c), connectionClosed: () => undefined, mayReuse: () => true });
+    for (const body of ['one', 'two']) {
+      const exchange = new RecordingExchange();
+      exchange.connection = connection;
+      connection.send(exchange, 'GET', 'GET / HTTP/1.1\r\nhost: a\r\n\r\n', false, false);
+      socket.feed(Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n${body}`));
+      expect(await exchange.verdict).toMatchObject({ ok: true, body });
+    }
+    expect(idle).toEqual([connection, connection]);
+    expect(connection.requests).toBe(2);
+    socket.feed(Buffer.from('HTTP/1.1 200 OK\r\n\r\n'));
+    expect(socket.destroyed).toBe(true);
+  });
+
+  it('does not reuse a connection the server asked to close, or whose keep-alive hint is a second or less', async () => {
+    for (const field of ['Connection: close', 'Keep-Alive: timeout=1']) {
+      const socket = new FakeSocket();
+      const idle: ClientConnection[] = [];
+      const connection = new ClientConnection(socket as unknown as Socket, CLIENT_LIMITS, { idle: (c) => idle.push(c), connectionClosed: () => undefined, mayReuse: () => true });
+      const exchange = new RecordingExchange();
+      exchange.connection = connection;
+      connection.send(exchange, 'GET', 'GET / HTTP/1.1\r\nhost: a\r\n\r\n', false, false);
+      socket.feed(Buffer.from(`HTTP/1.1 200 OK\r\n${field}\r\nContent-Length: 0\r\n\r\n`));
+      expect(await exchange.verdict, field).toMatchObject({ ok: true, status: 200 });
+      expect(idle, field).toEqual([]);
+      expect(socket.destroyed, field).toBe(true);
+    }
   });
 });
