@@ -3,7 +3,7 @@ import type { RequestContext } from '../http/context.js';
 import type { ProxyResponse } from '../http/message.js';
 import type { ProxyRequest } from '../http/request.js';
 import type { ConnectTarget, NegotiatedConnection } from './connector.js';
-import { Http1Pool } from './http1Pool.js';
+import { createHttp1Pool } from './createHttp1Pool.js';
 import { Http2Pool } from './http2Pool.js';
 import type { ConnectionPool, PoolOptions, PoolStats } from './pool.js';
 import { connectFailed, streamRefused, type Peer } from './upstreamErrors.js';
@@ -98,7 +98,7 @@ export class NegotiatingPool implements ConnectionPool {
       throw streamRefused(this.peer, 'endpoint removed');
     }
     const adopting = { ...options, adopt: connection.socket };
-    this.chosen = connection.protocol === 'h2' ? new Http2Pool(adopting) : new Http1Pool(adopting);
+    this.chosen = connection.protocol === 'h2' ? new Http2Pool(adopting) : createHttp1Pool(adopting);
     return this.chosen;
   }
 }

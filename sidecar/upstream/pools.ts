@@ -1,5 +1,5 @@
 import type { Protocol } from '../config/fields.js';
-import { Http1Pool } from './http1Pool.js';
+import { createHttp1Pool } from './createHttp1Pool.js';
 import { Http2Pool } from './http2Pool.js';
 import { NegotiatingPool } from './negotiatingPool.js';
 import type { ConnectionPool, PoolOptions } from './pool.js';
@@ -13,5 +13,5 @@ import type { ConnectionPool, PoolOptions } from './pool.js';
 export function createPool(protocol: Protocol, options: PoolOptions): ConnectionPool {
   if (protocol !== 'http1') return new Http2Pool(options);
   const negotiate = options.connector.negotiate;
-  return negotiate === undefined ? new Http1Pool(options) : new NegotiatingPool(options, negotiate);
+  return negotiate === undefined ? createHttp1Pool(options) : new NegotiatingPool(options, negotiate);
 }
