@@ -1,5 +1,6 @@
 import type { TandemError } from '../core/errors.js';
 import type { BodyResult, Headers, ResponseBody, ResponseSink } from '../http/message.js';
+import { deliver } from './streamedBody.js';
 
 /**
  * A response body its codec pushes chunk by chunk (the lean HTTP/1.1 engine), where `StreamedBody`
@@ -74,9 +75,4 @@ export class PushedBody implements ResponseBody {
     this.sink = undefined;
     if (sink !== undefined) deliver(sink, result);
   }
-}
-
-function deliver(sink: ResponseSink, result: BodyResult): void {
-  if (result.error === undefined) sink.end(result.trailers);
-  else sink.fail(result.error);
 }

@@ -84,7 +84,8 @@ export class StreamedBody implements ResponseBody {
   }
 }
 
-function deliver(sink: ResponseSink, result: BodyResult): void {
+/** Ends `sink` as the body ended: its trailers, or its error. */
+export function deliver(sink: ResponseSink, result: BodyResult): void {
   if (result.error === undefined) sink.end(result.trailers);
   else sink.fail(result.error);
 }

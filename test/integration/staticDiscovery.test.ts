@@ -43,7 +43,7 @@ describe('static discovery through a running sidecar', () => {
     const mesh = await startSidecarFor('web', 'http1', [a.endpoint]);
     const port = mesh.port('outbound.web');
     mesh.writeEndpoints({ web: ['not an endpoint'] });
-    await waitFor('the error to show', () => JSON.stringify(mesh.sidecar.clusters()).includes('expected \\"host:port\\"'), 1_000);
+    await waitFor('the error to show', async () => JSON.stringify(await mesh.sidecar.clusters()).includes('expected \\"host:port\\"'), 1_000);
     for (let i = 0; i < 5; i++) expect((await h1Request(port)).body.toString()).toBe('a');
   });
 });

@@ -19,7 +19,8 @@ describe('tracing off', () => {
       seen.push(req.headers.traceparent);
       res.end('web');
     });
-    const plain = await startSidecar({ upstreams: [{ name: 'web', local_port: 0 }] }, { web: [backend.endpoint] });
+    // One process even under TANDEM_TEST_WORKERS: the test reads which modules this process has loaded.
+    const plain = await startSidecar({ workers: 1, upstreams: [{ name: 'web', local_port: 0 }] }, { web: [backend.endpoint] });
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     expect((await h1Request(plain.port('outbound.web'), { headers: { traceparent } })).status).toBe(200);
     expect(seen).toEqual([traceparent]);
@@ -27,7 +28,7 @@ describe('tracing off', () => {
     await plain.sidecar.stop();
 
     const otlp = await startOtlpReceiver();
-    await startSidecar({ tracing: { otlp_endpoint: otlp.endpoint }, upstreams: [{ name: 'web', local_port: 0 }] }, { web: [backend.endpoint] });
+    await startSidecar({ workers: 1, tracing: { otlp_endpoint: otlp.endpoint }, upstreams: [{ name: 'web', local_port: 0 }] }, { web: [backend.endpoint] });
     expect(sdkModules().some((path) => path.includes('/@opentelemetry/sdk-node/'))).toBe(true);
   });
 });
