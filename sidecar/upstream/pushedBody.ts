@@ -1,10 +1,9 @@
 import type { TandemError } from '../core/errors.js';
 import type { BodyResult, Headers, ResponseBody, ResponseSink } from '../http/message.js';
-import { deliver } from './streamedBody.js';
 
 /**
- * A response body its codec pushes chunk by chunk (the lean HTTP/1.1 engine), where `StreamedBody`
- * reads a Node stream. The codec holds the source paused until `pipe()`, so nothing is read that the
+ * A response body its codec pushes chunk by chunk (the lean HTTP/1.1 engine; `StreamedBody` pushes a
+ * Node stream's chunks). The codec holds the source paused until `pipe()`, so nothing is read that the
  * downstream is not ready for; a sink that says it is full pauses the source again until `resume()`.
  */
 export class PushedBody implements ResponseBody {
@@ -55,12 +54,18 @@ export class PushedBody implements ResponseBody {
     if (this.sink !== undefined && !this.sink.data(chunk)) this.pauseSource();
   }
 
+  /** The body completed normally. */
   complete(trailers: Headers | undefined): void {
     this.finish(trailers, undefined);
   }
 
+  /** The body failed before completing. */
   fail(error: TandemError): void {
     this.finish(undefined, error);
+  }
+
+  get finished(): boolean {
+    return this.result !== undefined;
   }
 
   private finish(trailers: Headers | undefined, error: TandemError | undefined): void {
@@ -75,4 +80,9 @@ export class PushedBody implements ResponseBody {
     this.sink = undefined;
     if (sink !== undefined) deliver(sink, result);
   }
+}
+
+function deliver(sink: ResponseSink, result: BodyResult): void {
+  if (result.error === undefined) sink.end(result.trailers);
+  else sink.fail(result.error);
 }
