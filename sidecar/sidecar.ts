@@ -17,6 +17,7 @@ import { upstreamStatsView } from './observe/statsView.js';
 import type { UpstreamStats } from './observe/upstreamStats.js';
 import { limitsOf } from './listener/limits.js';
 import { Listener } from './listener/listener.js';
+import { newTicketSecret } from './listener/ticketKeys.js';
 import type { ConnectionTimeouts } from './listener/servers.js';
 import type { Service } from './http/message.js';
 import { Metrics } from './observe/metrics.js';
@@ -53,6 +54,11 @@ export interface SidecarOptions {
    * (`bindListeners()`, `bindAdmin()`; see `lifecycle/takeover.ts`).
    */
   readonly deferBinding?: boolean;
+  /**
+   * What the gateways' session-ticket keys derive from; random unless given. A Tandem's workers are
+   * given their primary's, so that a session one worker began resumes on any of them.
+   */
+  readonly ticketSecret?: Buffer;
 }
 
 /**
@@ -119,7 +125,7 @@ export class Sidecar implements AdminSource {
       return Object.values(overrides).every((value) => value === undefined) ? target.service : target.withRoute(overrides);
     };
     // Gateway requests count with the inbound side's: callers from outside, whom a drain waits for.
-    listeners.push(...gatewayListeners(config.gateways, routeServices, { metrics, work: work.inbound, reusePort, bindPort, tracing, baseDir: loaded.baseDir }));
+    listeners.push(...gatewayListeners(config.gateways, routeServices, { metrics, work: work.inbound, reusePort, bindPort, tracing, baseDir: loaded.baseDir, ticketSecret: options.ticketSecret ?? newTicketSecret() }));
     let localApp: LocalApp | undefined;
     if (config.inbound !== undefined && config.service !== undefined) {
       const settings = config.inbound;

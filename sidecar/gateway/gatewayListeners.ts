@@ -22,6 +22,8 @@ export interface GatewayShared {
   readonly tracing: Tracing | undefined;
   /** Where certificate paths are relative to (the configuration file's directory). */
   readonly baseDir: string;
+  /** What session-ticket keys derive from (the same in every worker of a Tandem). */
+  readonly ticketSecret: Buffer;
 }
 
 /**
@@ -30,7 +32,7 @@ export interface GatewayShared {
  * (a file that cannot be used fails the start, naming it) and watched from then on.
  */
 export function gatewayListeners(gateways: readonly GatewayConfig[], services: RouteServices, shared: GatewayShared): Listener[] {
-  const { metrics, work, reusePort, bindPort, tracing, baseDir } = shared;
+  const { metrics, work, reusePort, bindPort, tracing, baseDir, ticketSecret } = shared;
   const listeners: Listener[] = [];
   for (const config of gateways) {
     const name = `gateway.${config.name}`;
@@ -46,6 +48,8 @@ export function gatewayListeners(gateways: readonly GatewayConfig[], services: R
         certificates,
         handshakeTimeoutMs: timeouts.requestHeadersTimeoutMs,
         ticketKeyRotationMs: config.tls.session_ticket_key_rotation.ms,
+        ticketSecret,
+        ticketKeyLabel: name,
         refused: metrics.tlsRefusals(name),
       });
     }

@@ -1,12 +1,10 @@
-import { constants as cryptoConstants, randomBytes } from 'node:crypto';
+import { constants as cryptoConstants } from 'node:crypto';
 import { createServer as createTlsServer } from 'node:tls';
 import type { CertificateStore } from '../gateway/certificateStore.js';
 import type { Acceptor } from './acceptor.js';
 import { ALPN_PROTOCOLS } from './tlsAcceptor.js';
+import { TicketKeySchedule } from './ticketKeys.js';
 import { refuser, sniffTls, tlsHandshakes, type TlsRefusal } from './tlsHandshakes.js';
-
-/** Session-ticket keys are 48 bytes: name, HMAC secret, AES key (Node's `setTicketKeys`). */
-const TICKET_KEY_BYTES = 48;
 
 export interface TerminatingTlsOptions {
   readonly certificates: CertificateStore;
@@ -14,6 +12,13 @@ export interface TerminatingTlsOptions {
   readonly handshakeTimeoutMs: number;
   /** New session-ticket keys this often; 0 turns session tickets off. */
   readonly ticketKeyRotationMs: number;
+  /**
+   * What the session-ticket keys derive from, with `ticketKeyLabel`: every process given the same
+   * secret (a Tandem's workers) resumes the others' sessions.
+   */
+  readonly ticketSecret: Buffer;
+  /** Tells this listener's keys from other listeners' (its name). */
+  readonly ticketKeyLabel: string;
   /** Counts each refused connection. */
   readonly refused?: (reason: TlsRefusal) => void;
 }
@@ -21,9 +26,9 @@ export interface TerminatingTlsOptions {
 /**
  * TLS termination for clients outside the mesh (a gateway): the certificate is chosen by SNI, ALPN
  * picks HTTP/2 or HTTP/1.1, no client certificate is asked for. Sessions resume by ticket, under keys
- * replaced every `ticketKeyRotationMs` (a ticket from before a rotation costs a full handshake); the
- * keys live on the server's own context, which OpenSSL uses for tickets whichever certificate SNI
- * picked.
+ * replaced every `ticketKeyRotationMs` (a ticket from before a rotation costs a full handshake) and
+ * shared by every process with the same `ticketSecret` (`ticketKeys.ts`); the keys live on the
+ * server's own context, which OpenSSL uses for tickets whichever certificate SNI picked.
  */
 export function terminatingTlsAcceptor(options: TerminatingTlsOptions): Acceptor {
   const { certificates, handshakeTimeoutMs, ticketKeyRotationMs } = options;
@@ -36,14 +41,15 @@ export function terminatingTlsAcceptor(options: TerminatingTlsOptions): Acceptor
     handshakeTimeout: handshakeTimeoutMs > 0 ? handshakeTimeoutMs : undefined,
     ...(tickets ? {} : { secureOptions: cryptoConstants.SSL_OP_NO_TICKET }),
   });
-  let ticketKeys = randomBytes(TICKET_KEY_BYTES);
-  if (tickets) server.setTicketKeys(ticketKeys);
-  const rotation = tickets ? setInterval(() => server.setTicketKeys((ticketKeys = randomBytes(TICKET_KEY_BYTES))), ticketKeyRotationMs) : undefined;
-  rotation?.unref();
+  const schedule = tickets ? new TicketKeySchedule(options.ticketSecret, options.ticketKeyLabel, ticketKeyRotationMs) : undefined;
+  if (schedule !== undefined) {
+    server.setTicketKeys(schedule.current());
+    schedule.onRotation((keys) => server.setTicketKeys(keys));
+  }
   certificates.onDefaultChange = () => {
     server.setSecureContext({ ...certificates.defaultOptions, ...(tickets ? {} : { secureOptions: cryptoConstants.SSL_OP_NO_TICKET }) });
     // The current keys, not new ones: sessions made before the swap still resume.
-    if (tickets) server.setTicketKeys(ticketKeys);
+    if (schedule !== undefined) server.setTicketKeys(schedule.current());
   };
   const handshake = tlsHandshakes(server, refused);
 
@@ -59,7 +65,7 @@ export function terminatingTlsAcceptor(options: TerminatingTlsOptions): Acceptor
       sniffTls(socket, handshakeTimeoutMs, sniffed, () => refused(socket, 'timeout', 'no bytes'));
     },
     close() {
-      clearInterval(rotation);
+      schedule?.stop();
       certificates.stop();
     },
   };

@@ -27,6 +27,8 @@ export type ToWorker =
       /** 1-based, for its logs. */
       readonly worker: number;
       readonly reusePort: boolean;
+      /** The same for every worker: session-ticket keys derive from it (`listener/ticketKeys.ts`). */
+      readonly ticketSecret: Uint8Array;
     }
   | { readonly type: 'query'; readonly id: number; readonly query: WorkerQuery }
   /** The answer to a `listen`: the port is bound (`address`), or could not be (`error`). */

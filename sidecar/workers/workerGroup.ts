@@ -7,6 +7,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { createLogger, setLogLevel } from '../core/log.js';
 import type { DrainMode, DrainReport } from '../lifecycle/drain.js';
 import type { ExpositionFormat } from '../observe/exposition.js';
+import { newTicketSecret } from '../listener/ticketKeys.js';
 import { registerLocalService, type LocalRegistration } from '../lifecycle/registration.js';
 import { createDiscovery } from '../configuredDiscovery.js';
 import { mergeDocuments, sumExpositions } from './aggregate.js';
@@ -60,6 +61,8 @@ export class WorkerGroup implements AdminSource {
   /** Discovery, watched here once for every worker; undefined without a discovery block. */
   private readonly relay: DiscoveryRelay | undefined;
   private registered: LocalRegistration | undefined;
+  /** Given to every worker, so that each resumes TLS sessions the others began. */
+  private readonly ticketSecret = newTicketSecret();
 
   private constructor(
     private readonly loaded: LoadedConfig,
@@ -112,7 +115,7 @@ export class WorkerGroup implements AdminSource {
       if (this.draining === undefined && !this.stopping) this.replace(worker, code, RESTART_DELAY_MS);
     });
     const { document, source, baseDir } = this.loaded;
-    void link.send({ type: 'start', document, source, baseDir, worker, reusePort: this.options.reusePort === true }).catch(() => undefined);
+    void link.send({ type: 'start', document, source, baseDir, worker, reusePort: this.options.reusePort === true, ticketSecret: this.ticketSecret }).catch(() => undefined);
     return started.promise;
   }
 

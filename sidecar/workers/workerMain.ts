@@ -38,7 +38,7 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
     const loaded = parseConfig(message.document, message.source, message.baseDir);
     const kind = loaded.config.discovery?.kind;
     discovery = kind === undefined ? undefined : new DiscoveryFromPrimary(kind, send);
-    sidecar = await Sidecar.start(loaded, { reusePort: message.reusePort, bindPort: ports.bind, register: false, deferBinding: true, ...(discovery === undefined ? {} : { discovery }) });
+    sidecar = await Sidecar.start(loaded, { reusePort: message.reusePort, bindPort: ports.bind, register: false, deferBinding: true, ticketSecret: Buffer.from(message.ticketSecret), ...(discovery === undefined ? {} : { discovery }) });
     await sidecar.bindListeners();
   } catch (error) {
     log.error('worker failed to start', { error });

@@ -1,10 +1,15 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { startHttp1Backend } from '../helpers/backends.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { h1Request } from '../helpers/clients.js';
 import { scrapeMetrics } from '../helpers/prometheus.js';
 import { startSidecar } from '../helpers/sidecar.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
 import { waitFor } from '../helpers/wait.js';
 
 const CONNECTIONS = 100;
@@ -43,6 +48,17 @@ async function meshWithWorkers(): Promise<{ proxy: number; admin: number }> {
   const backend = await startHttp1Backend((_req, res) => res.end('ok'));
   const mesh = await startSidecar({ workers: 2, drain: { wait_before_drain: '0s' }, upstreams: [{ name: 'web', local_port: 0 }] }, { web: [backend.endpoint] });
   return { proxy: mesh.port('outbound.web'), admin: mesh.port('admin') };
+}
+
+/** A TLS connection to the gateway, once its handshake is done. */
+async function tlsConnected(port: number, session?: Buffer): Promise<TLSSocket> {
+  const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'shop.test', rejectUnauthorized: false, ...(session === undefined ? {} : { session }) });
+  onCleanup(() => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  return socket;
 }
 
 describe('workers: 2', () => {
@@ -94,6 +110,36 @@ describe('workers: 2', () => {
     const sockets = await Promise.all(Array.from({ length: 20 }, () => connectionWithARequest(proxy)));
     expect(sockets).toHaveLength(20);
     expect((await scrapeMetrics(admin, 1)).sum('tandem_listener_connections', { listener: 'outbound.web' })).toBeGreaterThan(0);
+  });
+
+  it('resumes a TLS session on the other worker: the workers share session-ticket keys', async () => {
+    const backend = await startHttp1Backend((_req, res) => res.end('ok'));
+    const certificate = selfSignedCertificate({ names: ['shop.test'] });
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-workers-tls-'));
+    onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'shop.crt'), certificate.cert);
+    writeFileSync(join(dir, 'shop.key'), certificate.key);
+    const edge = await startSidecar(
+      {
+        workers: 2,
+        drain: { wait_before_drain: '0s' },
+        upstreams: [{ name: 'web' }],
+        gateways: [{ name: 'edge', address: '127.0.0.1', port: 0, tls: { certificates: [{ cert_file: join(dir, 'shop.crt'), key_file: join(dir, 'shop.key'), default: true }] }, routes: [{ upstream: 'web' }] }],
+      },
+      { web: [backend.endpoint] },
+    );
+    const port = edge.port('gateway.edge');
+    const admin = edge.port('admin');
+    // The first connection stays open, so the primary hands the second to the other worker.
+    const first = await tlsConnected(port);
+    // TLS 1.3 sends the ticket after the handshake, read with the data that follows it.
+    const ticket = new Promise<Buffer>((resolve) => first.once('session', resolve));
+    first.resume();
+    expect(first.isSessionReused()).toBe(false);
+    const second = await tlsConnected(port, await ticket);
+    const { workers } = await adminJson<{ workers: WorkerView[] }>(admin, '/workers');
+    expect(workers.map((view) => view.open_connections['gateway.edge'])).toEqual([1, 1]);
+    expect(second.isSessionReused()).toBe(true);
   });
 
   it('says /workers and ?worker= are for a Tandem with workers', async () => {
