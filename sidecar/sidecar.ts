@@ -3,6 +3,8 @@ import { AdminServer, type AdminSource } from './admin/adminServer.js';
 import { sessionKey } from './affinity/sessionCookie.js';
 import { compilePolicy } from './authz/policy.js';
 import { Cluster } from './cluster/cluster.js';
+import type { EjectionVerdict } from './cluster/outlierDetection.js';
+import type { SharedEjections } from './cluster/sharedEjections.js';
 import { LocalApp } from './cluster/localApp.js';
 import type { LoadedConfig } from './config/load.js';
 import { createDiscovery } from './configuredDiscovery.js';
@@ -59,6 +61,8 @@ export interface SidecarOptions {
    * given their primary's, so that a session one worker began resumes on any of them.
    */
   readonly ticketSecret?: Buffer;
+  /** Where outlier ejections are shared with other processes serving the same upstreams (a Tandem's workers). */
+  readonly ejections?: SharedEjections;
 }
 
 /**
@@ -106,13 +110,20 @@ export class Sidecar implements AdminSource {
       // Validation guarantees discovery is configured whenever upstreams are.
       const resolver = (discovery as DiscoveryProvider).resolver(upstream.service);
       const upstreamMetrics = metrics.forUpstream(upstream.name);
-      const cluster = new Cluster(upstream, { resolver, connector: options.connector ?? connectorFor(upstream), metrics: upstreamMetrics });
+      const { ejections } = options;
+      const cluster = new Cluster(upstream, {
+        resolver,
+        connector: options.connector ?? connectorFor(upstream),
+        metrics: upstreamMetrics,
+        ...(ejections === undefined ? {} : { ejectionDecided: (verdict: EjectionVerdict) => ejections.publish(upstream.name, verdict) }),
+      });
       const session = upstream.stateful_session;
       const key = session === undefined ? undefined : sessionKey(session, loaded.baseDir);
       const target = upstreamStack(cluster, { metrics: upstreamMetrics, ...(key === undefined ? {} : { sessionKey: key }) });
       targets.push(target);
       upstreams.push({ cluster, deciding: target.deciding });
     }
+    options.ejections?.subscribe((name, verdict) => upstreams.find(({ cluster }) => cluster.name === name)?.cluster.adoptEjection(verdict));
     const work = { inbound: new InFlight(), outbound: new InFlight() };
     const reusePort = options.reusePort === true;
     const { bindPort } = options;

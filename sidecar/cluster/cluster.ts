@@ -14,7 +14,7 @@ import type { Connector } from '../upstream/connector.js';
 import { createPool } from '../upstream/pools.js';
 import type { Endpoint } from './endpoint.js';
 import { EndpointSet } from './endpointSet.js';
-import { OutlierDetector } from './outlierDetection.js';
+import { OutlierDetector, type EjectionVerdict } from './outlierDetection.js';
 import { exclusionsOf, RecordedExplanation, type EndpointVerdict, type PickDecision } from './pickDecision.js';
 import type { SlowStartConfig } from './slowStart.js';
 
@@ -36,6 +36,11 @@ export interface ClusterDependencies {
   readonly random?: () => number;
   /** Monotonic milliseconds (performance.now by default); injected for slow-start tests. */
   readonly now?: () => number;
+  /**
+   * Told each ejection this cluster's outlier detection decides, to share with the same upstream's
+   * clusters elsewhere (a Tandem's other workers), which `adoptEjection` it.
+   */
+  readonly ejectionDecided?: (verdict: EjectionVerdict) => void;
 }
 
 /**
@@ -86,7 +91,8 @@ export class Cluster {
     this.outliers = new OutlierDetector(config.outlier_detection, {
       now: this.now,
       random,
-      changed: (id, ejected, reason) => this.ejectionChanged(id, ejected, reason),
+      changed: (id, ejected, reason, adopted) => this.ejectionChanged(id, ejected, reason, adopted === true),
+      ...(dependencies.ejectionDecided === undefined ? {} : { decided: dependencies.ejectionDecided }),
     });
     this.healthChecker = this.createHealthChecker(random);
     this.endpoints = new EndpointSet(
@@ -318,10 +324,18 @@ export class Cluster {
     this.refresh();
   }
 
-  private ejectionChanged(id: string, ejected: boolean, reason: string): void {
+  /** Ejects an endpoint as the same upstream's outlier detection elsewhere decided (`ejectionDecided`). */
+  adoptEjection(verdict: EjectionVerdict): void {
+    this.outliers.adopt(verdict);
+  }
+
+  private ejectionChanged(id: string, ejected: boolean, reason: string, adopted: boolean): void {
     this.metrics.ejected.set(this.outliers.stats().ejected);
     if (!this.endpoints.setEjected(id, ejected)) return;
-    if (ejected) {
+    if (ejected && adopted) {
+      // Counted in tandem_outlier_ejections_total where it was decided, so that the workers' sum counts it once.
+      log.info('endpoint ejected as another worker decided', { upstream: this.name, endpoint: id, reason });
+    } else if (ejected) {
       this.metrics.ejections.inc({ reason });
       log.warn('endpoint ejected by outlier detection', { upstream: this.name, endpoint: id, reason });
     } else log.info('endpoint back from ejection', { upstream: this.name, endpoint: id, reason });

@@ -16,6 +16,17 @@ export type EjectionReason =
   | 'success_rate'
   | 'failure_percentage';
 
+/**
+ * An ejection as decided, to be applied as it is by other detectors of the same upstream (a Tandem's
+ * other workers, `adopt`): the endpoint, why, for how long, and the ejection multiplier it reached.
+ */
+export interface EjectionVerdict {
+  readonly endpoint: string;
+  readonly reason: EjectionReason;
+  readonly durationMs: number;
+  readonly timesEjected: number;
+}
+
 export interface OutlierDetectorHelper {
   /** Monotonic ms. */
   now(): number;
@@ -23,9 +34,12 @@ export interface OutlierDetectorHelper {
   random(): number;
   /**
    * An endpoint was ejected or returned; the owner recomputes which endpoints take traffic. `reason`
-   * is an `EjectionReason`, `'ejection_time_elapsed'`, or the `why` given to `uneject`.
+   * is an `EjectionReason`, `'ejection_time_elapsed'`, or the `why` given to `uneject`. `adopted`:
+   * the ejection was decided by another detector (`adopt`), which counted it.
    */
-  changed(id: string, ejected: boolean, reason: EjectionReason | 'ejection_time_elapsed' | (string & {})): void;
+  changed(id: string, ejected: boolean, reason: EjectionReason | 'ejection_time_elapsed' | (string & {}), adopted?: boolean): void;
+  /** This detector decided an ejection (not one it adopted): for the owner to share. */
+  decided?(verdict: EjectionVerdict): void;
 }
 
 /** One endpoint's state for `/clusters`. */
@@ -155,6 +169,20 @@ export class OutlierDetector {
     if (state?.ejection !== undefined) this.returnToService(id, state, why);
   }
 
+  /**
+   * Applies an ejection another detector of this upstream decided (a Tandem's other worker): the
+   * endpoint leaves for the same time, and the multiplier follows the decider's, as if this detector
+   * had seen the failures too — Envoy's workers share one detector, whose verdicts every worker
+   * obeys. Ignored for an endpoint unknown here or already ejected, or beyond `max_ejection_percent`.
+   */
+  adopt(verdict: EjectionVerdict): void {
+    if (!this.config.enabled) return;
+    const state = this.endpoints.get(verdict.endpoint);
+    if (state === undefined || state.ejection !== undefined || !this.roomToEject()) return;
+    state.timesEjected = Math.max(state.timesEjected, verdict.timesEjected);
+    this.eject(verdict.endpoint, state, verdict.reason, verdict.durationMs, true);
+  }
+
   /** Starts the interval timer (global setInterval, .unref()). */
   start(): void {
     if (!this.config.enabled || this.intervalTimer !== undefined) return;
@@ -260,10 +288,8 @@ export class OutlierDetector {
 
   private tryEject(id: string, state: Tracked, reason: EjectionReason, enforcingPercent: number): void {
     if (state.ejection !== undefined) return;
-    // max_ejection_percent is checked before enforcement, as in Envoy's DetectorImpl::ejectHost; the
-    // first ejection is always allowed (Envoy's always_eject_one_host), so small clusters still eject.
-    const ejected = this.ejectedCount();
-    if (ejected > 0 && (ejected + 1) * PERCENT > this.config.max_ejection_percent * this.endpoints.size) {
+    // max_ejection_percent is checked before enforcement, as in Envoy's DetectorImpl::ejectHost.
+    if (!this.roomToEject()) {
       this.ejectionsOverflowed++;
       return;
     }
@@ -271,14 +297,25 @@ export class OutlierDetector {
     state.timesEjected++;
     const { base_ejection_time: base, max_ejection_time: max } = this.config;
     const durationMs = Math.min(base.ms * state.timesEjected, Math.max(max.ms, base.ms));
+    this.ejectionsTotal++;
+    this.eject(id, state, reason, durationMs, false);
+    this.helper.decided?.({ endpoint: id, reason, durationMs, timesEjected: state.timesEjected });
+  }
+
+  /** Whether one more endpoint may be ejected; the first always may (Envoy's always_eject_one_host), so small clusters still eject. */
+  private roomToEject(): boolean {
+    const ejected = this.ejectedCount();
+    return ejected === 0 || (ejected + 1) * PERCENT <= this.config.max_ejection_percent * this.endpoints.size;
+  }
+
+  private eject(id: string, state: Tracked, reason: EjectionReason, durationMs: number, adopted: boolean): void {
     // A timer per ejection returns the endpoint exactly on time; Envoy only checks at each interval,
     // so its ejections last up to one interval longer than configured.
     const timer = setTimeout(() => this.returnToService(id, state, 'ejection_time_elapsed'), durationMs);
     timer.unref();
     state.ejection = { reason, until: this.helper.now() + durationMs, timer };
     state.ejectedDuringInterval = true;
-    this.ejectionsTotal++;
-    this.helper.changed(id, true, reason);
+    this.helper.changed(id, true, reason, adopted);
   }
 
   private returnToService(id: string, state: Tracked, why: string): void {

@@ -1,4 +1,5 @@
 import type { EndpointUpdate } from '../../discovery/resolver.js';
+import type { EjectionVerdict } from '../cluster/outlierDetection.js';
 import type { DrainReport } from '../lifecycle/drain.js';
 import type { PortRequest } from '../listener/ports.js';
 
@@ -37,6 +38,8 @@ export type ToWorker =
   | { readonly type: 'connection'; readonly listener: string }
   /** What discovery reported for the `resolve` with this id: an update, or an error (the endpoints stay). */
   | { readonly type: 'endpoints'; readonly id: number; readonly update?: EndpointUpdate; readonly error?: string }
+  /** Another worker's outlier detection ejected an endpoint of this upstream: eject it too. */
+  | { readonly type: 'ejection'; readonly upstream: string; readonly verdict: EjectionVerdict }
   | { readonly type: 'drain'; readonly mode: 'shutdown' | 'handover' }
   | { readonly type: 'stop' };
 
@@ -53,6 +56,8 @@ export type FromWorker =
   | { readonly type: 'taken' }
   /** A connection handed over has closed (the primary counts open connections per worker). */
   | { readonly type: 'closed'; readonly listener: string }
+  /** This worker's outlier detection ejected an endpoint: for every other worker. */
+  | { readonly type: 'ejection'; readonly upstream: string; readonly verdict: EjectionVerdict }
   /** Listeners bound: the worker serves. */
   | { readonly type: 'started' }
   /** The worker could not start; it exits after this. */

@@ -158,6 +158,11 @@ export class WorkerGroup implements AdminSource {
       case 'closed':
         this.handoff.closed(link, message.listener);
         break;
+      case 'ejection':
+        // Envoy's main thread tells every worker its detector's verdicts; here each worker's are
+        // passed to the others. A worker starting later misses those already made (they last minutes).
+        for (const other of this.links) if (other !== undefined && other !== link && other.alive) void other.send(message).catch(() => undefined);
+        break;
       case 'started':
         link.serving = true;
         started.resolve();

@@ -4,6 +4,8 @@
  * primary's admin queries, and drains when told. It exits when drained, or when the primary goes.
  */
 import type { Socket } from 'node:net';
+import type { EjectionVerdict } from '../cluster/outlierDetection.js';
+import type { SharedEjections } from '../cluster/sharedEjections.js';
 import { parseConfig } from '../config/load.js';
 import { createLogger, setLogSink } from '../core/log.js';
 import { startMemoryGovernor } from '../core/memoryGovernor.js';
@@ -20,6 +22,12 @@ function send(message: FromWorker): void {
 
 const ports = new PortsFromPrimary(send);
 let discovery: DiscoveryFromPrimary | undefined;
+/** Adopts the ejections other workers decided (set once the sidecar's clusters exist). */
+let adoptEjection: ((upstream: string, verdict: EjectionVerdict) => void) | undefined;
+const ejections: SharedEjections = {
+  publish: (upstream, verdict) => send({ type: 'ejection', upstream, verdict }),
+  subscribe: (adopt) => (adoptEjection = adopt),
+};
 let sidecar: Sidecar | undefined;
 let finished = false;
 
@@ -38,7 +46,7 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
     const loaded = parseConfig(message.document, message.source, message.baseDir);
     const kind = loaded.config.discovery?.kind;
     discovery = kind === undefined ? undefined : new DiscoveryFromPrimary(kind, send);
-    sidecar = await Sidecar.start(loaded, { reusePort: message.reusePort, bindPort: ports.bind, register: false, deferBinding: true, ticketSecret: Buffer.from(message.ticketSecret), ...(discovery === undefined ? {} : { discovery }) });
+    sidecar = await Sidecar.start(loaded, { reusePort: message.reusePort, bindPort: ports.bind, register: false, deferBinding: true, ticketSecret: Buffer.from(message.ticketSecret), ejections, ...(discovery === undefined ? {} : { discovery }) });
     await sidecar.bindListeners();
   } catch (error) {
     log.error('worker failed to start', { error });
@@ -98,6 +106,9 @@ process.on('message', (message: ToWorker, handle?: Socket) => {
         (value) => send({ type: 'answer', id: message.id, value }),
         (error: unknown) => send({ type: 'answer', id: message.id, error: (error as Error).message }),
       );
+      break;
+    case 'ejection':
+      adoptEjection?.(message.upstream, message.verdict);
       break;
     case 'drain':
       void sidecar?.drain(message.mode);

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,6 +141,28 @@ describe('workers: 2', () => {
     const { workers } = await adminJson<{ workers: WorkerView[] }>(admin, '/workers');
     expect(workers.map((view) => view.open_connections['gateway.edge'])).toEqual([1, 1]);
     expect(second.isSessionReused()).toBe(true);
+  });
+
+  it('ejects an endpoint in every worker once one worker\'s traffic shows it failing, counting the ejection once', async () => {
+    const good = await startHttp1Backend((_req, res) => res.end('ok'));
+    const bad = await startHttp1Backend((_req, res) => {
+      res.statusCode = 500;
+      res.end('down');
+    });
+    const mesh = await startSidecar({ workers: 2, drain: { wait_before_drain: '0s' }, upstreams: [{ name: 'web', local_port: 0 }] }, { web: [good.endpoint, bad.endpoint] });
+    const admin = mesh.port('admin');
+    type Clusters = { clusters: Array<{ endpoints: Array<{ port: number; ejected: boolean; outlier: { ejection_reason: string | null; times_ejected: number } }> }> };
+    const badOn = async (worker: number) => (await adminJson<Clusters>(admin, `/clusters?worker=${worker}`)).clusters[0]?.endpoints.find((endpoint) => endpoint.port === bad.port);
+    // Every request on one connection, so one worker alone sees the failures.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    onCleanup(() => agent.destroy());
+    const send = (): Promise<number> => h1Request(mesh.port('outbound.web'), { agent }).then((response) => response.status);
+    const statuses: number[] = [];
+    while (!((await badOn(1))?.ejected === true || (await badOn(2))?.ejected === true) && statuses.length < 40) statuses.push(await send());
+    expect(statuses.filter((status) => status === 500).length).toBeGreaterThanOrEqual(5);
+    await waitFor('both workers to eject the failing endpoint', async () => (await badOn(1))?.ejected === true && (await badOn(2))?.ejected === true, 5_000, 20);
+    for (const worker of [1, 2]) expect((await badOn(worker))?.outlier).toMatchObject({ ejection_reason: 'consecutive_5xx', times_ejected: 1 });
+    expect((await scrapeMetrics(admin)).sum('tandem_outlier_ejections_total', { upstream: 'web' })).toBe(1);
   });
 
   it('says /workers and ?worker= are for a Tandem with workers', async () => {

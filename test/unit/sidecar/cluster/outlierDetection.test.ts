@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Outcome } from '../../../../sidecar/balancer/balancer.js';
-import { OutlierDetector } from '../../../../sidecar/cluster/outlierDetection.js';
+import { OutlierDetector, type EjectionVerdict } from '../../../../sidecar/cluster/outlierDetection.js';
 import { OutlierDetectionSchema } from '../../../../sidecar/cluster/outlierDetectionConfig.js';
 import { classifyForOutlierDetection } from '../../../../sidecar/cluster/outlierOutcome.js';
 import { ErrorCode, TandemError } from '../../../../sidecar/core/errors.js';
@@ -460,5 +460,56 @@ describe('outlier detector', () => {
       ['a', true, 'consecutive_5xx'],
       ['b', true, 'consecutive_5xx'],
     ]);
+  });
+});
+
+describe('verdicts shared between detectors of one upstream (workers)', () => {
+  /** Two detectors of the same upstream, as two workers hold: what each decides is offered to the other. */
+  function pair(config: Record<string, unknown> = {}, endpoints: readonly string[] = ['a', 'b', 'c']) {
+    const verdicts: EjectionVerdict[] = [];
+    const adoptedChanges: Array<[id: string, ejected: boolean, reason: string, adopted: boolean | undefined]> = [];
+    const parsed = OutlierDetectionSchema.parse(config);
+    const decider = new OutlierDetector(parsed, { now: () => Date.now(), random: () => 0, changed: () => undefined, decided: (verdict) => verdicts.push(verdict) });
+    const follower = new OutlierDetector(parsed, { now: () => Date.now(), random: () => 0, changed: (...change) => adoptedChanges.push(change), decided: () => expect.unreachable('an adopted ejection is not decided again') });
+    decider.sync(endpoints);
+    follower.sync(endpoints);
+    return { decider, follower, verdicts, adoptedChanges };
+  }
+
+  it('tells each ejection it decides, and the other detector ejects the endpoint for the same time without counting it', () => {
+    const { decider, follower, verdicts, adoptedChanges } = pair();
+    record(decider, 'a', answered(500), 5);
+    expect(verdicts).toEqual([{ endpoint: 'a', reason: 'consecutive_5xx', durationMs: 30_000, timesEjected: 1 }]);
+    follower.adopt(verdicts[0] as EjectionVerdict);
+    expect(follower.describe('a')).toMatchObject({ ejected: true, ejection_reason: 'consecutive_5xx', ejection_remaining_ms: 30_000, times_ejected: 1 });
+    expect(adoptedChanges).toEqual([['a', true, 'consecutive_5xx', true]]);
+    // Counted once, by the decider: the workers' sum of ejections_total is the upstream's.
+    expect(follower.stats()).toEqual({ ejected: 1, ejections_total: 0, ejections_overflowed: 0 });
+    vi.advanceTimersByTime(30_000);
+    expect(follower.isEjected('a')).toBe(false);
+    expect(decider.isEjected('a')).toBe(false);
+  });
+
+  it('follows the decider\'s multiplier, so a second ejection lasts as long in both', () => {
+    const { decider, follower, verdicts } = pair();
+    record(decider, 'a', answered(500), 5);
+    follower.adopt(verdicts[0] as EjectionVerdict);
+    vi.advanceTimersByTime(30_000);
+    record(decider, 'a', answered(500), 5);
+    expect(verdicts[1]).toEqual({ endpoint: 'a', reason: 'consecutive_5xx', durationMs: 60_000, timesEjected: 2 });
+    follower.adopt(verdicts[1] as EjectionVerdict);
+    expect(follower.describe('a')).toMatchObject({ ejected: true, ejection_remaining_ms: 60_000, times_ejected: 2 });
+  });
+
+  it('ignores a verdict for an endpoint it does not know, one already ejected, or one past max_ejection_percent', () => {
+    const { follower, adoptedChanges } = pair({}, ids(10));
+    follower.adopt({ endpoint: 'gone', reason: 'consecutive_5xx', durationMs: 30_000, timesEjected: 1 });
+    follower.adopt({ endpoint: 'e0', reason: 'consecutive_5xx', durationMs: 30_000, timesEjected: 1 });
+    follower.adopt({ endpoint: 'e0', reason: 'success_rate', durationMs: 90_000, timesEjected: 3 });
+    // Ten endpoints, max_ejection_percent 10: one may be out, wherever it was decided.
+    follower.adopt({ endpoint: 'e1', reason: 'consecutive_5xx', durationMs: 30_000, timesEjected: 1 });
+    expect(adoptedChanges).toEqual([['e0', true, 'consecutive_5xx', true]]);
+    expect(follower.describe('e0')).toMatchObject({ ejection_remaining_ms: 30_000, times_ejected: 1 });
+    expect(follower.isEjected('e1')).toBe(false);
   });
 });
