@@ -219,18 +219,25 @@ export class Listener {
    */
   async close(graceMs = 0): Promise<void> {
     this.stopAccepting();
-    if (!this.draining) {
+    const drained = this.draining;
+    if (!drained) {
       // The end, not a handover of work: one GOAWAY naming the last stream each connection sent,
       // without the PING round trip (a stream racing it is refused, which a client may resend).
       this.draining = true;
       for (const session of this.sessions) session.close();
     }
-    this.drainHttp1(0); // the end: whatever is idle now closes now
-    this.http1.close(); // stops the head-timeout checks
+    // After a drain, an HTTP/1.1 connection that was busy a moment ago still gets its idle second
+    // (within `graceMs`): closing it at once would race its client's next request, just as closing
+    // it during the drain would — the last work may end, and the drain with it, just after a
+    // response on another connection (another worker's, with `workers`). Without a drain, this is
+    // the end: whatever is idle now closes now.
+    this.drainHttp1(drained ? DRAIN_IDLE_CLOSE_MS : 0);
     await Promise.all(this.goingAway); // each ends its two phases within a second
     const timer = setTimeout(() => this.destroyConnections(), graceMs);
     await this.whenClosed();
     clearTimeout(timer);
+    // Stops the head-timeout checks; only now, as it also closes every idle connection at once.
+    this.http1.close();
     clearInterval(this.sweepTimer);
     this.acceptor.close?.();
   }

@@ -94,6 +94,17 @@ describe('drain', () => {
     await drained;
   });
 
+  it('gives a keep-alive connection its idle second even when the drain has nothing to wait for', async () => {
+    const { inbound, drain } = await inboundSidecar();
+    const connection = new RawHttp1Connection(inbound);
+    const sentAt = performance.now();
+    expect((await connection.get('/last')).headers['connection']).toBe('keep-alive');
+    // Nothing in flight: the drain ends right after wait_before_drain, well within the second.
+    const drained = drain();
+    expect(await connection.closed).toBeGreaterThanOrEqual(sentAt + 1_000);
+    await drained;
+  });
+
   it('stops accepting new connections on the inbound port once it drains', async () => {
     const { inbound, drain } = await inboundSidecar();
     const drained = drain();

@@ -467,7 +467,7 @@ describe('verdicts shared between detectors of one upstream (workers)', () => {
   /** Two detectors of the same upstream, as two workers hold: what each decides is offered to the other. */
   function pair(config: Record<string, unknown> = {}, endpoints: readonly string[] = ['a', 'b', 'c']) {
     const verdicts: EjectionVerdict[] = [];
-    const adoptedChanges: Array<[id: string, ejected: boolean, reason: string, adopted: boolean | undefined]> = [];
+    const adoptedChanges: Array<[id: string, ejected: boolean, reason: string, adopted?: boolean | undefined]> = [];
     const parsed = OutlierDetectionSchema.parse(config);
     const decider = new OutlierDetector(parsed, { now: () => Date.now(), random: () => 0, changed: () => undefined, decided: (verdict) => verdicts.push(verdict) });
     const follower = new OutlierDetector(parsed, { now: () => Date.now(), random: () => 0, changed: (...change) => adoptedChanges.push(change), decided: () => expect.unreachable('an adopted ejection is not decided again') });
