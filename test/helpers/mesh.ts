@@ -47,6 +47,8 @@ export async function startMeshCa(options: { leafTtlMs?: number } = {}): Promise
 /** Waits until a sidecar holds its certificate (its /ready reason for identity is gone). */
 export async function waitForIdentity(mesh: TestSidecar): Promise<void> {
   await waitFor('the sidecar to get its certificate', async () => ((await mesh.sidecar.identity()) as { spiffe_id: string | null } | null)?.spiffe_id != null);
+  // With workers, /identity is the first worker's: every worker has its certificate once the whole is ready.
+  await waitFor('the sidecar to be ready', async () => !(await mesh.sidecar.readiness()).some((reason) => reason.includes('certificate')));
 }
 
 export interface WebBehindSidecar {
