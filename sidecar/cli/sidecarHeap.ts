@@ -2,14 +2,15 @@
  * The young generation's size limit for `tandem sidecar`, in MiB per semi-space (V8's default on a
  * 64-bit machine lets each grow to 8 MiB at start and to 64 MiB under load).
  *
- * Measured (docs/benchmarks.md, "Memory"): start-up's allocations grow the default young generation
- * to 16 MiB that the process then keeps until V8's memory reducer runs, and a burst of connections
- * grows it to 128 MiB; with 2 MiB semi-spaces the sidecar starts at 82 instead of 91 MiB, ends 10 s
- * of HTTP/1.1 saturation at 117–184 instead of 252–272 MiB, and holds 19 instead of 23 KiB per idle
- * HTTP/1.1 connection, with no measurable CPU cost: 151 vs 148 µs per request, medians of five runs
- * each on a shared machine whose runs spread over 131–189 µs.
+ * A trade between memory and CPU, measured (docs/benchmarks.md, "Memory" and "The young generation's
+ * size"): V8's default grows the young generation to 128 MiB under a burst of connections and keeps
+ * it until the process is idle; 2 MiB semi-spaces kept the sidecar at 82 MiB at start and ~150 after
+ * HTTP/1.1 saturation, but made V8 scavenge 6–7 times as often (~300 a second at h2c saturation),
+ * which cost 25 % more CPU per request on h2c and 12–15 % on HTTP/1.1 and gRPC. At 8 MiB the CPU is
+ * V8's default's (within noise) and the young generation stays at most 24 MiB: 92 MiB at start, ~190
+ * after saturation.
  */
-export const SIDECAR_SEMI_SPACE_MIB = 2;
+export const SIDECAR_SEMI_SPACE_MIB = 8;
 
 /**
  * Makes this process a Node started with `--max-semi-space-size=SIDECAR_SEMI_SPACE_MIB`, unless its

@@ -43,12 +43,12 @@ describe('the CLI process', () => {
     expect(result.stdout.trim()).toBe('function function function function true');
   });
 
-  it('runs `sidecar` in the same process restarted with a 2 MiB young generation, its exit code and messages unchanged', async () => {
+  it('runs `sidecar` in the same process restarted with an 8 MiB young generation, its exit code and messages unchanged', async () => {
     const { file } = writeConfig({ admin: { port: 0 }, upstreams: [{ name: 'web', local_port: 'abc' }] });
     const result = await run(['--import', REPORT_OPTIONS, cliEntry(), 'sidecar', '-c', file]);
     expect(result.code, result.stderr).toBe(2);
     expect(result.stderr).toContain('upstreams[0].local_port');
-    expect(result.stderr).toContain(`pid ${result.pid} options: --max-semi-space-size=2`);
+    expect(result.stderr).toContain(`pid ${result.pid} options: --max-semi-space-size=8`);
   });
 
   it("leaves the young generation alone when NODE_OPTIONS sets it, and for commands other than `sidecar`", async () => {
