@@ -7,7 +7,11 @@ export type CancelListener = (reason: TandemError) => void;
  * deadline passed). Lighter than AbortController on the hot path: a plain listener list, no EventTarget.
  */
 export class Cancellation {
-  private listeners: CancelListener[] = [];
+  /**
+   * Listeners and children, in the order they came; made with the first. A child is told directly,
+   * not through a closure of its own (one per attempt of every request).
+   */
+  private listeners: Array<CancelListener | Cancellation> | undefined;
   private cancelReason: TandemError | undefined;
 
   get reason(): TandemError | undefined {
@@ -27,10 +31,10 @@ export class Cancellation {
       listener(this.cancelReason);
       return noop;
     }
-    this.listeners.push(listener);
+    (this.listeners ??= []).push(listener);
     return () => {
-      const index = this.listeners.indexOf(listener);
-      if (index >= 0) this.listeners.splice(index, 1);
+      const index = this.listeners?.indexOf(listener) ?? -1;
+      if (index >= 0) this.listeners?.splice(index, 1);
     };
   }
 
@@ -40,7 +44,8 @@ export class Cancellation {
    */
   child(): Cancellation {
     const child = new Cancellation();
-    this.onCancel((reason) => child.cancel(reason));
+    if (this.cancelReason !== undefined) child.cancel(this.cancelReason);
+    else (this.listeners ??= []).push(child);
     return child;
   }
 
@@ -48,8 +53,12 @@ export class Cancellation {
     if (this.cancelReason !== undefined) return;
     this.cancelReason = reason;
     const listeners = this.listeners;
-    this.listeners = [];
-    for (const listener of listeners) listener(reason);
+    this.listeners = undefined;
+    if (listeners === undefined) return;
+    for (const listener of listeners) {
+      if (typeof listener === 'function') listener(reason);
+      else listener.cancel(reason);
+    }
   }
 }
 

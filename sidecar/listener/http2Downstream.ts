@@ -22,8 +22,12 @@ const { NGHTTP2_INTERNAL_ERROR } = constants;
 /** Node's `respond()` honours `sendDate` (missing from @types/node). Proxied heads go out as received. */
 type RespondOptions = ServerStreamResponseOptions & { sendDate?: boolean };
 
+/** Node only reads `respond()`'s options, so one object of each kind serves every response. */
+const HEAD_ONLY: RespondOptions = Object.freeze({ endStream: true, sendDate: false });
+const HEAD_THEN_BODY: RespondOptions = Object.freeze({ waitForTrailers: true, sendDate: false });
+
 function asReceived(endStream: boolean): RespondOptions {
-  return endStream ? { endStream: true, sendDate: false } : { waitForTrailers: true, sendDate: false };
+  return endStream ? HEAD_ONLY : HEAD_THEN_BODY;
 }
 
 /** Handles one stream from the HTTP/2 server. */
@@ -54,10 +58,25 @@ export function onHttp2Stream(
     new RequestBody(empty ? undefined : stream, empty),
     connection,
   );
-  stream.on('close', () => {
-    if (!downstream.complete) context.cancellation.cancel(cancelled(stream.rstCode));
-  });
+  (stream as DownstreamStream)[DOWNSTREAM] = downstream;
+  stream.on('close', onStreamClose);
   serve(service, request, context, downstream);
+}
+
+/** The exchange a server stream belongs to, for the listeners every stream shares (no closure each). */
+const DOWNSTREAM = Symbol('tandem.downstream');
+type DownstreamStream = ServerHttp2Stream & { [DOWNSTREAM]: Http2Downstream };
+
+function onStreamClose(this: DownstreamStream): void {
+  this[DOWNSTREAM].closed();
+}
+
+function onWantTrailers(this: DownstreamStream): void {
+  this[DOWNSTREAM].sendTrailers();
+}
+
+function onDrain(this: DownstreamStream): void {
+  this[DOWNSTREAM].drained();
 }
 
 class Http2Downstream implements Downstream {
@@ -79,6 +98,24 @@ class Http2Downstream implements Downstream {
     return this.stream.destroyed || this.stream.closed;
   }
 
+  /** The stream closed: unless everything was handed to it, the client cancelled. */
+  closed(): void {
+    if (!this.complete) this.context.cancellation.cancel(cancelled(this.stream.rstCode));
+  }
+
+  /** An empty trailers object makes Node end the stream with an empty DATA frame, never RST(NO_ERROR). */
+  sendTrailers(): void {
+    try {
+      this.stream.sendTrailers(this.trailers ?? {});
+    } catch {
+      this.stream.close(NGHTTP2_INTERNAL_ERROR); // trailers HTTP/2 cannot carry: fail this stream only
+    }
+  }
+
+  drained(): void {
+    this.body?.resume();
+  }
+
   head(response: ProxyResponse): void {
     const head: OutgoingHttpHeaders = { ':status': response.status };
     const headers = response.headers;
@@ -90,21 +127,14 @@ class Http2Downstream implements Downstream {
       return;
     }
     this.stream.respond(head, asReceived(false));
-    // An empty trailers object makes Node end the stream with an empty DATA frame, never RST(NO_ERROR).
-    this.stream.once('wantTrailers', () => {
-      try {
-        this.stream.sendTrailers(this.trailers ?? {});
-      } catch {
-        this.stream.close(NGHTTP2_INTERNAL_ERROR); // trailers HTTP/2 cannot carry: fail this stream only
-      }
-    });
+    this.stream.once('wantTrailers', onWantTrailers);
   }
 
   data(chunk: Buffer): boolean {
     if (this.headEnded || this.gone) return true;
     this.context.responseBytes += chunk.length;
     if (this.stream.write(chunk)) return true;
-    this.stream.once('drain', () => this.body?.resume());
+    this.stream.once('drain', onDrain);
     return false;
   }
 

@@ -19,7 +19,7 @@ import type { Headers, ProxyResponse } from '../http/message.js';
 import type { ProxyRequest } from '../http/request.js';
 import { ConnectionSource, type ConnectionPool, type PoolOptions, type PoolStats } from './pool.js';
 import { releaseWhenClosed } from '../http/releaseStream.js';
-import { StreamedBody } from './streamedBody.js';
+import { PushedBody, type BodySource } from './pushedBody.js';
 import {
   connectFailed,
   connectionLost,
@@ -276,9 +276,7 @@ class Http2Connection {
   send(request: ProxyRequest, context: RequestContext): Promise<ProxyResponse> {
     let stream: ClientHttp2Stream;
     try {
-      stream = this.session.request(requestHead(request, context, this.pool.options.connector.scheme), {
-        endStream: request.body.empty,
-      });
+      stream = this.session.request(requestHead(request, context, this.pool.options.connector.scheme), request.body.empty ? END_STREAM : BODY_FOLLOWS);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ERR_HTTP2_INVALID_HEADER_VALUE' || code === 'ERR_INVALID_CHAR' || code === 'ERR_HTTP2_INVALID_CONNECTION_HEADERS') {
@@ -318,13 +316,27 @@ class Http2Connection {
   }
 }
 
-/** One request/response on one stream. */
-class Http2Exchange {
+/** `request()` options: Node copies them, so one object of each kind serves every request. */
+const END_STREAM = Object.freeze({ endStream: true });
+const BODY_FOLLOWS = Object.freeze({ endStream: false });
+
+/** The exchange a client stream belongs to, for the listeners every exchange shares. */
+const EXCHANGE = Symbol('tandem.exchange');
+type ExchangeStream = ClientHttp2Stream & { [EXCHANGE]: Http2Exchange };
+
+/**
+ * One request/response on one stream, and the source of its response's body. Its stream listeners
+ * are module functions that find the exchange on the stream (`this` is the emitter), not closures
+ * made for each request.
+ */
+class Http2Exchange implements BodySource {
   private responded = false;
-  private body: StreamedBody | undefined;
-  private trailers: Headers | undefined;
-  private streamError: unknown;
-  private cancelledBy: TandemError | undefined;
+  private body: PushedBody | undefined;
+  private reading = false;
+  // Public for the stream listeners below; the class is this module's own.
+  trailers: Headers | undefined;
+  streamError: unknown;
+  cancelledBy: TandemError | undefined;
   private readonly releaseCancel: () => void;
 
   constructor(
@@ -335,21 +347,12 @@ class Http2Exchange {
     private readonly resolve: (response: ProxyResponse) => void,
     private readonly reject: (error: TandemError) => void,
   ) {
-    stream.on('response', this.onResponse);
-    stream.on('trailers', (trailers: IncomingHttpHeaders) => {
-      this.trailers = trailers;
-    });
-    // Node also emits 'end' on a stream Tandem itself closed (a timeout's or the client's cancel):
-    // that body did not complete, and 'close' fails it with the reason.
-    stream.on('end', () => {
-      if (this.cancelledBy === undefined && (stream.rstCode ?? 0) === 0) this.body?.complete(forwardableTrailers(this.trailers));
-    });
-    stream.on('error', (error: NodeJS.ErrnoException) => {
-      // A stream queued on a session whose socket fails is cancelled by Node, with the socket's error
-      // (ECONNREFUSED, our connect timeout) as the cause, and before the session reports it.
-      this.streamError = error.code === 'ERR_HTTP2_STREAM_CANCEL' && error.cause !== undefined ? error.cause : error;
-    });
-    stream.on('close', this.onClose);
+    (stream as ExchangeStream)[EXCHANGE] = this;
+    stream.on('response', onStreamResponse);
+    stream.on('trailers', onStreamTrailers);
+    stream.on('end', onStreamEnd);
+    stream.on('error', onStreamError);
+    stream.on('close', onStreamClose);
     releaseWhenClosed(stream);
     this.releaseCancel = context.attemptCancellation.onCancel((reason) => {
       this.cancelledBy = reason;
@@ -358,25 +361,26 @@ class Http2Exchange {
     if (!request.body.empty) request.body.sendTo(stream);
   }
 
-  private readonly onResponse = (head: IncomingHttpHeaders & IncomingHttpStatusHeader, flags: number): void => {
+  headReceived(head: IncomingHttpHeaders & IncomingHttpStatusHeader, flags: number): void {
     this.responded = true;
-    const stream = this.stream;
-    this.body = new StreamedBody(
-      stream,
-      () => {
-        if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
-      },
-      this.releaseCancel,
-    );
+    this.body = new PushedBody(this);
     this.resolve({
       status: Number(head[':status']),
       headers: downstreamResponseHeaders(head),
       endStream: (flags & END_STREAM_FLAG) !== 0,
       body: this.body,
     });
-  };
+  }
 
-  private readonly onClose = (): void => {
+  /**
+   * Node also emits 'end' on a stream Tandem itself closed (a timeout's or the client's cancel): that
+   * body did not complete, and 'close' fails it with the reason.
+   */
+  ended(): void {
+    if (this.cancelledBy === undefined && (this.stream.rstCode ?? 0) === 0) this.body?.complete(forwardableTrailers(this.trailers));
+  }
+
+  closed(): void {
     this.connection.streamClosed();
     if (!this.responded) {
       this.releaseCancel();
@@ -385,7 +389,32 @@ class Http2Exchange {
     } else if (this.body !== undefined && !this.body.finished) {
       this.body.fail(this.closeReason());
     }
-  };
+  }
+
+  pushed(chunk: Buffer): void {
+    this.body?.push(chunk);
+  }
+
+  resumeBody(): void {
+    if (!this.reading) {
+      this.reading = true;
+      this.stream.on('data', onStreamData);
+    }
+    this.stream.resume();
+  }
+
+  pauseBody(): void {
+    this.stream.pause();
+  }
+
+  resetUpstream(): void {
+    if (!this.stream.destroyed) this.stream.close(NGHTTP2_CANCEL);
+  }
+
+  bodyDone(): void {
+    this.stream.off('data', onStreamData);
+    this.releaseCancel();
+  }
 
   /** Why the stream ended without completing. */
   private closeReason(): TandemError {
@@ -403,6 +432,34 @@ class Http2Exchange {
       ? connectionLost(peer, this.streamError ?? 'stream closed before the body ended')
       : protocolError(peer, 'closed the stream without a response');
   }
+}
+
+function onStreamResponse(this: ExchangeStream, head: IncomingHttpHeaders & IncomingHttpStatusHeader, flags: number): void {
+  this[EXCHANGE].headReceived(head, flags);
+}
+
+function onStreamTrailers(this: ExchangeStream, trailers: IncomingHttpHeaders): void {
+  this[EXCHANGE].trailers = trailers;
+}
+
+function onStreamEnd(this: ExchangeStream): void {
+  this[EXCHANGE].ended();
+}
+
+/**
+ * A stream queued on a session whose socket fails is cancelled by Node, with the socket's error
+ * (ECONNREFUSED, our connect timeout) as the cause, and before the session reports it.
+ */
+function onStreamError(this: ExchangeStream, error: NodeJS.ErrnoException): void {
+  this[EXCHANGE].streamError = error.code === 'ERR_HTTP2_STREAM_CANCEL' && error.cause !== undefined ? error.cause : error;
+}
+
+function onStreamClose(this: ExchangeStream): void {
+  this[EXCHANGE].closed();
+}
+
+function onStreamData(this: ExchangeStream, chunk: Buffer): void {
+  this[EXCHANGE].pushed(chunk);
 }
 
 function requestHead(request: ProxyRequest, context: RequestContext, scheme: string): OutgoingHttpHeaders {

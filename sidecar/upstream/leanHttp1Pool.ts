@@ -11,7 +11,7 @@ import { Http1ParseError } from '../http1/fields.js';
 import { serializeRequestHead } from '../http1/requestHead.js';
 import type { ResponseHead } from '../http1/responseHead.js';
 import { ConnectionSource, type ConnectionPool, type PoolOptions, type PoolStats } from './pool.js';
-import { PushedBody } from './pushedBody.js';
+import { PushedBody, type BodySource } from './pushedBody.js';
 import { connectFailed, connectionLost, protocolError, streamRefused, type Peer } from './upstreamErrors.js';
 
 /** Fields Node's client keeps of a response head (`maxHeadersCount`); the rest are read and dropped. */
@@ -187,8 +187,8 @@ export class LeanHttp1Pool implements ConnectionPool, ConnectionEvents {
   }
 }
 
-/** One request/response on a pooled connection. */
-class LeanExchange implements ClientExchange {
+/** One request/response on a pooled connection; the source of its response's body. */
+class LeanExchange implements ClientExchange, BodySource {
   private body: PushedBody | undefined;
   private done = false;
   private cancelledBy: TandemError | undefined;
@@ -211,16 +211,7 @@ class LeanExchange implements ClientExchange {
   }
 
   head(head: ResponseHead): void {
-    const { connection } = this;
-    const body = new PushedBody(
-      () => connection.resumeBody(),
-      () => connection.pauseBody(),
-      () => connection.destroy(),
-      () => {
-        this.releaseCancel();
-        this.finish();
-      },
-    );
+    const body = new PushedBody(this);
     this.body = body;
     const { status, headers } = head;
     this.resolve({
@@ -253,6 +244,23 @@ class LeanExchange implements ClientExchange {
     else if (!this.connection.connected) this.reject(connectFailed(peer, error));
     else if (error instanceof Http1ParseError) this.reject(protocolError(peer, `sent an invalid HTTP/1.1 response (${error.code})`));
     else this.reject(connectionLost(peer, error, this.reused));
+  }
+
+  resumeBody(): void {
+    this.connection.resumeBody();
+  }
+
+  pauseBody(): void {
+    this.connection.pauseBody();
+  }
+
+  resetUpstream(): void {
+    this.connection.destroy();
+  }
+
+  bodyDone(): void {
+    this.releaseCancel();
+    this.finish();
   }
 
   private finish(): void {

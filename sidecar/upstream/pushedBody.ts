@@ -2,27 +2,32 @@ import type { TandemError } from '../core/errors.js';
 import type { BodyResult, Headers, ResponseBody, ResponseSink } from '../http/message.js';
 
 /**
- * A response body its codec pushes chunk by chunk (the lean HTTP/1.1 engine; `StreamedBody` pushes a
- * Node stream's chunks). The codec holds the source paused until `pipe()`, so nothing is read that the
- * downstream is not ready for; a sink that says it is full pauses the source again until `resume()`.
+ * The codec's side of a `PushedBody`: an object, not four callbacks, so that the exchange a body
+ * belongs to can be its source without allocating a closure for each (they are made per response).
+ */
+export interface BodySource {
+  /** Lets the codec deliver (again). */
+  resumeBody(): void;
+  /** Stops it delivering after the chunk in hand. */
+  pauseBody(): void;
+  /** Stops the upstream exchange (RST_STREAM(CANCEL), closing the HTTP/1.1 connection). */
+  resetUpstream(): void;
+  /** Called once when the body is done either way (frees the exchange's hooks). */
+  bodyDone(): void;
+}
+
+/**
+ * A response body its codec pushes chunk by chunk (the lean HTTP/1.1 engine, the HTTP/2 pool;
+ * `StreamedBody` pushes a Node stream's chunks). The codec holds the source paused until `pipe()`, so
+ * nothing is read that the downstream is not ready for; a sink that says it is full pauses the source
+ * again until `resume()`.
  */
 export class PushedBody implements ResponseBody {
   private sink: ResponseSink | undefined;
   private observers: Array<(result: BodyResult) => void> | undefined;
   private result: BodyResult | undefined;
 
-  /**
-   * @param resumeSource lets the codec deliver (again).
-   * @param pauseSource stops it delivering after the chunk in hand.
-   * @param resetUpstream stops the upstream exchange (closes the HTTP/1.1 connection).
-   * @param release called once when the body is done either way.
-   */
-  constructor(
-    private readonly resumeSource: () => void,
-    private readonly pauseSource: () => void,
-    private readonly resetUpstream: () => void,
-    private readonly release: () => void,
-  ) {}
+  constructor(private readonly source: BodySource) {}
 
   pipe(sink: ResponseSink): void {
     if (this.result !== undefined) {
@@ -30,17 +35,17 @@ export class PushedBody implements ResponseBody {
       return;
     }
     this.sink = sink;
-    this.resumeSource();
+    this.source.resumeBody();
   }
 
   resume(): void {
-    if (this.result === undefined) this.resumeSource();
+    if (this.result === undefined) this.source.resumeBody();
   }
 
   abort(error: TandemError): void {
     if (this.result !== undefined) return;
     this.sink = undefined;
-    this.resetUpstream();
+    this.source.resetUpstream();
     this.finish(undefined, error);
   }
 
@@ -51,7 +56,7 @@ export class PushedBody implements ResponseBody {
 
   /** The codec's next chunk. */
   push(chunk: Buffer): void {
-    if (this.sink !== undefined && !this.sink.data(chunk)) this.pauseSource();
+    if (this.sink !== undefined && !this.sink.data(chunk)) this.source.pauseBody();
   }
 
   /** The body completed normally. */
@@ -72,7 +77,7 @@ export class PushedBody implements ResponseBody {
     if (this.result !== undefined) return;
     const result: BodyResult = { trailers, error };
     this.result = result;
-    this.release();
+    this.source.bodyDone();
     const observers = this.observers;
     this.observers = undefined;
     if (observers !== undefined) for (const observer of observers) observer(result);

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { PushedBody } from './pushedBody.js';
+import { PushedBody, type BodySource } from './pushedBody.js';
 
 /**
  * A response body read from an upstream Node stream (HTTP/2 stream or HTTP/1.1 IncomingMessage): a
@@ -17,24 +17,39 @@ export class StreamedBody extends PushedBody {
    * @param release called once when the body is done either way (frees the cancellation hook).
    */
   constructor(stream: Readable, resetUpstream: () => void, release: () => void) {
-    const self: { body?: StreamedBody } = {};
-    const onData = (chunk: Buffer): void => self.body?.push(chunk);
-    let reading = false;
-    super(
-      () => {
-        if (!reading) {
-          reading = true;
-          stream.on('data', onData);
-        }
-        stream.resume();
-      },
-      () => stream.pause(),
-      resetUpstream,
-      () => {
-        stream.off('data', onData);
-        release();
-      },
-    );
-    self.body = this;
+    const source = new StreamSource(stream, resetUpstream, release);
+    super(source);
+    source.body = this;
+  }
+}
+
+/** A Node stream as a body's source: chunks pushed from 'data' once the body is piped. */
+class StreamSource implements BodySource {
+  body: StreamedBody | undefined;
+  private reading = false;
+
+  constructor(
+    private readonly stream: Readable,
+    readonly resetUpstream: () => void,
+    private readonly release: () => void,
+  ) {}
+
+  private readonly onData = (chunk: Buffer): void => this.body?.push(chunk);
+
+  resumeBody(): void {
+    if (!this.reading) {
+      this.reading = true;
+      this.stream.on('data', this.onData);
+    }
+    this.stream.resume();
+  }
+
+  pauseBody(): void {
+    this.stream.pause();
+  }
+
+  bodyDone(): void {
+    this.stream.off('data', this.onData);
+    this.release();
   }
 }
