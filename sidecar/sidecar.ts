@@ -57,8 +57,9 @@ export interface SidecarOptions {
    */
   readonly deferBinding?: boolean;
   /**
-   * What the gateways' session-ticket keys derive from; random unless given. A Tandem's workers are
-   * given their primary's, so that a session one worker began resumes on any of them.
+   * What the session-ticket keys of the gateways and the inbound listener derive from; random unless
+   * given. A Tandem's workers are given their primary's, so that a session one worker began resumes
+   * on any of them.
    */
   readonly ticketSecret?: Buffer;
   /** Where outlier ejections are shared with other processes serving the same upstreams (a Tandem's workers). */
@@ -129,6 +130,7 @@ export class Sidecar implements AdminSource {
     const { bindPort } = options;
     const tracing = await createTracing(config.tracing, config.service === undefined ? 'tandem' : `tandem-${config.service.name}`);
     const listeners = outboundListeners(config, targets, metrics, { work: work.outbound, reusePort, bindPort, tracing });
+    const ticketSecret = options.ticketSecret ?? newTicketSecret();
     const byName = new Map(targets.map((target) => [target.upstream.toLowerCase(), target]));
     const routeServices: RouteServices = (upstream, overrides) => {
       const target = byName.get(upstream.toLowerCase()) as UpstreamTarget; // validation guarantees it
@@ -136,7 +138,7 @@ export class Sidecar implements AdminSource {
       return Object.values(overrides).every((value) => value === undefined) ? target.service : target.withRoute(overrides);
     };
     // Gateway requests count with the inbound side's: callers from outside, whom a drain waits for.
-    listeners.push(...gatewayListeners(config.gateways, routeServices, { metrics, work: work.inbound, reusePort, bindPort, tracing, baseDir: loaded.baseDir, ticketSecret: options.ticketSecret ?? newTicketSecret() }));
+    listeners.push(...gatewayListeners(config.gateways, routeServices, { metrics, work: work.inbound, reusePort, bindPort, tracing, baseDir: loaded.baseDir, ticketSecret }));
     let localApp: LocalApp | undefined;
     if (config.inbound !== undefined && config.service !== undefined) {
       const settings = config.inbound;
@@ -149,7 +151,7 @@ export class Sidecar implements AdminSource {
       const acceptor =
         mode === 'disabled' || identity === undefined
           ? undefined
-          : tlsAcceptor({ identity, mode, handshakeTimeoutMs: timeouts.requestHeadersTimeoutMs, refused: metrics.tlsRefusals('inbound') });
+          : tlsAcceptor({ identity, mode, handshakeTimeoutMs: timeouts.requestHeadersTimeoutMs, refused: metrics.tlsRefusals('inbound'), ticketSecret });
       listeners.push(new Listener({ name: 'inbound', address: settings.address, port: settings.port, service, timeouts, limits: limitsOf(settings), guarded: metrics.listenerGuards('inbound'), connectionOpened: metrics.listenerConnectionsOpen('inbound'), reusePort, ...(bindPort === undefined ? {} : { bindPort }), ...(acceptor === undefined ? {} : { acceptor }) }));
     }
     const sidecar = new Sidecar(loaded, discovery, upstreams, localApp, listeners, metrics, identity, work, tracing);

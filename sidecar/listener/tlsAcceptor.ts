@@ -1,9 +1,14 @@
+import { createHash } from 'node:crypto';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { IdentityMaterial } from '../identity/material.js';
 import type { IdentitySource } from '../identity/identitySource.js';
 import { verifyPeerIdentity } from '../identity/peerIdentity.js';
 import { plaintextAcceptor, type Acceptor } from './acceptor.js';
+import { TicketKeySchedule } from './ticketKeys.js';
 import { refuser, sniffTls, tlsHandshakes, type TlsRefusal } from './tlsHandshakes.js';
+
+/** How often the inbound listener's session-ticket keys change (the gateways' default rotation). */
+const TICKET_KEY_ROTATION_MS = 3_600_000;
 
 /** ALPN, in the server's order of preference (RFC 7301): HTTP/2 when the client offers it. */
 export const ALPN_PROTOCOLS = ['h2', 'http/1.1'];
@@ -16,14 +21,18 @@ export interface TlsAcceptorOptions {
   readonly handshakeTimeoutMs: number;
   /** Counts each refused connection; none of them reaches HTTP, let alone the app. */
   readonly refused?: (reason: TlsRefusal) => void;
+  /** What session-ticket keys derive from: the same in every worker of a Tandem (`ticketKeys.ts`). */
+  readonly ticketSecret: Buffer;
 }
 
 /**
  * Mutual TLS on a listener (the inbound side of the mesh). The client must present a certificate
  * chaining to the trust bundle that is a workload SVID of this trust domain; the check runs on every
- * handshake, resumed ones included (OpenSSL keeps the peer certificate in the session, and a new
- * bundle means a new secure context whose ticket keys no old session decrypts). ALPN picks HTTP/2 or
- * HTTP/1.1, and the peer's SPIFFE ID goes on the connection for every request on it.
+ * handshake, resumed ones included (OpenSSL keeps the peer certificate in the session, and the
+ * session-ticket keys derive from the trust bundle, so no session from before a new bundle resumes).
+ * The keys are the same in every process with the same `ticketSecret` and bundle — a Tandem's
+ * workers, whose certificates differ — and change every hour. ALPN picks HTTP/2 or HTTP/1.1, and the
+ * peer's SPIFFE ID goes on the connection for every request on it.
  *
  * The current certificate is used for each new handshake; an identity change swaps it in without
  * touching established connections.
@@ -41,10 +50,19 @@ export function tlsAcceptor(options: TlsAcceptorOptions): Acceptor {
     handshakeTimeout: handshakeTimeoutMs > 0 ? handshakeTimeoutMs : undefined,
   });
   let installed: IdentityMaterial | undefined;
+  let tickets: { readonly bundle: string; readonly schedule: TicketKeySchedule } | undefined;
   const install = (material: IdentityMaterial | undefined): void => {
     if (material === undefined || material === installed) return;
-    // A new context for new handshakes (and new session-ticket keys); connections already up keep theirs.
+    // A new context for new handshakes; connections already up keep theirs.
     server.setSecureContext({ key: material.keyPem, cert: material.chainPem, ca: material.bundlePem });
+    if (tickets?.bundle !== material.bundlePem) {
+      tickets?.schedule.stop();
+      const label = `inbound ${createHash('sha256').update(material.bundlePem).digest('hex')}`;
+      tickets = { bundle: material.bundlePem, schedule: new TicketKeySchedule(options.ticketSecret, label, TICKET_KEY_ROTATION_MS) };
+      tickets.schedule.onRotation((keys) => server.setTicketKeys(keys));
+    }
+    // The context is new: it needs the keys again.
+    server.setTicketKeys(tickets.schedule.current());
     installed = material;
   };
   install(identity.current);
@@ -75,6 +93,9 @@ export function tlsAcceptor(options: TlsAcceptorOptions): Acceptor {
         });
       };
       sniffTls(socket, handshakeTimeoutMs, sniffed, () => refused(socket, 'timeout', 'no bytes'));
+    },
+    close() {
+      tickets?.schedule.stop();
     },
   };
 }
