@@ -134,8 +134,9 @@ const ALL = new Set(['synced', 'eligible']);
 /**
  * `/clusters` or `/stats` over workers: the first worker's document, with the figures that count work
  * summed (clusters matched by name, endpoints by address and port), ejections and latency quantiles
- * the worst worker's, `ejected` and the like true if true in any worker, `synced` and `eligible` only
- * if in all, and a success rate weighted by each worker's requests. Everything else (configuration,
+ * the worst worker's, `ejected` and the like true if true in any worker (described as by the worker
+ * that ejected), `synced` and `eligible` only if in all, and a success rate weighted by each worker's
+ * requests. Everything else (configuration,
  * weights) is the same in every worker.
  */
 export function mergeDocuments(perWorker: readonly unknown[]): unknown {
@@ -154,9 +155,12 @@ function mergeValue(a: unknown, b: unknown, key: string): unknown {
     });
   }
   if (isRecord(a) && isRecord(b)) {
+    // Something one worker has ejected and another not (yet) is described as the one that ejected it
+    // (the reason, the time left), so an `ejected: true` never comes with a null reason.
+    const [base, other] = a['ejected'] === false && b['ejected'] === true ? [b, a] : [a, b];
     const merged: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(a)) merged[name] = name in b ? mergeValue(value, b[name], name) : value;
-    const rate = weightedSuccessRate(a, b);
+    for (const [name, value] of Object.entries(base)) merged[name] = name in other ? mergeValue(value, other[name], name) : value;
+    const rate = weightedSuccessRate(base, other);
     if (rate !== undefined) merged['success_rate'] = rate;
     return merged;
   }

@@ -89,6 +89,15 @@ describe('mergeDocuments', () => {
     expect(merged?.outlier_detection.ejected).toBe(1);
   });
 
+  it('describes an endpoint one worker has ejected and another not yet as the worker that ejected it', () => {
+    const outlier = (ejected: boolean) => ({ ejected, ejection_reason: ejected ? 'consecutive_5xx' : null, ejection_remaining_ms: ejected ? 29_000 : null, times_ejected: ejected ? 1 : 0 });
+    const endpoint = (ejected: boolean, requests: number) => ({ address: '10.0.0.1', port: 80, ejected, total_requests: requests, outlier: outlier(ejected) });
+    for (const order of [[false, true], [true, false]]) {
+      const merged = mergeDocuments(order.map((ejected, index) => ({ endpoints: [endpoint(ejected, index + 1)] }))) as { endpoints: unknown[] };
+      expect(merged.endpoints[0]).toEqual({ ...endpoint(true, 3), outlier: outlier(true) });
+    }
+  });
+
   it('weights success rates by requests and takes the worst latency quantile', () => {
     const stats = (rps: number, success: number | null, p99: number | null): object => ({ upstreams: [{ upstream: 'web', requests_per_second: rps, success_rate: success, latency_ms: { p50: 1, p95: 2, p99 } }] });
     expect(mergeDocuments([stats(30, 1, 4), stats(10, 0.5, null)])).toEqual({ upstreams: [{ upstream: 'web', requests_per_second: 40, success_rate: 0.875, latency_ms: { p50: 1, p95: 2, p99: 4 } }] });
