@@ -65,18 +65,24 @@ export function onHttp2Stream(
 
 /** The exchange a server stream belongs to, for the listeners every stream shares (no closure each). */
 const DOWNSTREAM = Symbol('tandem.downstream');
-type DownstreamStream = ServerHttp2Stream & { [DOWNSTREAM]: Http2Downstream };
+type DownstreamStream = ServerHttp2Stream & { [DOWNSTREAM]: Http2Downstream | undefined };
 
+/**
+ * The last event: the stream lets go of its exchange, which Node keeps reachable from its native half
+ * until a full collection (see `releaseWhenClosed`), so nothing the exchange holds is promoted with it.
+ */
 function onStreamClose(this: DownstreamStream): void {
-  this[DOWNSTREAM].closed();
+  const downstream = this[DOWNSTREAM];
+  this[DOWNSTREAM] = undefined;
+  downstream?.closed();
 }
 
 function onWantTrailers(this: DownstreamStream): void {
-  this[DOWNSTREAM].sendTrailers();
+  this[DOWNSTREAM]?.sendTrailers();
 }
 
 function onDrain(this: DownstreamStream): void {
-  this[DOWNSTREAM].drained();
+  this[DOWNSTREAM]?.drained();
 }
 
 class Http2Downstream implements Downstream {

@@ -322,7 +322,7 @@ const BODY_FOLLOWS = Object.freeze({ endStream: false });
 
 /** The exchange a client stream belongs to, for the listeners every exchange shares. */
 const EXCHANGE = Symbol('tandem.exchange');
-type ExchangeStream = ClientHttp2Stream & { [EXCHANGE]: Http2Exchange };
+type ExchangeStream = ClientHttp2Stream & { [EXCHANGE]: Http2Exchange | undefined };
 
 /**
  * One request/response on one stream, and the source of its response's body. Its stream listeners
@@ -435,15 +435,16 @@ class Http2Exchange implements BodySource {
 }
 
 function onStreamResponse(this: ExchangeStream, head: IncomingHttpHeaders & IncomingHttpStatusHeader, flags: number): void {
-  this[EXCHANGE].headReceived(head, flags);
+  this[EXCHANGE]?.headReceived(head, flags);
 }
 
 function onStreamTrailers(this: ExchangeStream, trailers: IncomingHttpHeaders): void {
-  this[EXCHANGE].trailers = trailers;
+  const exchange = this[EXCHANGE];
+  if (exchange !== undefined) exchange.trailers = trailers;
 }
 
 function onStreamEnd(this: ExchangeStream): void {
-  this[EXCHANGE].ended();
+  this[EXCHANGE]?.ended();
 }
 
 /**
@@ -451,15 +452,22 @@ function onStreamEnd(this: ExchangeStream): void {
  * (ECONNREFUSED, our connect timeout) as the cause, and before the session reports it.
  */
 function onStreamError(this: ExchangeStream, error: NodeJS.ErrnoException): void {
-  this[EXCHANGE].streamError = error.code === 'ERR_HTTP2_STREAM_CANCEL' && error.cause !== undefined ? error.cause : error;
+  const exchange = this[EXCHANGE];
+  if (exchange !== undefined) exchange.streamError = error.code === 'ERR_HTTP2_STREAM_CANCEL' && error.cause !== undefined ? error.cause : error;
 }
 
+/**
+ * The last event: the stream lets go of its exchange, which Node keeps reachable from its native half
+ * until a full collection (see `releaseWhenClosed`), so nothing the exchange holds is promoted with it.
+ */
 function onStreamClose(this: ExchangeStream): void {
-  this[EXCHANGE].closed();
+  const exchange = this[EXCHANGE];
+  this[EXCHANGE] = undefined;
+  exchange?.closed();
 }
 
 function onStreamData(this: ExchangeStream, chunk: Buffer): void {
-  this[EXCHANGE].pushed(chunk);
+  this[EXCHANGE]?.pushed(chunk);
 }
 
 function requestHead(request: ProxyRequest, context: RequestContext, scheme: string): OutgoingHttpHeaders {
