@@ -2,7 +2,7 @@ import { formatDurationMs } from '../core/duration.js';
 import { ErrorCode, TandemError } from '../core/errors.js';
 import { parseGrpcTimeoutMs } from '../http/grpc.js';
 import type { RequestContext } from '../http/context.js';
-import type { Layer, ProxyResponse, ResponseBody, ResponseSink } from '../http/message.js';
+import type { Headers, Layer, ProxyResponse, ResponseBody, ResponseSink } from '../http/message.js';
 import type { ProxyRequest } from '../http/request.js';
 
 export interface TimeoutSettings {
@@ -85,7 +85,12 @@ class ExchangeClock {
     }
     response.body.onFinish(() => this.stop());
     this.schedule();
-    return { ...response, body: new WatchedBody(response.body, () => (this.responseDataAt = performance.now())) };
+    return { ...response, body: new WatchedBody(response.body, this) };
+  }
+
+  /** A chunk of the response is on its way to the client: the stream is not idle. */
+  sawResponseData(): void {
+    this.responseDataAt = performance.now();
   }
 
   stop(): void {
@@ -147,23 +152,35 @@ function deadlineExceeded(upstream: string, request: ProxyRequest, context: Requ
   return new TandemError(ErrorCode.DeadlineExceeded, `upstream "${upstream}": deadline exceeded (the client's ${Math.round(given)} ms)`, { upstream });
 }
 
-/** A response body that reports each chunk on its way to the downstream, for the idle clock. */
-class WatchedBody implements ResponseBody {
+/**
+ * A response body that reports each chunk on its way to the downstream, for the idle clock: the sink
+ * its inner body delivers into, so that watching costs one object per response, not a closure per
+ * method.
+ */
+class WatchedBody implements ResponseBody, ResponseSink {
+  private sink: ResponseSink | undefined;
+
   constructor(
     private readonly inner: ResponseBody,
-    private readonly onData: () => void,
+    private readonly clock: ExchangeClock,
   ) {}
 
   pipe(sink: ResponseSink): void {
-    const onData = this.onData;
-    this.inner.pipe({
-      data: (chunk) => {
-        onData();
-        return sink.data(chunk);
-      },
-      end: (trailers) => sink.end(trailers),
-      fail: (error) => sink.fail(error),
-    });
+    this.sink = sink;
+    this.inner.pipe(this);
+  }
+
+  data(chunk: Buffer): boolean {
+    this.clock.sawResponseData();
+    return (this.sink as ResponseSink).data(chunk);
+  }
+
+  end(trailers: Headers | undefined): void {
+    this.sink?.end(trailers);
+  }
+
+  fail(error: TandemError): void {
+    this.sink?.fail(error);
   }
 
   resume(): void {
