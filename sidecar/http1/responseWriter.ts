@@ -38,9 +38,9 @@ const CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
  * @param sendDate add `Date` (Node's default; Tandem turns it off for upstream responses, whose head it forwards as is).
  * @param keepAliveTimeoutMs advertised as `Keep-Alive: timeout=N` on a kept-alive response; 0 sends none.
  */
-export function serializeResponseHead(status: number, headers: Headers, request: ResponseRequestFacts, sendDate: boolean, keepAliveTimeoutMs: number): ResponseFraming {
-  if (!Number.isInteger(status) || status < 100 || status > 999) throw new RequestHeadError('ERR_HTTP_INVALID_STATUS_CODE', `Invalid status code: ${status}`);
-  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
+export function serializeResponseHead(status: number, headers: Headers, request: ResponseRequestFacts, sendDate: boolean, keepAliveTimeoutMs: number, reason = reasonPhrase(status)): ResponseFraming {
+  if (!validStatus(status)) throw new RequestHeadError('ERR_HTTP_INVALID_STATUS_CODE', `Invalid status code: ${status}`);
+  let head = `HTTP/1.1 ${status} ${reason}\r\n`;
   const bodiless = status === 204 || status === 304 || status < 200;
   const hasBody = request.method !== 'HEAD' && !bodiless;
   let keepAlive = request.keepAlive;
@@ -111,6 +111,14 @@ export function serializeResponseHead(status: number, headers: Headers, request:
   }
   if (!chunked && trailer) throw new RequestHeadError('ERR_HTTP_TRAILER_INVALID', 'Trailers are invalid with this transfer encoding');
   return { head: `${head}\r\n`, chunked, hasBody, last };
+}
+
+export function validStatus(status: number): boolean {
+  return Number.isInteger(status) && status >= 100 && status <= 999;
+}
+
+export function reasonPhrase(status: number): string {
+  return STATUS_CODES[status] ?? 'unknown';
 }
 
 /** The last chunk and the trailer section (RFC 9112 §7.1.2), as Node's `addTrailers` writes them. */

@@ -92,6 +92,8 @@ export class ServerConnection implements ChunkSink {
   private closed = false;
   /** The response's consumer is waiting for 'drain'. */
   private waiter: DrainWaiter | undefined;
+  /** The last request said the connection closes after it (RFC 9112 §9.6): no request may follow it. */
+  private last = false;
 
   constructor(
     readonly stream: Duplex,
@@ -149,6 +151,8 @@ export class ServerConnection implements ChunkSink {
           if (!this.readHead()) break;
         } else if (this.reading === Reading.Body) {
           if (!this.readBody()) break;
+        } else if (this.reading === Reading.Done && this.last) {
+          throw new Http1ParseError('HPE_CLOSED_CONNECTION', 'data after the request that closed the connection');
         } else break;
       }
     } catch (error) {
@@ -162,6 +166,8 @@ export class ServerConnection implements ChunkSink {
   /** Reads a head if all of it is here; false when more bytes are needed. */
   private readHead(): boolean {
     const { held } = this;
+    // llhttp refuses bytes after such a request (HPE_CLOSED_CONNECTION), and so does Node's server.
+    if (this.last) throw new Http1ParseError('HPE_CLOSED_CONNECTION', 'data after the request that closed the connection');
     if (this.messageStart === 0) this.messageStart = performance.now();
     // Empty lines before a request line are ignored (RFC 9112 §2.2).
     while (this.pos + 1 < held.length && held[this.pos] === 0x0d && held[this.pos + 1] === 0x0a) this.pos += 2;
@@ -175,6 +181,9 @@ export class ServerConnection implements ChunkSink {
     }
     if (found - this.pos > this.limits.maxHeadBytes) throw new Http1ParseError('HPE_HEADER_OVERFLOW', 'request head too large');
     const head = parseRequestHead(held, this.pos, found, this.limits.maxFields);
+    // Node keeps `maxHeadersCount` fields; llhttp refuses a head with more (as too large).
+    if (head.fieldCount > this.limits.maxFields) throw new Http1ParseError('HPE_HEADER_OVERFLOW', 'too many header fields');
+    this.last = !head.keepAlive;
     this.pos = found;
     this.scanned = found;
     this.exchange = true;

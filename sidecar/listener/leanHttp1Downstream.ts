@@ -2,7 +2,7 @@ import type { TandemError } from '../core/errors.js';
 import type { RequestContext } from '../http/context.js';
 import type { Headers, ProxyResponse, ResponseBody } from '../http/message.js';
 import type { BodySource } from '../http/requestBody.js';
-import { serializeResponseHead, serializeTrailers, type ResponseRequestFacts } from '../http1/responseWriter.js';
+import { reasonPhrase, serializeResponseHead, serializeTrailers, validStatus, type ResponseRequestFacts } from '../http1/responseWriter.js';
 import type { DrainWaiter, RequestBodySink, ServerConnection } from '../http1/serverConnection.js';
 import { forwardedHeaders } from './http1Downstream.js';
 import { localReply } from './respond.js';
@@ -28,6 +28,8 @@ export interface ExchangeSlot extends ServerConnection {
  */
 export class LeanHttp1Downstream implements Downstream, DrainWaiter {
   private body: ResponseBody | undefined;
+  /** The status of an upstream head that could not be written (see `reply`). */
+  private refusedStatus: number | undefined;
 
   constructor(
     private readonly connection: ExchangeSlot,
@@ -42,8 +44,10 @@ export class LeanHttp1Downstream implements Downstream, DrainWaiter {
 
   head(response: ProxyResponse): void {
     this.body = response.body;
+    if (validStatus(response.status)) this.refusedStatus = response.status;
     const framing = serializeResponseHead(response.status, forwardedHeaders(response, this.request.method), this.facts(), false, this.policy.keepAliveTimeoutMs);
     this.connection.respond(framing);
+    this.refusedStatus = undefined;
   }
 
   /** Slow readers: as `Http1Downstream.data`, a full stream pauses the upstream body until 'drain'. */
@@ -79,7 +83,13 @@ export class LeanHttp1Downstream implements Downstream, DrainWaiter {
       return;
     }
     const reply = localReply(error, false);
-    this.connection.respond(serializeResponseHead(reply.status, reply.headers, this.facts(), true, this.policy.keepAliveTimeoutMs));
+    // As Node's `ServerResponse` after a `writeHead` that threw: it kept the first status's reason
+    // phrase, and `sendDate` was already off.
+    const refused = this.refusedStatus;
+    const head = refused === undefined
+      ? serializeResponseHead(reply.status, reply.headers, this.facts(), true, this.policy.keepAliveTimeoutMs)
+      : serializeResponseHead(reply.status, reply.headers, this.facts(), false, this.policy.keepAliveTimeoutMs, reasonPhrase(refused));
+    this.connection.respond(head);
     if (reply.body !== undefined) this.connection.write(Buffer.from(reply.body), this);
     this.finish(undefined);
   }

@@ -113,8 +113,7 @@ export class LeanHttp1Engine implements Http1ServerEngine, ServerConnectionOwner
       return;
     }
     this.options.guarded(verdict.reason);
-    // A client that has closed its side cannot be answered (Node's write after the FIN goes nowhere).
-    served.refuse(error.code === 'HPE_INVALID_EOF_STATE' ? undefined : verdict.response);
+    served.refuse(verdict.response);
   }
 
   closed(served: ServerConnection, cancelled: boolean): void {
