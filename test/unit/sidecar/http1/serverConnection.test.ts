@@ -1,0 +1,165 @@
+import { Duplex } from 'node:stream';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Http1ParseError } from '../../../../sidecar/http1/fields.js';
+import { BodyFraming, type ParsedRequestHead } from '../../../../sidecar/http1/requestParser.js';
+import { Expiry, ServerConnection, type RequestBodySink, type ServerConnectionOwner } from '../../../../sidecar/http1/serverConnection.js';
+
+const LIMITS = { maxHeadBytes: 4 * 1024, maxFields: 50 };
+const OK = { head: 'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n', chunked: false, hasBody: true, last: false };
+
+/** What a connection made of a byte stream: heads, bodies and refusals, in order, and what it wrote. */
+class Recorder implements ServerConnectionOwner {
+  readonly events: unknown[] = [];
+  readonly stream = new Duplex({
+    read: () => undefined,
+    write: (chunk: Buffer, _encoding, done) => {
+      this.written += chunk.toString('latin1');
+      done();
+    },
+  });
+  written = '';
+  readonly connection = new ServerConnection(this.stream, this, LIMITS, 1);
+
+  feed(bytes: Buffer, cuts: readonly number[]): this {
+    let from = 0;
+    for (const cut of [...cuts].sort((a, b) => a - b)) {
+      this.stream.emit('data', bytes.subarray(from, cut));
+      from = cut;
+    }
+    this.stream.emit('data', bytes.subarray(from));
+    return this;
+  }
+
+  request(connection: ServerConnection, head: ParsedRequestHead): void {
+    this.events.push({ head: `${head.method} ${head.target} 1.${head.versionMinor}`, headers: head.headers });
+    if (head.framing === BodyFraming.None) {
+      connection.respond(OK);
+      connection.end(undefined);
+      return;
+    }
+    let body = '';
+    const sink: RequestBodySink = {
+      data: (chunk) => (body += chunk.toString('latin1')),
+      end: () => {
+        this.events.push({ body });
+        connection.respond(OK);
+        connection.end(undefined);
+      },
+    };
+    connection.readBodyInto(sink);
+  }
+
+  malformed(connection: ServerConnection, error: Http1ParseError): void {
+    this.events.push({ refused: error.code });
+    connection.refuse(undefined);
+  }
+
+  closed(): void {}
+}
+
+interface GeneratedRequest {
+  readonly text: string;
+}
+
+const token = fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/);
+const value = fc.stringMatching(/^[!-~]([ -~]{0,10}[!-~])?$/);
+const body = fc.string({ maxLength: 40 });
+const request: fc.Arbitrary<GeneratedRequest> = fc
+  .record({
+    method: fc.constantFrom('GET', 'POST', 'PUT'),
+    path: fc.webPath().map((p) => `/${p.replace(/^\//, '')}`),
+    fields: fc.array(fc.tuple(token, value), { maxLength: 5 }),
+    body: fc.option(fc.tuple(fc.boolean(), body, fc.integer({ min: 1, max: 7 }), fc.option(fc.tuple(token, value)))),
+  })
+  .map(({ method, path, fields, body: framed }) => {
+    const lines = fields.map(([n, v]) => `x-${n}: ${v}\r\n`).join('');
+    if (framed === null) return { text: `${method} ${path} HTTP/1.1\r\nHost: a\r\n${lines}\r\n` };
+    const [chunked, content, size, trailer] = framed;
+    if (!chunked) return { text: `${method} ${path} HTTP/1.1\r\nHost: a\r\n${lines}Content-Length: ${Buffer.byteLength(content, 'latin1')}\r\n\r\n${content}` };
+    let chunks = '';
+    for (let i = 0; i < content.length; i += size) {
+      const piece = content.slice(i, i + size);
+      chunks += `${piece.length.toString(16)};ext=1\r\n${piece}\r\n`;
+    }
+    const trailers = trailer === null ? '' : `x-${trailer[0]}: ${trailer[1]}\r\n`;
+    return { text: `${method} ${path} HTTP/1.1\r\nHost: a\r\n${lines}Transfer-Encoding: chunked\r\n\r\n${chunks}0\r\n${trailers}\r\n` };
+  });
+
+/** Bytes and a few places to cut them. */
+const withCuts = (bytes: fc.Arbitrary<Buffer>): fc.Arbitrary<[Buffer, number[]]> =>
+  bytes.chain((buf) => fc.tuple(fc.constant(buf), fc.array(fc.integer({ min: 0, max: buf.length }), { maxLength: 6 })));
+
+describe('ServerConnection', () => {
+  it('reads pipelined requests the same however the bytes are split', () => {
+    const pipeline = fc.array(request, { minLength: 1, maxLength: 3 }).map((requests) => Buffer.from(requests.map((r) => r.text).join(''), 'latin1'));
+    fc.assert(
+      fc.property(withCuts(pipeline), ([bytes, cuts]) => {
+        const whole = new Recorder().feed(bytes, []);
+        const split = new Recorder().feed(bytes, cuts);
+        expect(split.events).toEqual(whole.events);
+        expect(whole.events.some((event) => Object.hasOwn(event as object, 'refused'))).toBe(false);
+        expect(split.written).toBe(whole.written);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives arbitrary and mutated bytes a verdict, the same whole or split, without throwing', () => {
+    const mutated = fc
+      .tuple(request, fc.integer({ min: 0, max: 200 }), fc.constantFrom('\n', '\r', '\0', ' ', ':', 'Content-Length: 1\r\n', 'Transfer-Encoding: chunked\r\n', '\r\n\r\n'))
+      .map(([r, at, insert]) => Buffer.from(r.text.slice(0, at) + insert + r.text.slice(at), 'latin1'));
+    const arbitrary = fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes));
+    fc.assert(
+      fc.property(withCuts(fc.oneof(mutated, arbitrary)), ([bytes, cuts]) => {
+        const whole = new Recorder().feed(bytes, []);
+        const split = new Recorder().feed(bytes, cuts);
+        expect(split.events).toEqual(whole.events);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses a head growing past its limit before holding more than one read beyond it', () => {
+    const recorder = new Recorder();
+    recorder.feed(Buffer.from('GET / HTTP/1.1\r\nX-Big: '), []);
+    for (let i = 0; i < 5 && recorder.events.length === 0; i++) recorder.feed(Buffer.alloc(1024, 'a'), []);
+    expect(recorder.events).toEqual([{ refused: 'HPE_HEADER_OVERFLOW' }]);
+  });
+
+  it('answers pipelined requests one at a time, in order', () => {
+    const recorder = new Recorder();
+    const held: ServerConnection[] = [];
+    recorder.request = (connection, head) => {
+      recorder.events.push(head.target);
+      held.push(connection);
+    };
+    recorder.feed(Buffer.from('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n'), []);
+    expect(recorder.events).toEqual(['/1']);
+    held[0]?.respond(OK);
+    held[0]?.end(undefined);
+    expect(recorder.events).toEqual(['/1', '/2']);
+    expect(recorder.written).toBe(OK.head);
+  });
+
+  it('tells a head timeout from a body timeout and from an idle connection', () => {
+    const recorder = new Recorder();
+    const { connection } = recorder;
+    expect(connection.expired(1 + 999, 1_000, 0, 5_000)).toBe(Expiry.None);
+    expect(connection.expired(1 + 1_000, 1_000, 0, 5_000)).toBe(Expiry.Head); // a new connection's first head
+    recorder.request = () => undefined; // keep the request in flight
+    recorder.feed(Buffer.from('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhe'), []);
+    const now = performance.now();
+    expect(connection.expired(now + 500, 1_000, 2_000, 100)).toBe(Expiry.None);
+    expect(connection.expired(now + 2_500, 1_000, 2_000, 100)).toBe(Expiry.Request);
+  });
+
+  it('counts a keep-alive connection idle from the end of its last response', () => {
+    const recorder = new Recorder().feed(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n'), []);
+    const { connection } = recorder;
+    const answered = connection.lastActive;
+    expect(connection.busy).toBe(false);
+    expect(connection.expired(answered + 99, 1_000, 0, 100)).toBe(Expiry.None);
+    expect(connection.expired(answered + 100, 1_000, 0, 100)).toBe(Expiry.Idle);
+  });
+});
