@@ -32,6 +32,25 @@ export interface ResponseFraming {
 }
 
 const CONNECTION_CLOSE = /(?:^|\W)close(?:$|\W)/i;
+
+/** The fields whose presence shapes the framing (`matchHeader` in Node), as bits. */
+const enum Seen {
+  Connection = 1,
+  TransferEncoding = 2,
+  ContentLength = 4,
+  Date = 8,
+  Trailer = 16,
+  KeepAlive = 32,
+}
+
+const FRAMING_FIELDS: Readonly<Record<string, Seen | undefined>> = Object.assign(Object.create(null) as Record<string, Seen>, {
+  connection: Seen.Connection,
+  'transfer-encoding': Seen.TransferEncoding,
+  'content-length': Seen.ContentLength,
+  date: Seen.Date,
+  trailer: Seen.Trailer,
+  'keep-alive': Seen.KeepAlive,
+});
 const CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
 
 /**
@@ -46,46 +65,32 @@ export function serializeResponseHead(status: number, headers: Headers, request:
   let keepAlive = request.keepAlive;
   let last = false;
   let chunked = false;
-  let connection = false;
-  let contentLength = false;
-  let te = false;
-  let date = false;
-  let trailer = false;
-  let defaultKeepAlive = true;
+  let seen = 0;
   for (const name in headers) {
     if (!Object.hasOwn(headers, name)) continue;
     const value = headers[name];
     if (!isToken(name)) throw new RequestHeadError('ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`);
     if (value === undefined) throw new RequestHeadError('ERR_HTTP_INVALID_HEADER_VALUE', `Invalid value "undefined" for header "${name}"`);
-    const values = typeof value === 'string' ? [value] : value.length >= 2 && name.toLowerCase() === 'cookie' ? [value.join('; ')] : value;
-    for (const item of values) {
-      if (!validValue(item)) throw new RequestHeadError('ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`);
-      head += `${name}: ${item}\r\n`;
-      switch (name.length >= 4 && name.length <= 17 ? name.toLowerCase() : '') {
-        case 'connection':
-          connection = true;
-          if (CONNECTION_CLOSE.test(item)) last = true;
-          else keepAlive = true;
-          break;
-        case 'transfer-encoding':
-          te = true;
-          if (CHUNKED.test(item)) chunked = true;
-          break;
-        case 'content-length':
-          contentLength = true;
-          break;
-        case 'date':
-          date = true;
-          break;
-        case 'trailer':
-          trailer = true;
-          break;
-        case 'keep-alive':
-          defaultKeepAlive = false;
-          break;
-      }
-    }
+    if (typeof value === 'string') head += field(name, value);
+    else if (value.length >= 2 && name.toLowerCase() === 'cookie') head += field(name, value.join('; '));
+    else for (const item of value) head += field(name, item);
+    if (name.length < 4 || name.length > 17) continue;
+    const lower = name.toLowerCase();
+    const bit = FRAMING_FIELDS[lower];
+    if (bit === undefined) continue;
+    seen |= bit;
+    const joined = typeof value === 'string' ? value : value.join(', ');
+    if (lower === 'connection') {
+      if (CONNECTION_CLOSE.test(joined)) last = true;
+      else keepAlive = true;
+    } else if (lower === 'transfer-encoding' && CHUNKED.test(joined)) chunked = true;
   }
+  const connection = (seen & Seen.Connection) !== 0;
+  const contentLength = (seen & Seen.ContentLength) !== 0;
+  const te = (seen & Seen.TransferEncoding) !== 0;
+  const date = (seen & Seen.Date) !== 0;
+  const trailer = (seen & Seen.Trailer) !== 0;
+  const defaultKeepAlive = (seen & Seen.KeepAlive) === 0;
   if (sendDate && !date) head += `Date: ${new Date().toUTCString()}\r\n`;
   if (chunked && (status === 204 || status === 304)) {
     chunked = false;
@@ -134,6 +139,11 @@ export function serializeTrailers(trailers: Headers | undefined): string {
     }
   }
   return `${section}\r\n`;
+}
+
+function field(name: string, value: string): string {
+  if (!validValue(value)) throw new RequestHeadError('ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`);
+  return `${name}: ${value}\r\n`;
 }
 
 function isToken(text: string): boolean {
