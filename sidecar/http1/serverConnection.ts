@@ -94,6 +94,8 @@ export class ServerConnection implements ChunkSink {
   private waiter: DrainWaiter | undefined;
   /** The last request said the connection closes after it (RFC 9112 §9.6): no request may follow it. */
   private last = false;
+  /** Where in `held` the messages already checked by `checkAhead` end (a message boundary). */
+  private checked = 0;
 
   constructor(
     readonly stream: Duplex,
@@ -131,11 +133,13 @@ export class ServerConnection implements ChunkSink {
     if (this.pos < this.held.length) {
       this.held = Buffer.concat([this.held.subarray(this.pos), chunk]);
       this.scanned -= this.pos;
+      this.checked = Math.max(0, this.checked - this.pos);
       this.pos = 0;
     } else {
       this.held = chunk;
       this.pos = 0;
       this.scanned = 0;
+      this.checked = 0;
     }
     this.process();
     // Bytes that could not be taken now: read no more until they are (one read past the limit at most).
@@ -185,6 +189,7 @@ export class ServerConnection implements ChunkSink {
     if (head.fieldCount > this.limits.maxFields) throw new Http1ParseError('HPE_HEADER_OVERFLOW', 'too many header fields');
     this.last = !head.keepAlive;
     this.pos = found;
+    if (found > this.checked) this.checkAhead(head);
     this.scanned = found;
     this.exchange = true;
     this.lastActive = performance.now();
@@ -200,6 +205,36 @@ export class ServerConnection implements ChunkSink {
     }
     this.owner.request(this, head);
     return true;
+  }
+
+  /**
+   * Refuses now what Node's server would refuse before answering this request. llhttp parses all that a
+   * read holds before any response is written, so a fault in a pipelined request after this one gets
+   * the connection its 400 (and nothing else) even though this request was fine; answering this one
+   * first would tell a client — and a smuggling differential — something else than Node's server
+   * does. Each byte is checked once: `checked` remembers how far the read has been.
+   */
+  private checkAhead(head: ParsedRequestHead): void {
+    const { held } = this;
+    let at = skipBody(held, this.pos, head, this.limits.maxHeadBytes);
+    let last = !head.keepAlive;
+    while (at >= 0) {
+      this.checked = at;
+      while (at + 1 < held.length && held[at] === 0x0d && held[at + 1] === 0x0a) at += 2;
+      if (at >= held.length) return;
+      if (last) throw new Http1ParseError('HPE_CLOSED_CONNECTION', 'data after the request that closed the connection');
+      const found = scanHead(held, at, at, held.length);
+      if (found < 0) {
+        if (held.length - at > this.limits.maxHeadBytes) throw new Http1ParseError('HPE_HEADER_OVERFLOW', 'request head too large');
+        return;
+      }
+      if (found - at > this.limits.maxHeadBytes) throw new Http1ParseError('HPE_HEADER_OVERFLOW', 'request head too large');
+      const next = parseRequestHead(held, at, found, this.limits.maxFields);
+      if (next.fieldCount > this.limits.maxFields) throw new Http1ParseError('HPE_HEADER_OVERFLOW', 'too many header fields');
+      if (next.method === 'CONNECT') return; // llhttp reads nothing past a CONNECT's head
+      last = !next.keepAlive;
+      at = skipBody(held, found, next, this.limits.maxHeadBytes);
+    }
   }
 
   /** Delivers body bytes; false when it cannot go on (paused, or more bytes are needed). */
@@ -408,6 +443,26 @@ export class ServerConnection implements ChunkSink {
 }
 
 function ignore(): void {}
+
+const DISCARD: ChunkSink = { data: ignore, paused: false };
+
+/**
+ * Where the message whose head ends at `start` ends, if all of its body is in `buf`; else -1. A body
+ * that cannot be framed or fails to decode stops the look ahead: Node hands such a request over before
+ * its parser reaches the fault, and so does the engine.
+ */
+function skipBody(buf: Buffer, start: number, head: ParsedRequestHead, maxTrailerBytes: number): number {
+  if (head.framing === BodyFraming.None) return start;
+  if (head.framing === BodyFraming.Length) return start + head.length <= buf.length ? start + head.length : -1;
+  if (head.framing === BodyFraming.Unframed) return -1;
+  const decoder = new ChunkedDecoder(maxTrailerBytes);
+  try {
+    const end = decoder.decode(buf, start, buf.length, DISCARD);
+    return decoder.done ? end : -1;
+  } catch {
+    return -1;
+  }
+}
 
 /** `net.Socket#destroySoon` through the Duplex API: end, then destroy once the end is written. */
 function closeSoon(stream: Duplex): void {

@@ -106,6 +106,11 @@ describe('ServerConnection', () => {
   });
 
   it('gives arbitrary and mutated bytes a verdict, the same whole or split, without throwing', () => {
+    // The verdict is the same; which requests were handed over before it may not be: what a read holds
+    // is checked before a request in it is handed over (as Node's parser reads a whole read first), so
+    // a split can hand over a request the whole bytes refuse at once.
+    const refusals = (events: unknown[]): unknown[] => events.filter((event) => Object.hasOwn(event as object, 'refused'));
+    const heads = (events: unknown[]): unknown[] => events.filter((event) => Object.hasOwn(event as object, 'head'));
     const mutated = fc
       .tuple(request, fc.integer({ min: 0, max: 200 }), fc.constantFrom('\n', '\r', '\0', ' ', ':', 'Content-Length: 1\r\n', 'Transfer-Encoding: chunked\r\n', '\r\n\r\n'))
       .map(([r, at, insert]) => Buffer.from(r.text.slice(0, at) + insert + r.text.slice(at), 'latin1'));
@@ -114,7 +119,8 @@ describe('ServerConnection', () => {
       fc.property(withCuts(fc.oneof(mutated, arbitrary)), ([bytes, cuts]) => {
         const whole = new Recorder().feed(bytes, []);
         const split = new Recorder().feed(bytes, cuts);
-        expect(split.events).toEqual(whole.events);
+        expect(refusals(split.events)).toEqual(refusals(whole.events));
+        expect(heads(split.events).slice(0, heads(whole.events).length)).toEqual(heads(whole.events));
       }),
       { numRuns: 500 },
     );
