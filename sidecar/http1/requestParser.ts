@@ -41,6 +41,25 @@ export interface ParsedRequestHead {
 /** llhttp's methods, which are Node's `http.METHODS`: any other is refused (HPE_INVALID_METHOD). */
 const KNOWN_METHODS = new Set(METHODS);
 
+/** Every prefix of a known method, for refusing a request line as soon as its first bytes are wrong. */
+const METHOD_PREFIXES = new Set<string>();
+for (const method of METHODS) for (let i = 0; i <= method.length; i++) METHOD_PREFIXES.add(method.slice(0, i));
+const LONGEST_METHOD = Math.max(...METHODS.map((method) => method.length));
+
+/**
+ * Refuses a head that has not all arrived once its method cannot be one llhttp knows: llhttp checks a
+ * request line byte by byte, so Node's server answers `hello` with 400 without waiting for a line end.
+ * Only the method is checked early (a few bytes, so a head arriving a byte at a time costs little).
+ */
+export function checkMethodSoFar(buf: Buffer, start: number, end: number): void {
+  const stop = Math.min(end, start + LONGEST_METHOD + 1);
+  let space = start;
+  while (space < stop && buf[space] !== 0x20) space++;
+  const word = buf.toString('latin1', start, space);
+  const fits = space < stop ? KNOWN_METHODS.has(word) : METHOD_PREFIXES.has(word);
+  if (!fits && !(space === start + 1 && buf[start] === 0x0d)) throw new Http1ParseError('HPE_INVALID_METHOD', 'invalid method');
+}
+
 /**
  * Looks for the end of a head in `buf[from..end)`, `from` being the start of a line. Returns the index
  * just past the head's empty line, or, while it has not arrived, `-1 - s` where `s` is the start of the

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { ChunkedDecoder, type ChunkSink } from './chunked.js';
 import { Http1ParseError } from './fields.js';
-import { BodyFraming, parseRequestHead, scanHead, type ParsedRequestHead } from './requestParser.js';
+import { BodyFraming, checkMethodSoFar, parseRequestHead, scanHead, type ParsedRequestHead } from './requestParser.js';
 import type { ResponseFraming } from './responseWriter.js';
 
 /**
@@ -177,6 +177,7 @@ export class ServerConnection implements ChunkSink {
     while (this.pos + 1 < held.length && held[this.pos] === 0x0d && held[this.pos + 1] === 0x0a) this.pos += 2;
     if (this.scanned < this.pos) this.scanned = this.pos;
     if (this.pos >= held.length) return false;
+    checkMethodSoFar(held, this.pos, held.length);
     const found = scanHead(held, this.pos, this.scanned, held.length);
     if (found < 0) {
       this.scanned = -1 - found;
@@ -223,6 +224,7 @@ export class ServerConnection implements ChunkSink {
       while (at + 1 < held.length && held[at] === 0x0d && held[at + 1] === 0x0a) at += 2;
       if (at >= held.length) return;
       if (last) throw new Http1ParseError('HPE_CLOSED_CONNECTION', 'data after the request that closed the connection');
+      checkMethodSoFar(held, at, held.length);
       const found = scanHead(held, at, at, held.length);
       if (found < 0) {
         if (held.length - at > this.limits.maxHeadBytes) throw new Http1ParseError('HPE_HEADER_OVERFLOW', 'request head too large');

@@ -115,6 +115,9 @@ const CASES: readonly Case[] = [
   { name: 'many more than max_headers_count fields', bytes: get('/a', Array.from({ length: 60 }, (_, i) => `X-${i}: ${i}\r\n`).join('')) },
   { name: 'exactly max_headers_count fields', bytes: get('/a', Array.from({ length: 19 }, (_, i) => `X-${i}: ${i}\r\n`).join('')) },
   { name: 'not HTTP at all', bytes: 'hello world\r\n\r\n' },
+  { name: 'not HTTP, without a line end', bytes: 'hello' },
+  { name: 'a good request, then bytes that cannot start one', bytes: `${get('/case')}hello`, sameEnding: 'as above' },
+  { name: 'a request line still arriving', bytes: 'GET /a HT' },
   // Truncations: cut by a FIN, or left hanging until request_headers_timeout.
   { name: 'head cut short, then FIN', bytes: `GET /a HTTP/1.1\r\n${H}`, finish: true },
   { name: 'body cut short, then FIN', bytes: `POST /a HTTP/1.1\r\n${H}${CL}: 10\r\n\r\nhello`, finish: true },
