@@ -89,6 +89,7 @@ const CASES: readonly Case[] = [
   { name: 'TE twice', bytes: `POST /a HTTP/1.1\r\n${H}${TE}: chunked\r\n${TE}: chunked\r\n\r\n0\r\n\r\n` },
   { name: 'TE on HTTP/1.0', bytes: `POST /a HTTP/1.0\r\n${TE}: chunked\r\n\r\n0\r\n\r\n` },
   { name: 'bad chunk size', bytes: `POST /a HTTP/1.1\r\n${H}${TE}: chunked\r\n\r\n5x\r\nhello\r\n0\r\n\r\n` },
+  { name: 'a chunk size that cannot start one, without a line end', bytes: `POST /a HTTP/1.1\r\n${H}${TE}: chunked\r\n\r\nhello` },
   { name: 'empty chunk extension', bytes: `POST /a HTTP/1.1\r\n${H}${TE}: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n` },
   { name: 'chunk data without its CRLF', bytes: `POST /a HTTP/1.1\r\n${H}${TE}: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n` },
   { name: 'chunk extensions over 16 KiB', bytes: `POST /a HTTP/1.1\r\n${H}${TE}: chunked\r\n\r\n5;a=${'b'.repeat(17 * 1024)}\r\nhello\r\n0\r\n\r\n` },
