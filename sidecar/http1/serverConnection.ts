@@ -142,8 +142,15 @@ export class ServerConnection implements ChunkSink {
       this.checked = 0;
     }
     this.process();
-    // Bytes that could not be taken now: read no more until they are (one read past the limit at most).
-    if (this.pos < this.held.length && this.reading !== Reading.Head && !this.closed) this.stream.pause();
+    if (this.pos >= this.held.length) {
+      this.held = EMPTY; // an idle connection keeps no read buffer
+      this.pos = 0;
+      this.scanned = 0;
+      this.checked = 0;
+    } else if (this.reading !== Reading.Head && !this.closed) {
+      // Bytes that could not be taken now: read no more until they are (one read past the limit at most).
+      this.stream.pause();
+    }
   };
 
   private process(): void {
