@@ -105,11 +105,13 @@ export class ServerConnection implements ChunkSink {
   ) {
     this.messageStart = now;
     this.lastActive = now;
-    stream.on('data', this.onData);
-    stream.on('end', this.onEnd);
-    stream.on('drain', this.onDrain);
+    // One set of listeners for every connection, finding theirs on the stream: no closures per connection.
+    (stream as OwnedStream)[CONNECTION] = this;
+    stream.on('data', onStreamData);
+    stream.on('end', onStreamEnd);
+    stream.on('drain', onStreamDrain);
     stream.on('error', ignore);
-    stream.once('close', this.onClose);
+    stream.once('close', onStreamClose);
   }
 
   /** A request is being served: its response has not finished. */
@@ -128,7 +130,8 @@ export class ServerConnection implements ChunkSink {
 
   // ---- reading ----
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** The stream's 'data'. */
+  received(chunk: Buffer): void {
     if (this.reading === Reading.Stopped) return; // the connection is closing: nothing more is read
     if (this.pos < this.held.length) {
       this.held = Buffer.concat([this.held.subarray(this.pos), chunk]);
@@ -151,7 +154,7 @@ export class ServerConnection implements ChunkSink {
       // Bytes that could not be taken now: read no more until they are (one read past the limit at most).
       this.stream.pause();
     }
-  };
+  }
 
   private process(): void {
     if (this.processing) return;
@@ -306,7 +309,8 @@ export class ServerConnection implements ChunkSink {
     if (this.pos >= this.held.length || this.reading === Reading.Head) this.stream.resume();
   }
 
-  private readonly onEnd = (): void => {
+  /** The stream's 'end': the client closed its side. */
+  ended(): void {
     // A FIN mid-message cuts it short (llhttp's HPE_INVALID_EOF_STATE); otherwise the client is done.
     if (this.reading === Reading.Body || (this.reading === Reading.Head && this.pos < this.held.length)) {
       this.reading = Reading.Stopped;
@@ -316,9 +320,10 @@ export class ServerConnection implements ChunkSink {
     // As Node's server (without httpAllowHalfOpen): the connection ends, a request in flight with it.
     this.reading = Reading.Stopped;
     closeSoon(this.stream);
-  };
+  }
 
-  private readonly onClose = (): void => {
+  /** The stream's 'close'. */
+  streamClosed(): void {
     this.closed = true;
     this.reading = Reading.Stopped;
     this.held = EMPTY;
@@ -326,11 +331,12 @@ export class ServerConnection implements ChunkSink {
     const cancelled = this.exchange;
     this.exchange = false;
     this.waiter = undefined;
-    this.stream.off('data', this.onData);
-    this.stream.off('end', this.onEnd);
-    this.stream.off('drain', this.onDrain);
+    (this.stream as OwnedStream)[CONNECTION] = undefined;
+    this.stream.off('data', onStreamData);
+    this.stream.off('end', onStreamEnd);
+    this.stream.off('drain', onStreamDrain);
     this.owner.closed(this, cancelled);
-  };
+  }
 
   // ---- writing ----
 
@@ -431,11 +437,12 @@ export class ServerConnection implements ChunkSink {
     closeSoon(this.stream);
   }
 
-  private readonly onDrain = (): void => {
+  /** The stream's 'drain'. */
+  drained(): void {
     const waiter = this.waiter;
     this.waiter = undefined;
     waiter?.drained();
-  };
+  }
 
   /** Which of its time limits the connection is past at `now` (0 turns a limit off). */
   expired(now: number, headersTimeoutMs: number, requestTimeoutMs: number, idleTimeoutMs: number): Expiry {
@@ -452,6 +459,29 @@ export class ServerConnection implements ChunkSink {
 }
 
 function ignore(): void {}
+
+const CONNECTION = Symbol('tandem.http1.serverConnection');
+
+/** A stream with the connection reading it. */
+interface OwnedStream extends Duplex {
+  [CONNECTION]?: ServerConnection | undefined;
+}
+
+function onStreamData(this: OwnedStream, chunk: Buffer): void {
+  this[CONNECTION]?.received(chunk);
+}
+
+function onStreamEnd(this: OwnedStream): void {
+  this[CONNECTION]?.ended();
+}
+
+function onStreamDrain(this: OwnedStream): void {
+  this[CONNECTION]?.drained();
+}
+
+function onStreamClose(this: OwnedStream): void {
+  this[CONNECTION]?.streamClosed();
+}
 
 const DISCARD: ChunkSink = { data: ignore, paused: false };
 
