@@ -67,7 +67,9 @@ export class Http1Guards {
    */
   admit(req: IncomingMessage, res: ServerResponse): boolean {
     this.exchanges.set(req.socket, { req, res });
-    const refusal = http1Refusal(req.headers, req.httpVersionMinor, req.rawHeaders.length / 2, this.maxHeadersCount);
+    // llhttp also passes an `HTTP/2.0` request line, to which neither HTTP/1.x rule applies.
+    const minor = req.httpVersionMajor === 1 ? req.httpVersionMinor : -1;
+    const refusal = http1Refusal(req.headers, minor, req.rawHeaders.length / 2, this.maxHeadersCount);
     return refusal === undefined ? true : this.refuse(req, res, refusal);
   }
 
@@ -121,6 +123,7 @@ export interface Http1Refusal {
 /**
  * What Tandem refuses in a head its parser accepted, in the order it checks, for either engine.
  *
+ * @param versionMinor of an HTTP/1.x request (-1 for another major version).
  * @param maxHeadersCount the listener's `max_headers_count`: a head with more fields is refused with
  *   431, as Envoy does, rather than forwarded without some of them.
  */
