@@ -200,7 +200,6 @@ export class ServerConnection implements ChunkSink {
     if (head.fieldCount > this.limits.maxFields) throw new Http1ParseError('HPE_HEADER_OVERFLOW', 'too many header fields');
     this.last = !head.keepAlive;
     this.pos = found;
-    if (found > this.checked) this.checkAhead(head);
     this.scanned = found;
     this.exchange = true;
     this.lastActive = performance.now();
@@ -215,19 +214,21 @@ export class ServerConnection implements ChunkSink {
       this.requestRead();
     }
     this.owner.request(this, head);
+    // After the request is handed over (and perhaps refused), as llhttp reaches the bytes after a head.
+    if (found > this.checked && this.reading !== Reading.Stopped && !this.closed) this.checkAhead(head, found);
     return true;
   }
 
   /**
-   * Refuses now what Node's server would refuse before answering this request. llhttp parses all that a
-   * read holds before any response is written, so a fault in a pipelined request after this one gets
-   * the connection its 400 (and nothing else) even though this request was fine; answering this one
-   * first would tell a client — and a smuggling differential — something else than Node's server
-   * does. Each byte is checked once: `checked` remembers how far the read has been.
+   * Refuses now what Node's server would refuse before answering the request just handed over. llhttp
+   * parses all that a read holds before any response is written, so a fault in a pipelined request
+   * after a good one gets the connection its 400 (and nothing else); answering the good one first
+   * would tell a client — and a smuggling differential — something else than Node's server does.
+   * Each byte is checked once: `checked` remembers how far the read has been.
    */
-  private checkAhead(head: ParsedRequestHead): void {
+  private checkAhead(head: ParsedRequestHead, bodyStart: number): void {
     const { held } = this;
-    let at = skipBody(held, this.pos, head, this.limits.maxHeadBytes);
+    let at = skipBody(held, bodyStart, head, this.limits.maxHeadBytes);
     let last = !head.keepAlive;
     while (at >= 0) {
       this.checked = at;
