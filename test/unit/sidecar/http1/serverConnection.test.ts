@@ -21,7 +21,7 @@ class Recorder implements ServerConnectionOwner {
   written = '';
   readonly connection: ServerConnection;
 
-  constructor(readonly createdAt = performance.now()) {
+  constructor(readonly createdAt = Math.floor(performance.now())) {
     this.connection = new ServerConnection(this.stream, this, LIMITS, createdAt);
   }
 
