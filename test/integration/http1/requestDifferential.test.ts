@@ -88,6 +88,7 @@ const CASES: readonly Case[] = [
   { name: 'TE identity', bytes: `POST /a HTTP/1.1\r\n${H}${TE}: identity\r\n\r\n` },
   { name: 'TE twice', bytes: `POST /a HTTP/1.1\r\n${H}${TE}: chunked\r\n${TE}: chunked\r\n\r\n0\r\n\r\n` },
   { name: 'TE on HTTP/1.0', bytes: `POST /a HTTP/1.0\r\n${TE}: chunked\r\n\r\n0\r\n\r\n` },
+  { name: 'TE on HTTP/1.0, a request hidden after it', bytes: `POST /a HTTP/1.0\r\n${TE}: chunked\r\n\r\n0\r\n\r\n${get('/smuggled')}` },
   { name: 'bad chunk size', bytes: `POST /a HTTP/1.1\r\n${H}${TE}: chunked\r\n\r\n5x\r\nhello\r\n0\r\n\r\n` },
   { name: 'a chunk size that cannot start one, without a line end', bytes: `POST /a HTTP/1.1\r\n${H}${TE}: chunked\r\n\r\nhello` },
   { name: 'empty chunk extension', bytes: `POST /a HTTP/1.1\r\n${H}${TE}: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n` },
