@@ -24,13 +24,12 @@ class LeanConnection extends ServerConnection implements ExchangeSlot {
 
   constructor(
     stream: Duplex,
-    owner: ServerConnectionOwner,
     engine: LeanHttp1Engine,
     now: number,
     readonly info: DownstreamConnection,
     readonly counted: (() => void) | undefined,
   ) {
-    super(stream, owner, engine.connectionLimits, now);
+    super(stream, engine, engine.connectionLimits, now);
   }
 }
 
@@ -60,7 +59,7 @@ export class LeanHttp1Engine implements Http1ServerEngine, ServerConnectionOwner
   }
 
   accept(stream: Duplex, info: DownstreamConnection): void {
-    const connection = new LeanConnection(stream, this, this, performance.now(), info, this.options.connectionOpened?.('http1'));
+    const connection = new LeanConnection(stream, this, performance.now(), info, this.options.connectionOpened?.('http1'));
     this.connections.add(connection);
     stream.resume();
   }
