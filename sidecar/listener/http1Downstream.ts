@@ -3,7 +3,7 @@ import type { TandemError } from '../core/errors.js';
 import { RequestContext } from '../http/context.js';
 import type { Headers, ProxyResponse, ResponseBody, Service } from '../http/message.js';
 import { ProxyRequest, type DownstreamConnection } from '../http/request.js';
-import { RequestBody, type BodySource } from '../http/requestBody.js';
+import { RequestBody, type RequestBodySource } from '../http/requestBody.js';
 import type { HeaderNamePolicy } from './headerNames.js';
 import { localReply } from './respond.js';
 import { cancelled, serve, type Downstream } from './serve.js';
@@ -23,7 +23,7 @@ export function onHttp1Request(req: IncomingMessage, res: ServerResponse, connec
 }
 
 /** The request an HTTP/1.1 head stands for, whichever engine parsed it; `source` is where its body comes from (none: it has none). */
-export function http1ProxyRequest(method: string, url: string, received: Headers, source: BodySource | undefined, connection: DownstreamConnection, names: HeaderNamePolicy): ProxyRequest {
+export function http1ProxyRequest(method: string, url: string, received: Headers, source: RequestBodySource | undefined, connection: DownstreamConnection, names: HeaderNamePolicy): ProxyRequest {
   const host = received['host'] as string | undefined;
   const target = parseTarget(url, host) ?? { authority: host ?? '', path: url, refused: `cannot proxy request target "${url}"` };
   const { headers, refused } = names(received);

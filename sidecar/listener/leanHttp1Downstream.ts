@@ -1,7 +1,7 @@
 import type { TandemError } from '../core/errors.js';
 import type { RequestContext } from '../http/context.js';
 import type { Headers, ProxyResponse, ResponseBody } from '../http/message.js';
-import type { BodySource } from '../http/requestBody.js';
+import type { RequestBodySource } from '../http/requestBody.js';
 import { reasonPhrase, serializeResponseHead, serializeTrailers, validStatus, type ResponseRequestFacts } from '../http1/responseWriter.js';
 import type { DrainWaiter, RequestBodySink, ServerConnection } from '../http1/serverConnection.js';
 import { forwardedHeaders } from './http1Downstream.js';
@@ -111,10 +111,10 @@ export class LeanHttp1Downstream implements Downstream, DrainWaiter {
 }
 
 /**
- * A request body pushed by a lean connection, behind RequestBody's `BodySource` (a Readable's
+ * A request body pushed by a lean connection, behind RequestBody's `RequestBodySource` (a Readable's
  * contract): nothing is read until the first `resume()`.
  */
-export class LeanBodySource implements BodySource, RequestBodySink {
+export class LeanBodySource implements RequestBodySource, RequestBodySink {
   private onData: ((chunk: Buffer) => void) | undefined;
   private onEnd: (() => void) | undefined;
   private started = false;

@@ -51,17 +51,17 @@ export interface DifferentialListener {
 function answer(request: SeenRequest): ProxyResponse {
   const pushed = (chunks: readonly string[], trailers: Headers | undefined): PushedBody => {
     let sent = false;
-    const body: PushedBody = new PushedBody(
-      () => {
+    const body: PushedBody = new PushedBody({
+      resumeBody: () => {
         if (sent) return;
         sent = true;
         for (const chunk of chunks) body.push(Buffer.from(chunk));
         body.complete(trailers);
       },
-      () => undefined,
-      () => undefined,
-      () => undefined,
-    );
+      pauseBody: () => undefined,
+      resetUpstream: () => undefined,
+      bodyDone: () => undefined,
+    });
     return body;
   };
   const text = `${request.method} ${request.authority} ${request.path} ${request.body.length}`;
