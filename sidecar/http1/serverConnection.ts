@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { ChunkedDecoder, type ChunkSink } from './chunked.js';
 import { Http1ParseError } from './fields.js';
+import { checkReadAhead } from './readAhead.js';
 import { BodyFraming, checkMethodSoFar, parseRequestHead, scanHead, type ParsedRequestHead } from './requestParser.js';
 import type { ResponseFraming } from './responseWriter.js';
 
@@ -94,7 +95,7 @@ export class ServerConnection implements ChunkSink {
   private waiter: DrainWaiter | undefined;
   /** The last request said the connection closes after it (RFC 9112 §9.6): no request may follow it. */
   private last = false;
-  /** Where in `held` the messages already checked by `checkAhead` end (a message boundary). */
+  /** Where in `held` the messages already checked by `checkReadAhead` end (a message boundary). */
   private checked = 0;
 
   constructor(
@@ -215,39 +216,8 @@ export class ServerConnection implements ChunkSink {
     }
     this.owner.request(this, head);
     // After the request is handed over (and perhaps refused), as llhttp reaches the bytes after a head.
-    if (found > this.checked && this.reading !== Reading.Stopped && !this.closed) this.checkAhead(head, found);
+    if (found > this.checked && this.reading !== Reading.Stopped && !this.closed) this.checked = checkReadAhead(held, found, head, this.limits);
     return true;
-  }
-
-  /**
-   * Refuses now what Node's server would refuse before answering the request just handed over. llhttp
-   * parses all that a read holds before any response is written, so a fault in a pipelined request
-   * after a good one gets the connection its 400 (and nothing else); answering the good one first
-   * would tell a client — and a smuggling differential — something else than Node's server does.
-   * Each byte is checked once: `checked` remembers how far the read has been.
-   */
-  private checkAhead(head: ParsedRequestHead, bodyStart: number): void {
-    const { held } = this;
-    let at = skipBody(held, bodyStart, head, this.limits.maxHeadBytes);
-    let last = !head.keepAlive;
-    while (at >= 0) {
-      this.checked = at;
-      while (at + 1 < held.length && held[at] === 0x0d && held[at + 1] === 0x0a) at += 2;
-      if (at >= held.length) return;
-      if (last) throw new Http1ParseError('HPE_CLOSED_CONNECTION', 'data after the request that closed the connection');
-      checkMethodSoFar(held, at, held.length);
-      const found = scanHead(held, at, at, held.length);
-      if (found < 0) {
-        if (held.length - at > this.limits.maxHeadBytes) throw new Http1ParseError('HPE_HEADER_OVERFLOW', 'request head too large');
-        return;
-      }
-      if (found - at > this.limits.maxHeadBytes) throw new Http1ParseError('HPE_HEADER_OVERFLOW', 'request head too large');
-      const next = parseRequestHead(held, at, found, this.limits.maxFields);
-      if (next.fieldCount > this.limits.maxFields) throw new Http1ParseError('HPE_HEADER_OVERFLOW', 'too many header fields');
-      if (next.method === 'CONNECT') return; // llhttp reads nothing past a CONNECT's head
-      last = !next.keepAlive;
-      at = skipBody(held, found, next, this.limits.maxHeadBytes);
-    }
   }
 
   /** Delivers body bytes; false when it cannot go on (paused, or more bytes are needed). */
@@ -482,26 +452,6 @@ function onStreamDrain(this: OwnedStream): void {
 
 function onStreamClose(this: OwnedStream): void {
   this[CONNECTION]?.streamClosed();
-}
-
-const DISCARD: ChunkSink = { data: ignore, paused: false };
-
-/**
- * Where the message whose head ends at `start` ends, if all of its body is in `buf`; else -1. A body
- * that cannot be framed or fails to decode stops the look ahead: Node hands such a request over before
- * its parser reaches the fault, and so does the engine.
- */
-function skipBody(buf: Buffer, start: number, head: ParsedRequestHead, maxTrailerBytes: number): number {
-  if (head.framing === BodyFraming.None) return start;
-  if (head.framing === BodyFraming.Length) return start + head.length <= buf.length ? start + head.length : -1;
-  if (head.framing === BodyFraming.Unframed) return -1;
-  const decoder = new ChunkedDecoder(maxTrailerBytes);
-  try {
-    const end = decoder.decode(buf, start, buf.length, DISCARD);
-    return decoder.done ? end : -1;
-  } catch {
-    return -1;
-  }
 }
 
 /** `net.Socket#destroySoon` through the Duplex API: end, then destroy once the end is written. */
