@@ -115,6 +115,11 @@ export class ServerConnection implements ChunkSink {
     stream.once('close', onStreamClose);
   }
 
+  /** Bytes held wait for a consumer (a paused body, the response before a pipelined request), not for more bytes. */
+  private get blocked(): boolean {
+    return this.reading === Reading.Done || (this.reading === Reading.Body && this.paused);
+  }
+
   /** A request is being served: its response has not finished. */
   get busy(): boolean {
     return this.exchange;
@@ -151,8 +156,9 @@ export class ServerConnection implements ChunkSink {
       this.pos = 0;
       this.scanned = 0;
       this.checked = 0;
-    } else if (this.reading !== Reading.Head && !this.closed) {
-      // Bytes that could not be taken now: read no more until they are (one read past the limit at most).
+    } else if (this.blocked && !this.closed) {
+      // Bytes that cannot be taken now: read no more until they are (one read past the limit at most).
+      // Bytes kept because more are needed (a head, a chunk-size line cut by the read) keep it reading.
       this.stream.pause();
     }
   }
@@ -277,7 +283,7 @@ export class ServerConnection implements ChunkSink {
     if (!this.paused || this.closed || this.bodySink !== sink) return;
     this.paused = false;
     this.process();
-    if (this.pos >= this.held.length || this.reading === Reading.Head) this.stream.resume();
+    if (!this.blocked) this.stream.resume();
   }
 
   /** The stream's 'end': the client closed its side. */
@@ -371,7 +377,7 @@ export class ServerConnection implements ChunkSink {
       this.bodySink = undefined;
       this.paused = true;
       this.process();
-      if (!this.closed && this.reading === Reading.Head) this.stream.resume();
+      if (!this.closed && !this.blocked) this.stream.resume();
     } else if (this.reading === Reading.Body) {
       // Answered before its body was read: the rest is read and dropped, as Node's server does.
       this.bodySink = undefined;

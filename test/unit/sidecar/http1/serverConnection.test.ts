@@ -137,6 +137,27 @@ describe('ServerConnection', () => {
     expect(recorder.events).toEqual([{ refused: 'HPE_HEADER_OVERFLOW' }]);
   });
 
+  it('keeps reading while a chunked body waits for the rest of a line cut by a read, and stops while its consumer is full', () => {
+    const recorder = new Recorder();
+    recorder.stream.resume();
+    recorder.feed(Buffer.from('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r'), []);
+    expect(recorder.stream.isPaused()).toBe(false); // only the LF of the chunk's CRLF is missing
+    recorder.feed(Buffer.from('\n3'), []);
+    expect(recorder.stream.isPaused()).toBe(false); // a chunk-size line cut short
+    recorder.feed(Buffer.from('\r\nabc\r\n0\r\n\r\n'), []);
+    expect(recorder.events).toEqual([expect.objectContaining({ head: 'POST / 1.1' }), { body: 'helloabc' }]);
+
+    const full = new Recorder();
+    full.request = (connection) => {
+      const pausing = { data: () => connection.pauseBody(pausing), end: () => undefined };
+      connection.readBodyInto(pausing);
+    };
+    full.stream.resume();
+    full.feed(Buffer.from('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhello'), []);
+    full.feed(Buffer.from('world'), []);
+    expect(full.stream.isPaused()).toBe(true);
+  });
+
   it('answers pipelined requests one at a time, in order', () => {
     const recorder = new Recorder();
     const held: ServerConnection[] = [];
