@@ -1,10 +1,20 @@
-import type { Readable } from 'node:stream';
-
 /**
  * Bytes of request body kept for replay (Linkerd's 64 KiB). A request whose body grows past this
  * before the response starts can no longer be retried, even transparently.
  */
 export const DEFAULT_REPLAY_LIMIT_BYTES = 64 * 1024;
+
+/**
+ * Where the downstream body comes from: a Node stream (an HTTP/2 stream, Node's `IncomingMessage`) or
+ * a codec that pushes slices of what it read (the lean HTTP/1.1 engine). Readable's contract: paused
+ * until `resume()`, 'data' only while flowing, 'end' once after the last 'data'.
+ */
+export interface RequestBodySource {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+}
 
 /** The writable side of an upstream request (http.ClientRequest, ClientHttp2Stream). */
 export interface BodyTarget {
@@ -25,7 +35,7 @@ export interface BodyTarget {
  * the copy is dropped and `replayable` turns false.
  */
 export class RequestBody {
-  private readonly source: Readable | undefined;
+  private readonly source: RequestBodySource | undefined;
   private readonly replayLimit: number;
   private target: BodyTarget | undefined;
   private replay: Buffer[] | undefined = [];
@@ -44,7 +54,7 @@ export class RequestBody {
    * @param empty true when the request head said no body follows (HEADERS with END_STREAM,
    *   Content-Length 0, or an HTTP/1.1 request without body framing).
    */
-  constructor(source: Readable | undefined, readonly empty: boolean, replayLimit = DEFAULT_REPLAY_LIMIT_BYTES) {
+  constructor(source: RequestBodySource | undefined, readonly empty: boolean, replayLimit = DEFAULT_REPLAY_LIMIT_BYTES) {
     this.source = source;
     this.replayLimit = replayLimit;
     this.sourceEnded = empty || source === undefined;
@@ -79,7 +89,7 @@ export class RequestBody {
       target.end();
       return;
     }
-    const source = this.source as Readable;
+    const source = this.source as RequestBodySource;
     if (!this.listening) {
       this.listening = true;
       source.on('data', this.onData);

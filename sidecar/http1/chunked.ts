@@ -48,6 +48,8 @@ export class ChunkedDecoder {
         case State.Size: {
           const cr = lineEnd(buf, pos, end);
           if (cr < 0) {
+            // llhttp refuses a size that does not start with a digit as it arrives, not at the line end.
+            if (hexValue(buf[pos] as number) < 0 && buf[pos] !== 0x0d) throw new Http1ParseError('HPE_INVALID_CHUNK_SIZE', 'invalid chunk size');
             if (end - pos > MAX_CHUNK_LINE_BYTES) throw new Http1ParseError('HPE_CHUNK_EXTENSIONS_OVERFLOW', 'chunk extensions too large');
             return pos;
           }

@@ -3,7 +3,7 @@ import type { TandemError } from '../core/errors.js';
 import { RequestContext } from '../http/context.js';
 import type { Headers, ProxyResponse, ResponseBody, Service } from '../http/message.js';
 import { ProxyRequest, type DownstreamConnection } from '../http/request.js';
-import { RequestBody } from '../http/requestBody.js';
+import { RequestBody, type RequestBodySource } from '../http/requestBody.js';
 import type { HeaderNamePolicy } from './headerNames.js';
 import { localReply } from './respond.js';
 import { cancelled, serve, type Downstream } from './serve.js';
@@ -12,23 +12,28 @@ import { cancelled, serve, type Downstream } from './serve.js';
 export function onHttp1Request(req: IncomingMessage, res: ServerResponse, connection: DownstreamConnection, service: Service, names: HeaderNamePolicy): void {
   const context = new RequestContext();
   const downstream = new Http1Downstream(req, res, context);
-  const url = req.url ?? '';
-  const target = parseTarget(req) ?? { authority: req.headers.host ?? '', path: url, refused: `cannot proxy request target "${url}"` };
-  const { headers, refused } = names(req.headers);
   // RFC 9112 §6.3: a request has a body only if it says so with Content-Length or Transfer-Encoding.
+  const { headers } = req;
   const empty = headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0');
-  const head = { method: req.method ?? 'GET', ...target, headers, ...(refused === undefined ? {} : { refused }) };
-  const request = new ProxyRequest(head, new RequestBody(empty ? undefined : req, empty), connection);
+  const request = http1ProxyRequest(req.method ?? 'GET', req.url ?? '', headers, empty ? undefined : req, connection, names);
   res.on('close', () => {
     if (!res.writableFinished) context.cancellation.cancel(cancelled());
   });
   serve(service, request, context, downstream);
 }
 
+/** The request an HTTP/1.1 head stands for, whichever engine parsed it; `source` is where its body comes from (none: it has none). */
+export function http1ProxyRequest(method: string, url: string, received: Headers, source: RequestBodySource | undefined, connection: DownstreamConnection, names: HeaderNamePolicy): ProxyRequest {
+  const host = received['host'] as string | undefined;
+  const target = parseTarget(url, host) ?? { authority: host ?? '', path: url, refused: `cannot proxy request target "${url}"` };
+  const { headers, refused } = names(received);
+  const head = { method, ...target, headers, ...(refused === undefined ? {} : { refused }) };
+  return new ProxyRequest(head, new RequestBody(source, source === undefined), connection);
+}
+
 /** Origin-form (`/path`) uses the Host header; absolute-form (`http://orders/path`, sent to HTTP proxies) carries its own. */
-function parseTarget(req: IncomingMessage): { authority: string; path: string } | undefined {
-  const url = req.url ?? '/';
-  if (url.startsWith('/') || url === '*') return { authority: req.headers.host ?? '', path: url };
+function parseTarget(url: string, host: string | undefined): { authority: string; path: string } | undefined {
+  if (url.startsWith('/') || url === '*') return { authority: host ?? '', path: url };
   try {
     const parsed = new URL(url);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined;
@@ -55,11 +60,7 @@ class Http1Downstream implements Downstream {
     const { res } = this;
     this.body = response.body;
     res.sendDate = false; // forward the upstream's head as it is
-    let headers = response.headers;
-    if (response.endStream && headers['content-length'] === undefined && this.req.method !== 'HEAD' && !bodiless(response.status)) {
-      headers = { ...headers, 'content-length': '0' }; // an empty body, framed plainly rather than as one empty chunk
-    }
-    res.writeHead(response.status, headers as Record<string, string | string[]>);
+    res.writeHead(response.status, forwardedHeaders(response, this.req.method) as Record<string, string | string[]>);
   }
 
   /**
@@ -107,6 +108,13 @@ class Http1Downstream implements Downstream {
     res.writeHead(reply.status, reply.headers as Record<string, string>);
     res.end(this.req.method === 'HEAD' ? undefined : reply.body);
   }
+}
+
+/** An upstream response's fields as sent downstream: an empty body is framed plainly rather than as one empty chunk. */
+export function forwardedHeaders(response: ProxyResponse, method: string | undefined): Headers {
+  const { headers } = response;
+  if (response.endStream && headers['content-length'] === undefined && method !== 'HEAD' && !bodiless(response.status)) return { ...headers, 'content-length': '0' };
+  return headers;
 }
 
 function bodiless(status: number): boolean {

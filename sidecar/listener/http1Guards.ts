@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Headers } from '../http/message.js';
 
 /**
  * What Tandem's HTTP/1.1 listeners refuse beyond what Node's parser (llhttp) already refuses, and how
@@ -66,19 +67,10 @@ export class Http1Guards {
    */
   admit(req: IncomingMessage, res: ServerResponse): boolean {
     this.exchanges.set(req.socket, { req, res });
-    // RFC 9112 §3.2: an HTTP/1.1 request without Host gets 400 (Node's own check, counted here).
-    if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) return this.refuse(req, res, 400, 'an HTTP/1.1 request needs a Host header', Http1GuardReason.BadRequest);
-    if (req.rawHeaders.length > 2 * this.maxHeadersCount) return this.refuse(req, res, 431, `more than max_headers_count (${this.maxHeadersCount}) header fields`, Http1GuardReason.HeadersTooLarge);
-    const codings = req.headers['transfer-encoding'];
-    if (codings === undefined) return true;
-    // RFC 9112 §6.1: a server MUST NOT treat an HTTP/1.0 message with Transfer-Encoding as chunked
-    // and ought to treat it as faulty framing, then close.
-    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) return this.refuse(req, res, 400, 'transfer-encoding is not allowed in HTTP/1.0', Http1GuardReason.TransferEncoding);
-    // RFC 9112 §6.1: a server that receives a transfer coding it does not understand SHOULD answer
-    // 501. Tandem decodes only `chunked`; passing `gzip, chunked` on would let the upstream frame
-    // the body differently from Tandem.
-    if (codings.trim().toLowerCase() !== 'chunked') return this.refuse(req, res, 501, 'transfer-encoding other than chunked is not implemented', Http1GuardReason.TransferEncoding);
-    return true;
+    // llhttp also passes an `HTTP/2.0` request line, to which neither HTTP/1.x rule applies.
+    const minor = req.httpVersionMajor === 1 ? req.httpVersionMinor : -1;
+    const refusal = http1Refusal(req.headers, minor, req.rawHeaders.length / 2, this.maxHeadersCount);
+    return refusal === undefined ? true : this.refuse(req, res, refusal);
   }
 
   /**
@@ -103,31 +95,79 @@ export class Http1Guards {
     socket.destroy();
   };
 
-  private verdictOf(error: NodeJS.ErrnoException, socket: Duplex): { response: Buffer; reason: string } | undefined {
-    switch (error.code) {
-      case 'HPE_HEADER_OVERFLOW':
-        return { response: HEADERS_TOO_LARGE, reason: Http1GuardReason.HeadersTooLarge };
-      case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
-        return { response: PAYLOAD_TOO_LARGE, reason: Http1GuardReason.ChunkExtensionsTooLarge };
-      case 'ERR_HTTP_REQUEST_TIMEOUT': {
-        // Node raises the same error for both limits: a head that was parsed but whose body is still
-        // arriving is past request_timeout; otherwise the next head is past request_headers_timeout.
-        const exchange = this.exchanges.get(socket);
-        const inBody = exchange !== undefined && !exchange.req.complete;
-        return { response: REQUEST_TIMEOUT, reason: inBody ? Http1GuardReason.RequestTimeout : Http1GuardReason.RequestHeadersTimeout };
-      }
-      default:
-        return error.code?.startsWith('HPE_') === true ? { response: BAD_REQUEST, reason: Http1GuardReason.BadRequest } : undefined;
-    }
+  private verdictOf(error: NodeJS.ErrnoException, socket: Duplex): ClientErrorVerdict | undefined {
+    // Node raises the same error for both time limits: a head that was parsed but whose body is still
+    // arriving is past request_timeout; otherwise the next head is past request_headers_timeout.
+    const exchange = this.exchanges.get(socket);
+    return clientErrorVerdict(error.code, exchange !== undefined && !exchange.req.complete);
   }
 
-  private refuse(req: IncomingMessage, res: ServerResponse, status: 400 | 431 | 501, why: string, reason: string): false {
-    this.guarded(reason);
+  private refuse(req: IncomingMessage, res: ServerResponse, refusal: Http1Refusal): false {
+    this.guarded(refusal.reason);
     this.refused.add(req.socket);
-    const body = `${why}\n`;
+    const body = `${refusal.why}\n`;
     res.shouldKeepAlive = false; // the body's framing is unknown: nothing after this head can be read
-    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.writeHead(refusal.status, refusalHeaders(body));
     res.end(body);
     return false;
+  }
+}
+
+/** Why a parsed head is refused before it is served: the status, a line of text, the guard reason. */
+export interface Http1Refusal {
+  readonly status: 400 | 431 | 501;
+  readonly why: string;
+  readonly reason: string;
+}
+
+/**
+ * What Tandem refuses in a head its parser accepted, in the order it checks, for either engine.
+ *
+ * @param versionMinor of an HTTP/1.x request (-1 for another major version).
+ * @param maxHeadersCount the listener's `max_headers_count`: a head with more fields is refused with
+ *   431, as Envoy does, rather than forwarded without some of them.
+ */
+export function http1Refusal(headers: Headers, versionMinor: number, fieldCount: number, maxHeadersCount: number): Http1Refusal | undefined {
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host gets 400 (Node's own check, counted here).
+  if (headers['host'] === undefined && versionMinor === 1) return { status: 400, why: 'an HTTP/1.1 request needs a Host header', reason: Http1GuardReason.BadRequest };
+  if (fieldCount > maxHeadersCount) return { status: 431, why: `more than max_headers_count (${maxHeadersCount}) header fields`, reason: Http1GuardReason.HeadersTooLarge };
+  const codings = headers['transfer-encoding'] as string | undefined;
+  if (codings === undefined) return undefined;
+  // RFC 9112 §6.1: a server MUST NOT treat an HTTP/1.0 message with Transfer-Encoding as chunked
+  // and ought to treat it as faulty framing, then close.
+  if (versionMinor === 0) return { status: 400, why: 'transfer-encoding is not allowed in HTTP/1.0', reason: Http1GuardReason.TransferEncoding };
+  // RFC 9112 §6.1: a server that receives a transfer coding it does not understand SHOULD answer
+  // 501. Tandem decodes only `chunked`; passing `gzip, chunked` on would let the upstream frame
+  // the body differently from Tandem.
+  if (codings.trim().toLowerCase() !== 'chunked') return { status: 501, why: 'transfer-encoding other than chunked is not implemented', reason: Http1GuardReason.TransferEncoding };
+  return undefined;
+}
+
+/** The headers of a refusal's response (Node adds `Date` after them). */
+export function refusalHeaders(body: string): Record<string, string> {
+  return { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), connection: 'close' };
+}
+
+export interface ClientErrorVerdict {
+  readonly response: Buffer;
+  readonly reason: string;
+}
+
+/**
+ * How a parse failure or a time limit is answered (Node's canned response) and counted, by llhttp's
+ * or Node's error code; undefined for a socket failing (nothing to answer).
+ *
+ * @param inBody the request's head had been parsed when the time ran out.
+ */
+export function clientErrorVerdict(code: string | undefined, inBody: boolean): ClientErrorVerdict | undefined {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { response: HEADERS_TOO_LARGE, reason: Http1GuardReason.HeadersTooLarge };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { response: PAYLOAD_TOO_LARGE, reason: Http1GuardReason.ChunkExtensionsTooLarge };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { response: REQUEST_TIMEOUT, reason: inBody ? Http1GuardReason.RequestTimeout : Http1GuardReason.RequestHeadersTimeout };
+    default:
+      return code?.startsWith('HPE_') === true ? { response: BAD_REQUEST, reason: Http1GuardReason.BadRequest } : undefined;
   }
 }

@@ -1,20 +1,19 @@
-import type { Server as Http1Server, ServerResponse } from 'node:http';
 import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { createLogger } from '../core/log.js';
 import type { HttpVersion, Service } from '../http/message.js';
 import type { DownstreamConnection } from '../http/request.js';
 import { plaintextAcceptor, type Acceptor } from './acceptor.js';
-import { onHttp1Request } from './http1Downstream.js';
-import { Http1Guards } from './http1Guards.js';
+import type { Http1Engine } from '../http1/engine.js';
+import { createHttp1ServerEngine } from './http1Engines.js';
+import type { Http1ServerEngine } from './http1ServerEngine.js';
 import { headerNamePolicy } from './headerNames.js';
 import { onHttp2Stream } from './http2Downstream.js';
 import { guardHttp2Session, headListLimit } from './http2Guards.js';
 import { goAwayGracefully, guardSession } from './http2Sessions.js';
 import { SIDECAR_LIMIT_DEFAULTS, type ListenerLimits } from './limits.js';
 import { bindTcpPort, type BoundPort, type PortBinder } from './ports.js';
-import { http1Server, http2Server, type ConnectionTimeouts } from './servers.js';
+import { http2Server, type ConnectionTimeouts } from './servers.js';
 
 const log = createLogger('listener');
 
@@ -26,8 +25,6 @@ const log = createLogger('listener');
  * has gone quiet is closed, and the race needs it to speak again at that very moment.
  */
 const DRAIN_IDLE_CLOSE_MS = 1_000;
-/** How often a draining listener looks for HTTP/1.1 connections to close. */
-const DRAIN_SWEEP_MS = 250;
 
 export interface ListenerOptions {
   /** For logs, metrics and admin output: `outbound.orders`, `outbound.http_proxy`, `inbound`. */
@@ -55,35 +52,30 @@ export interface ListenerOptions {
   readonly guarded?: (reason: string) => void;
   /** Counts a connection open, by protocol, once the acceptor has told which; what it returns counts it closed (`tandem_listener_connections`). */
   readonly connectionOpened?: (protocol: HttpVersion) => () => void;
+  /** What parses HTTP/1.1: Node's `http.Server` or the lean engine; `TANDEM_HTTP1_ENGINE` unless given. */
+  readonly http1Engine?: Http1Engine;
 }
 
 /**
  * One TCP port serving HTTP/1.1 and HTTP/2 side by side. The acceptor establishes each connection
- * (which protocol, which peer); Node's HTTP/1.1 or HTTP/2 server then only parses, and every request
+ * (which protocol, which peer); an HTTP/1.1 engine or Node's HTTP/2 server then only parses, and every request
  * goes to the listener's service with the connection's facts.
  */
 export class Listener {
   readonly name: string;
   /** The bound port, until the listener stops accepting. */
   private bound: BoundPort | undefined;
-  private readonly http1: Http1Server;
+  private readonly http1: Http1ServerEngine;
   private readonly http2: Http2Server;
   private readonly acceptor: Acceptor;
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<ServerHttp2Session>();
-  /** What the acceptor learned, by the stream HTTP/1.1 requests arrive on. */
-  private readonly http1Connections = new WeakMap<Duplex, DownstreamConnection>();
   private readonly http2Connections = new WeakMap<ServerHttp2Session, DownstreamConnection>();
   /** The connection whose stream is being handed to the HTTP/2 server, which opens its session synchronously. */
   private handingOver: DownstreamConnection | undefined;
   private boundPort = 0;
-  /** HTTP/1.1 responses not yet finished, to turn keep-alive off on when the listener drains. */
-  private readonly responses = new Set<ServerResponse>();
-  /** HTTP/1.1 connections, with when each last started a request or finished a response (`performance.now()`). */
-  private readonly http1Streams = new Map<Duplex, number>();
   private draining = false;
   private readonly maxConnections: number;
-  private sweepTimer: NodeJS.Timeout | undefined;
   /** Two-phase GOAWAYs whose final GOAWAY is still to come. */
   private readonly goingAway = new Set<Promise<void>>();
 
@@ -95,21 +87,7 @@ export class Listener {
     this.acceptor = options.acceptor ?? plaintextAcceptor(timeouts.requestHeadersTimeoutMs);
     const guarded = options.guarded ?? ((): void => undefined);
     const names = headerNamePolicy(limits.headersWithUnderscores, guarded);
-    const guards = new Http1Guards(guarded, limits.maxHeadersCount);
-    this.http1 = http1Server((req, res) => {
-      // Draining: the response says `Connection: close`, and Node closes the connection after it.
-      if (this.draining) res.shouldKeepAlive = false;
-      this.responses.add(res);
-      this.http1Streams.set(req.socket, performance.now());
-      res.once('close', () => {
-        this.responses.delete(res);
-        guards.finished(req.socket);
-        // Not for a connection that has gone meanwhile (its entry is removed on close).
-        if (this.http1Streams.has(req.socket)) this.http1Streams.set(req.socket, performance.now());
-      });
-      if (guards.admit(req, res)) onHttp1Request(req, res, this.http1Connections.get(req.socket) as DownstreamConnection, service, names);
-    }, timeouts, limits);
-    this.http1.on('clientError', guards.onClientError);
+    this.http1 = createHttp1ServerEngine({ service, timeouts, limits, names, guarded, connectionOpened: options.connectionOpened }, options.http1Engine);
     const headSize = headListLimit(limits.maxRequestHeaderBytes, guarded);
     this.http2 = http2Server((stream, head, flags) => onHttp2Stream(stream, head, flags, this.http2Connections.get(stream.session as ServerHttp2Session) as DownstreamConnection, service, names, headSize), limits);
     this.http2.on('session', (session: ServerHttp2Session) => {
@@ -167,34 +145,13 @@ export class Listener {
     if (this.draining) return;
     this.draining = true;
     for (const session of this.sessions) this.goAway(session);
-    this.drainHttp1(closeIdle ? DRAIN_IDLE_CLOSE_MS : Infinity);
+    this.http1.drain(closeIdle ? DRAIN_IDLE_CLOSE_MS : Infinity);
   }
 
   private goAway(session: ServerHttp2Session): void {
     const going = goAwayGracefully(session);
     this.goingAway.add(going);
     void going.then(() => this.goingAway.delete(going));
-  }
-
-  /**
-   * HTTP/1.1's part of a drain: responses not yet begun say `Connection: close` (Node then closes the
-   * connection after them); connections idle for `idleMs` are closed now, and the rest as they get there.
-   */
-  private drainHttp1(idleMs: number): void {
-    for (const res of this.responses) if (!res.headersSent) res.shouldKeepAlive = false;
-    if (idleMs === Infinity) return;
-    const sweep = (): void => {
-      const busy = new Set<unknown>();
-      for (const res of this.responses) busy.add(res.socket);
-      const now = performance.now();
-      for (const [stream, lastActive] of this.http1Streams) {
-        if (!busy.has(stream) && now - lastActive >= idleMs) (stream as Socket).destroySoon();
-      }
-    };
-    sweep();
-    clearInterval(this.sweepTimer);
-    this.sweepTimer = setInterval(sweep, DRAIN_SWEEP_MS);
-    this.sweepTimer.unref();
   }
 
   /** Resolves once every connection has closed. */
@@ -231,14 +188,13 @@ export class Listener {
     // it during the drain would — the last work may end, and the drain with it, just after a
     // response on another connection (another worker's, with `workers`). Without a drain, this is
     // the end: whatever is idle now closes now.
-    this.drainHttp1(drained ? DRAIN_IDLE_CLOSE_MS : 0);
+    this.http1.drain(drained ? DRAIN_IDLE_CLOSE_MS : 0);
     await Promise.all(this.goingAway); // each ends its two phases within a second
     const timer = setTimeout(() => this.destroyConnections(), graceMs);
     await this.whenClosed();
     clearTimeout(timer);
-    // Stops the head-timeout checks; only now, as it also closes every idle connection at once.
+    // Stops the engine's timers; only now, as Node's `http.Server.close()` also closes every idle connection at once.
     this.http1.close();
-    clearInterval(this.sweepTimer);
     this.acceptor.close?.();
   }
 
@@ -250,30 +206,14 @@ export class Listener {
       return;
     }
     this.sockets.add(socket);
-    socket.once('close', () => {
-      this.sockets.delete(socket);
-      // The parsed stream is the socket itself on plaintext; a TLS socket over it closes with it.
-      this.http1Streams.delete(socket);
-    });
+    socket.once('close', () => this.sockets.delete(socket));
     this.acceptor.accept(socket, (stream, accepted) => {
       const connection = this.options.edge === true ? { ...accepted, edge: true } : accepted;
       if (connection.protocol === 'http2') {
         this.handingOver = connection;
         this.http2.emit('connection', stream); // the session reads the unshifted preface itself
         this.handingOver = undefined;
-      } else {
-        this.http1Connections.set(stream, connection);
-        this.http1Streams.set(stream, performance.now());
-        const closed = this.options.connectionOpened?.('http1');
-        if (stream !== socket || closed !== undefined) {
-          stream.once('close', () => {
-            this.http1Streams.delete(stream);
-            closed?.();
-          });
-        }
-        this.http1.emit('connection', stream);
-        stream.resume(); // the HTTP/1 parser waits for flowing data
-      }
+      } else this.http1.accept(stream, connection);
     });
   }
 }

@@ -19,7 +19,7 @@ import type { ListenerLimits } from './limits.js';
  * How often HTTP/1.1 connections are checked for a request head that is taking too long: a slow client
  * is closed at most this long after its `request_headers_timeout`.
  */
-const HEAD_TIMEOUT_CHECK_MS = 250;
+export const HEAD_TIMEOUT_CHECK_MS = 250;
 
 /** The per-connection time limits of a listener (its `request_headers_timeout` and `idle_timeout`). */
 export interface ConnectionTimeouts {

@@ -25,7 +25,7 @@ async function curl(args: readonly string[]): Promise<{ status: number; head: st
   return { status: Number(head.split(' ')[1]), head, sha: createHash('sha256').update(body).digest('hex'), bytes: body.length };
 }
 
-describe('curl through a sidecar whose HTTP/1.1 upstream speaks the lean engine', () => {
+describe('curl through a sidecar speaking HTTP/1.1 on the lean engine, to the app and to its upstream', () => {
   it('GET, HEAD, a chunked upload and a large chunked download arrive as they do direct', async () => {
     expect(HTTP1_ENGINE).toBe('lean');
     const big = Buffer.alloc(3 * 1024 * 1024 + 17, 'x');
@@ -61,5 +61,14 @@ describe('curl through a sidecar whose HTTP/1.1 upstream speaks the lean engine'
       expect({ status: p.status, sha: p.sha, bytes: p.bytes }, `${path}: ${p.head}`).toEqual({ status: d.status, sha: d.sha, bytes: d.bytes });
       if (path === '/a?b=c') expect(p.head.match(/^set-cookie: .*$/gim)).toEqual(['set-cookie: a=1', 'set-cookie: b=2']);
     }
+  });
+
+  it('reuses one keep-alive connection for several requests, as it does direct', async () => {
+    const backend = await startHttp1Backend((req, res) => res.end(`${req.method} ${req.url}`));
+    const mesh = await startSidecarFor('web', 'http1', [backend.endpoint]);
+    const via = `http://127.0.0.1:${mesh.port('outbound.web')}`;
+    const { stdout } = await run('curl', ['-sS', '--max-time', '20', '-w', ' %{num_connects}\n', `${via}/one`, `${via}/two`, `${via}/three`]);
+    // The first transfer opens the connection; the later ones reuse it (0 new connections each).
+    expect(stdout.trim().split('\n')).toEqual(['GET /one 1', 'GET /two 0', 'GET /three 0']);
   });
 });

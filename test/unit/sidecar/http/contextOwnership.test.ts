@@ -14,7 +14,7 @@ const WRITERS: Readonly<Record<string, readonly string[]>> = {
   hashKey: ['sidecar/layers/hashKey.ts'],
   pinnedEndpoint: ['sidecar/layers/statefulSession.ts'],
   unforwardable: ['sidecar/listener/serve.ts'],
-  responseBytes: ['sidecar/listener/http1Downstream.ts', 'sidecar/listener/http2Downstream.ts'],
+  responseBytes: ['sidecar/listener/http1Downstream.ts', 'sidecar/listener/leanHttp1Downstream.ts', 'sidecar/listener/http2Downstream.ts'],
   trace: ['sidecar/layers/traceRequest.ts'],
   attemptTrace: ['sidecar/layers/balance.ts'],
   retryReason: ['sidecar/layers/retry.ts'],
