@@ -34,9 +34,9 @@ describe('serializeRequestHead', () => {
 });
 
 describe('TANDEM_HTTP1_ENGINE', () => {
-  it('is node unless it says lean, and refuses anything else', () => {
-    expect([undefined, '', 'node'].map(http1EngineFrom)).toEqual(['node', 'node', 'node']);
-    expect(http1EngineFrom('lean')).toBe('lean');
+  it('is lean unless it says node, and refuses anything else', () => {
+    expect([undefined, '', 'lean'].map(http1EngineFrom)).toEqual(['lean', 'lean', 'lean']);
+    expect(http1EngineFrom('node')).toBe('node');
     expect(() => http1EngineFrom('llhttp')).toThrow(/must be "node" or "lean"/);
   });
 });
