@@ -32,6 +32,25 @@ export const FIELD_VALUE = new Uint8Array(256);
 FIELD_VALUE[0x09] = 1;
 for (let b = 0x20; b <= 0xff; b++) if (b !== 0x7f) FIELD_VALUE[b] = 1;
 
+/** Whether `text` is a token (RFC 9110 §5.6.2): a method, a field name. */
+export function isToken(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0xff || TOKEN[c] !== 1) return false;
+  }
+  return true;
+}
+
+/** Whether `text` may be a field value as it is sent (RFC 9110 §5.5: no CR, LF, NUL or other controls but HTAB). */
+export function isFieldValue(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0xff || FIELD_VALUE[c] !== 1) return false;
+  }
+  return true;
+}
+
 /**
  * Fields whose duplicates Node drops (keeping the first) when it builds `message.headers`
  * (`matchKnownFields` in `_http_incoming.js`): Tandem consumes heads in Node's shape, so the lean

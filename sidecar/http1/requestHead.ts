@@ -1,5 +1,5 @@
 import type { Headers } from '../http/message.js';
-import { FIELD_VALUE, TOKEN } from './fields.js';
+import { isFieldValue, isToken } from './fields.js';
 
 /**
  * Serializes an HTTP/1.1 request head (RFC 9112 §3) for an upstream, refusing what Node's
@@ -38,27 +38,16 @@ export function serializeRequestHead(method: string, path: string, headers: Head
     if (value === undefined) continue;
     if (!isToken(name)) throw new RequestHeadError('ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`);
     if (name === 'content-length' || name === 'transfer-encoding') framed = true;
-    if (typeof value === 'string') head += field(name, value);
-    else for (const item of value) head += field(name, item);
+    if (typeof value === 'string') head += fieldLine(name, value);
+    else for (const item of value) head += fieldLine(name, item);
   }
   if (headers['connection'] === undefined) head += 'connection: keep-alive\r\n';
   if (!hasBody && !framed && !BODYLESS_BY_DEFAULT.has(method)) head += 'content-length: 0\r\n';
   return `${head}\r\n`;
 }
 
-function field(name: string, value: string): string {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c > 0xff || FIELD_VALUE[c] !== 1) throw new RequestHeadError('ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`);
-  }
+/** One field line, refused (`ERR_INVALID_CHAR`, as Node's) if the value holds what a field value cannot. */
+export function fieldLine(name: string, value: string): string {
+  if (!isFieldValue(value)) throw new RequestHeadError('ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`);
   return `${name}: ${value}\r\n`;
-}
-
-function isToken(text: string): boolean {
-  if (text.length === 0) return false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c > 0xff || TOKEN[c] !== 1) return false;
-  }
-  return true;
 }

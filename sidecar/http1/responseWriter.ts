@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Headers } from '../http/message.js';
-import { FIELD_VALUE, TOKEN } from './fields.js';
-import { RequestHeadError } from './requestHead.js';
+import { isFieldValue, isToken } from './fields.js';
+import { fieldLine, RequestHeadError } from './requestHead.js';
 
 /**
  * Serializes a server's response head (RFC 9112 §4, §6, §9) the way Node's `ServerResponse.writeHead`
@@ -71,9 +71,9 @@ export function serializeResponseHead(status: number, headers: Headers, request:
     const value = headers[name];
     if (!isToken(name)) throw new RequestHeadError('ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`);
     if (value === undefined) throw new RequestHeadError('ERR_HTTP_INVALID_HEADER_VALUE', `Invalid value "undefined" for header "${name}"`);
-    if (typeof value === 'string') head += field(name, value);
-    else if (value.length >= 2 && name.toLowerCase() === 'cookie') head += field(name, value.join('; '));
-    else for (const item of value) head += field(name, item);
+    if (typeof value === 'string') head += fieldLine(name, value);
+    else if (value.length >= 2 && name.toLowerCase() === 'cookie') head += fieldLine(name, value.join('; '));
+    else for (const item of value) head += fieldLine(name, item);
     if (name.length < 4 || name.length > 17) continue;
     const lower = name.toLowerCase();
     const bit = FRAMING_FIELDS[lower];
@@ -134,31 +134,10 @@ export function serializeTrailers(trailers: Headers | undefined): string {
       const value = trailers[name];
       if (!isToken(name)) throw new RequestHeadError('ERR_INVALID_HTTP_TOKEN', `Trailer name must be a valid HTTP token ["${name}"]`);
       const text = String(value);
-      if (!validValue(text)) throw new RequestHeadError('ERR_INVALID_CHAR', `Invalid character in trailer content ["${name}"]`);
+      if (!isFieldValue(text)) throw new RequestHeadError('ERR_INVALID_CHAR', `Invalid character in trailer content ["${name}"]`);
       section += `${name}: ${text}\r\n`;
     }
   }
   return `${section}\r\n`;
 }
 
-function field(name: string, value: string): string {
-  if (!validValue(value)) throw new RequestHeadError('ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`);
-  return `${name}: ${value}\r\n`;
-}
-
-function isToken(text: string): boolean {
-  if (text.length === 0) return false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c > 0xff || TOKEN[c] !== 1) return false;
-  }
-  return true;
-}
-
-function validValue(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c > 0xff || FIELD_VALUE[c] !== 1) return false;
-  }
-  return true;
-}
